@@ -1,0 +1,1 @@
+"""Assessor: ISO 22400 KPIs, smart-factory level and before/after gains (FastAPI)."""
