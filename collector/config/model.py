@@ -84,6 +84,8 @@ class InfluxConfig(_Strict):
     batch_points: int = Field(5000, ge=1, le=100_000)
     retry_min: Duration = 0.5
     retry_max: Duration = 30.0
+    #: on shutdown, how long to keep delivering; what is left stays spooled for next start
+    flush_timeout: Duration = 10.0
 
     @field_validator("url")
     @classmethod
@@ -111,6 +113,12 @@ class SpoolConfig(_Strict):
     max_bytes: Size = 2**30
     #: fsync every commit; only a benchmark should turn this off
     fsync: bool = True
+    #: where rejected points go; default: a "quarantine" folder beside the spool folder
+    quarantine_path: Path | None = None
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.quarantine_path or self.path.parent / "quarantine"
 
     @field_validator("max_bytes")
     @classmethod

@@ -1,0 +1,114 @@
+"""`collector` command line: check, run, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from collector.config import CollectorConfig, ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_UNDELIVERED = 1
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="collector", description="Machine data from PLCs into InfluxDB.")
+    sub = p.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate a configuration without connecting")
+    check.add_argument("--config", required=True, type=Path)
+    check.add_argument("--plan", action="store_true", help="print the Modbus requests planned per device")
+    run = sub.add_parser("run", help="collect until SIGTERM/SIGINT")
+    run.add_argument("--config", required=True, type=Path)
+    run.add_argument("--once", action="store_true", help="poll every device once, deliver, exit")
+    sim = sub.add_parser("simulate", help="run simulated machines as Modbus servers")
+    sim.add_argument("--config", required=True, type=Path)
+    return p
+
+
+def _load(path: Path) -> CollectorConfig | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"{exc.source}: configuration is not valid:", file=sys.stderr)
+        for line in exc.errors:
+            print(f"  {line}", file=sys.stderr)
+        return None
+
+
+def cmd_check(path: Path, show_plan: bool) -> int:
+    cfg = _load(path)
+    if cfg is None:
+        return EXIT_CONFIG
+    from collector.modbus.planner import minimum_requests, plan_reads
+    from collector.modbus.poller import device_spans
+
+    total_regs = total_reqs = total_min = 0
+    for dev in cfg.modbus.devices:
+        spans = device_spans(dev)
+        reqs = plan_reads(
+            spans, max_gap=dev.max_gap, max_registers=dev.max_registers_per_request,
+            max_bits=dev.max_bits_per_request,
+        )
+        total_regs += len(dev.registers)
+        total_reqs += len(reqs)
+        total_min += minimum_requests(spans)
+        if show_plan:
+            print(f"{cfg.line_of(dev)}/{dev.machine} ({dev.transport} unit {dev.unit}):")
+            for r in reqs:
+                names = ", ".join(dev.registers[s.index].name for s in r.spans)
+                print(f"  {r.area.value:8} {r.start:5}+{r.count:<4} {names}")
+    print(
+        f"{path}: OK: {len(cfg.modbus.devices)} device(s), {total_regs} register(s), "
+        f"{total_reqs} request(s) per poll (minimum {total_min})"
+    )
+    return EXIT_OK
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # pymodbus logs every failed connect at error level; our own log says it once, with backoff.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
+async def _run(cfg: CollectorConfig, once: bool) -> int:
+    from collector.runtime import Collector
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    result = await Collector(cfg).run(stop, once=once)
+    return EXIT_OK if result.delivered_all or not once else EXIT_UNDELIVERED
+
+
+def cmd_run(path: Path, once: bool) -> int:
+    cfg = _load(path)
+    if cfg is None:
+        return EXIT_CONFIG
+    _setup_logging(cfg.log.level)
+    return asyncio.run(_run(cfg, once))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        return cmd_check(args.config, args.plan)
+    if args.command == "run":
+        return cmd_run(args.config, args.once)
+    if args.command == "simulate":
+        from collector.simulator import main as simulate
+
+        return simulate(["--config", str(args.config)])
+    return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

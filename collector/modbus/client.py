@@ -1,0 +1,213 @@
+"""A read-only Modbus connection with reconnect backoff and busy retries.
+
+This wrapper is the only place the collector talks to pymodbus. It exposes reads and
+nothing else, so no code path of the collector can send a write function code to a PLC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+from pymodbus.framer import FramerType
+
+from collector.config.model import DeviceConfig
+from collector.modbus.backoff import Backoff
+from collector.modbus.datatypes import Area
+
+log = logging.getLogger(__name__)
+
+ILLEGAL_ADDRESS = 2
+DEVICE_BUSY = 6
+
+
+class ModbusReadError(Exception):
+    """A read that gave no data. ``kind`` is the metric label."""
+
+    kind = "error"
+
+
+class ModbusExceptionResponse(ModbusReadError):
+    kind = "exception"
+
+    def __init__(self, code: int, what: str):
+        self.code = code
+        super().__init__(f"{what}: Modbus exception {code}")
+
+
+class IllegalAddress(ModbusExceptionResponse):
+    kind = "illegal_address"
+
+
+class DeviceBusy(ModbusExceptionResponse):
+    kind = "busy"
+
+
+class NotConnected(ModbusReadError):
+    kind = "connect"
+
+
+class ReadTimeout(ModbusReadError):
+    kind = "timeout"
+
+
+def endpoint_key(dev: DeviceConfig) -> tuple[str, str]:
+    """Devices with the same key share one connection (a gateway, a serial bus)."""
+    if dev.transport == "rtu":
+        assert dev.serial is not None
+        return ("rtu", dev.serial.device)
+    return (dev.transport, f"{dev.host}:{dev.port}")
+
+
+def _make_pymodbus_client(dev: DeviceConfig) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+    # pymodbus's own reconnect loop and retries are off: this module decides when to
+    # reconnect (with jitter), and a timed-out request is never silently repeated.
+    if dev.transport == "rtu":
+        assert dev.serial is not None
+        return AsyncModbusSerialClient(
+            dev.serial.device,
+            framer=FramerType.RTU,
+            baudrate=dev.serial.baudrate,
+            parity=dev.serial.parity,
+            stopbits=dev.serial.stopbits,
+            bytesize=dev.serial.bytesize,
+            timeout=dev.timeout,
+            retries=0,
+            reconnect_delay=0,
+        )
+    framer = FramerType.RTU if dev.transport == "rtu-over-tcp" else FramerType.SOCKET
+    assert dev.host is not None
+    return AsyncModbusTcpClient(
+        dev.host, port=dev.port, framer=framer, timeout=dev.timeout, retries=0, reconnect_delay=0
+    )
+
+
+@dataclass
+class ReadResult:
+    values: list[int] | list[bool]
+    #: wall-clock time the request was sent, ns
+    requested_at_ns: int
+
+
+class ModbusEndpoint:
+    """One connection to a TCP server or serial bus; one request in flight at a time."""
+
+    def __init__(
+        self,
+        dev: DeviceConfig,
+        *,
+        make_client: Callable[[DeviceConfig], object] = _make_pymodbus_client,
+        rng: random.Random | None = None,
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = "/".join(endpoint_key(dev))
+        self._dev = dev
+        self._make_client = make_client
+        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self._lock = asyncio.Lock()
+        self._backoff = Backoff(dev.reconnect_min, dev.reconnect_max, rng or random.Random())
+        self._next_attempt = 0.0
+        self._ever_connected = False
+        self._on_reconnect = on_reconnect
+        self._last_request = 0.0
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.connected
+
+    async def read(self, area: Area, start: int, count: int, unit: int) -> ReadResult:
+        """Read one block; raises a ModbusReadError subclass when no data came back."""
+        async with self._lock:
+            client = await self._ensure_connected()
+            dev = self._dev
+            for attempt in range(dev.busy_retries + 1):
+                await self._pace()
+                requested_at_ns = time.time_ns()
+                try:
+                    response = await self._send(client, area, start, count, unit)
+                except (TimeoutError, ModbusException, OSError) as exc:
+                    # A late answer to a timed-out request would be taken for the next
+                    # one: drop the connection rather than risk mismatched data.
+                    self._drop(f"{type(exc).__name__}: {exc}")
+                    raise ReadTimeout(f"{self.name} unit {unit} {area.value} {start}+{count}: {exc}") from exc
+                if not response.isError():
+                    values = response.bits if area.is_bit else response.registers
+                    return ReadResult(list(values[:count]), requested_at_ns)
+                code = getattr(response, "exception_code", 0)
+                what = f"{self.name} unit {unit} {area.value} {start}+{count}"
+                if code == DEVICE_BUSY and attempt < dev.busy_retries:
+                    await asyncio.sleep(dev.busy_retry_delay)
+                    continue
+                if code == ILLEGAL_ADDRESS:
+                    raise IllegalAddress(code, what)
+                if code == DEVICE_BUSY:
+                    raise DeviceBusy(code, what)
+                raise ModbusExceptionResponse(code, what)
+            raise AssertionError("unreachable")
+
+    async def _send(self, client: object, area: Area, start: int, count: int, unit: int) -> object:
+        # Only the four read functions (codes 1-4) are ever called.
+        if area is Area.HOLDING:
+            return await client.read_holding_registers(start, count=count, device_id=unit)  # type: ignore[attr-defined]
+        if area is Area.INPUT:
+            return await client.read_input_registers(start, count=count, device_id=unit)  # type: ignore[attr-defined]
+        if area is Area.COIL:
+            return await client.read_coils(start, count=count, device_id=unit)  # type: ignore[attr-defined]
+        return await client.read_discrete_inputs(start, count=count, device_id=unit)  # type: ignore[attr-defined]
+
+    async def _pace(self) -> None:
+        pause = self._dev.request_pause
+        if pause > 0:
+            wait = self._last_request + pause - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_request = time.monotonic()
+
+    async def _ensure_connected(self) -> object:
+        if self._client is not None and self._client.connected:
+            return self._client
+        now = time.monotonic()
+        if now < self._next_attempt:
+            raise NotConnected(
+                f"{self.name}: not connected, next attempt in {self._next_attempt - now:.1f}s"
+            )
+        if self._client is None:
+            self._client = self._make_client(self._dev)  # type: ignore[assignment]
+        assert self._client is not None
+        try:
+            ok = await asyncio.wait_for(self._client.connect(), timeout=self._dev.timeout + 1)
+        except (TimeoutError, ModbusException, OSError) as exc:
+            ok = False
+            log.debug("%s: connect failed: %s", self.name, exc)
+        if not ok:
+            self._drop("connect failed")
+            raise NotConnected(f"{self.name}: cannot connect")
+        if self._ever_connected and self._on_reconnect is not None:
+            self._on_reconnect()
+        if self._ever_connected:
+            log.info("%s: reconnected", self.name)
+        self._ever_connected = True
+        self._backoff.reset()
+        if self._dev.connect_pause > 0:
+            await asyncio.sleep(self._dev.connect_pause)
+        return self._client
+
+    def _drop(self, why: str) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        delay = self._backoff.next_delay()
+        self._next_attempt = time.monotonic() + delay
+        log.warning("%s: connection down (%s); retry in %.1fs", self.name, why, delay)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

@@ -1,0 +1,173 @@
+"""Wire the collector together: spool, InfluxDB delivery, Modbus pollers, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+
+from collector.config.model import CollectorConfig
+from collector.forwarder import Forwarder
+from collector.http_endpoint import start_http_endpoint
+from collector.influx.delivery import Delivery
+from collector.influx.quarantine import Quarantine
+from collector.influx.sink import make_sink
+from collector.metrics import CollectorMetrics
+from collector.modbus.client import ModbusEndpoint, endpoint_key
+from collector.modbus.poller import DevicePoller, PollStats, run_poller
+from collector.spool import Spool
+from collector.spool_appender import SpoolAppender
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    delivered_all: bool
+    pending_points: int
+    polls: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class Collector:
+    """One collector process. ``run`` returns when ``stop`` is set (or after one poll)."""
+
+    def __init__(self, cfg: CollectorConfig, *, metrics: CollectorMetrics | None = None, seed: int | None = None):
+        self.cfg = cfg
+        self.metrics = metrics or CollectorMetrics()
+        self._rng = random.Random(seed)
+        self.spool = Spool(cfg.spool.path, max_bytes=cfg.spool.max_bytes, fsync=cfg.spool.fsync)
+        self.pollers: list[DevicePoller] = []
+        self._polls = 0
+
+    def _build_pollers(self, appender: SpoolAppender) -> list[ModbusEndpoint]:
+        endpoints: dict[tuple[str, str], ModbusEndpoint] = {}
+        machines: dict[tuple[str, str], list[str]] = {}
+        for dev in self.cfg.modbus.devices:
+            key = endpoint_key(dev)
+            machines.setdefault(key, []).append(dev.machine)
+            if key not in endpoints:
+                endpoints[key] = ModbusEndpoint(
+                    dev,
+                    rng=random.Random(self._rng.random()),
+                    on_reconnect=lambda k=key: [
+                        self.metrics.reconnects.labels(m).inc() for m in machines[k]
+                    ],
+                )
+
+            async def accept(points: list[bytes]) -> None:
+                await appender.append(points)
+                self.metrics.accepted.labels("modbus").inc(len(points))
+
+            self.pollers.append(
+                DevicePoller(
+                    dev,
+                    factory=self.cfg.site.factory,
+                    line=self.cfg.line_of(dev),
+                    endpoint=endpoints[key],
+                    accept=accept,
+                )
+            )
+        return list(endpoints.values())
+
+    def _on_poll(self, poller: DevicePoller, stats: PollStats, elapsed: float) -> None:
+        self._polls += 1
+        m, machine = self.metrics, poller.machine
+        m.poll_duration.labels(machine).observe(elapsed)
+        m.requests.labels(machine).inc(stats.requests)
+        m.values.labels(machine).inc(stats.values)
+        for kind in stats.errors:
+            m.poll_errors.labels(machine, kind).inc()
+        for register, reason in stats.value_problems:
+            m.value_errors.labels(machine, register).inc()
+            log.warning("machine=%s register=%s: value not stored: %s", machine, register, reason)
+        if stats.points:
+            m.last_success.labels(machine).set(time.time())
+
+    def _on_overrun(self, poller: DevicePoller, skipped: int) -> None:
+        self.metrics.overruns.labels(poller.machine).inc(skipped)
+        log.warning("machine=%s: poll took longer than its interval; skipped %d tick(s)", poller.machine, skipped)
+
+    def health(self) -> dict[str, object]:
+        s = self.spool.stats
+        return {
+            "status": "ok",
+            "spool_pending_points": s.pending_points,
+            "spool_dropped_points": s.dropped_points,
+            "devices": len(self.pollers),
+        }
+
+    async def run(self, stop: asyncio.Event, *, once: bool = False) -> RunResult:
+        cfg = self.cfg
+        self.spool.open()
+        m = self.metrics
+        m.watch_spool(lambda: self.spool.stats)
+        appender = SpoolAppender(self.spool)
+        await appender.start()
+        sink = make_sink(cfg.influx)
+        delivery = Delivery(
+            sink,
+            Quarantine(cfg.spool.quarantine_dir),
+            retry_min=cfg.influx.retry_min,
+            retry_max=cfg.influx.retry_max,
+            on_written=m.written.inc,
+            on_quarantined=lambda n, reason: m.quarantined.inc(n),
+            on_retry=lambda status, reason: m.write_retries.labels(str(status)).inc(),
+        )
+        forwarder = Forwarder(self.spool, delivery, appender.data_available, batch_points=cfg.influx.batch_points)
+        endpoints = self._build_pollers(appender)
+        http = None
+        if cfg.metrics.listen:
+            http = await start_http_endpoint(cfg.metrics.listen, m.registry, self.health)
+        forward_task = asyncio.create_task(forwarder.run(), name="forwarder")
+        poll_stop = asyncio.Event()
+        try:
+            if once:
+                results = await asyncio.gather(*(p.poll_once() for p in self.pollers))
+                for poller, stats in zip(self.pollers, results, strict=True):
+                    self._on_poll(poller, stats, 0.0)
+            else:
+                await self._poll_until(stop, poll_stop)
+        finally:
+            poll_stop.set()
+            await appender.stop()
+            delivered = await forwarder.drain(cfg.influx.flush_timeout)
+            forward_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forward_task
+            for ep in endpoints:
+                await ep.close()
+            await sink.close()
+            if http is not None:
+                await http.cleanup()
+            pending = self.spool.stats.pending_points
+            self.spool.close()
+        if not delivered:
+            log.warning("stopped with %d point(s) not yet in InfluxDB; they stay spooled for the next start",
+                        pending)
+        return RunResult(delivered_all=delivered, pending_points=pending, polls=self._polls)
+
+    async def _poll_until(self, stop: asyncio.Event, poll_stop: asyncio.Event) -> None:
+        now = time.monotonic()
+        n = max(1, len(self.pollers))
+        tasks = [
+            asyncio.create_task(
+                run_poller(
+                    p, poll_stop, self._on_poll, self._on_overrun,
+                    # Spread first polls over the interval so 500 devices don't fire at once.
+                    start_at=now + min(p.dev.interval, 1.0) * i / n,
+                ),
+                name=f"poll:{p.machine}",
+            )
+            for i, p in enumerate(self.pollers)
+        ]
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            poll_stop.set()
+            stopper.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
