@@ -51,7 +51,9 @@ def cmd_check(path: Path, show_plan: bool) -> int:
     for dev in cfg.modbus.devices:
         spans = device_spans(dev)
         reqs = plan_reads(
-            spans, max_gap=dev.max_gap, max_registers=dev.max_registers_per_request,
+            spans,
+            max_gap=dev.max_gap,
+            max_registers=dev.max_registers_per_request,
             max_bits=dev.max_bits_per_request,
         )
         total_regs += len(dev.registers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from collector.influx.delivery import Delivery
@@ -27,10 +28,8 @@ class Forwarder:
                     self._data_available.clear()
                     # Re-check after clearing: an append may have landed in between.
                     if self._spool.stats.pending_points == 0:
-                        try:
+                        with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._data_available.wait(), timeout=1.0)
-                        except TimeoutError:
-                            pass
                     continue
                 points = [p for r in records for p in r.points]
                 await self._delivery.deliver(points)

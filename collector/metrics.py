@@ -21,24 +21,29 @@ class _SpoolCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         s = self._stats()
         yield GaugeMetricFamily(
-            "collector_spool_pending_points", "Accepted points not yet written to InfluxDB",
+            "collector_spool_pending_points",
+            "Accepted points not yet written to InfluxDB",
             value=s.pending_points,  # type: ignore[attr-defined]
         )
         yield GaugeMetricFamily(
-            "collector_spool_pending_bytes", "Bytes of spooled records not yet delivered",
+            "collector_spool_pending_bytes",
+            "Bytes of spooled records not yet delivered",
             value=s.pending_bytes,  # type: ignore[attr-defined]
         )
         oldest = s.oldest_pending_at  # type: ignore[attr-defined]
         yield GaugeMetricFamily(
-            "collector_spool_oldest_age_seconds", "Age of the oldest undelivered record (0 when empty)",
+            "collector_spool_oldest_age_seconds",
+            "Age of the oldest undelivered record (0 when empty)",
             value=max(0.0, time.time() - oldest) if oldest else 0.0,
         )
         yield GaugeMetricFamily(
-            "collector_spool_segments", "Spool segment files on disk",
+            "collector_spool_segments",
+            "Spool segment files on disk",
             value=s.segments,  # type: ignore[attr-defined]
         )
         yield CounterMetricFamily(
-            "collector_points_dropped", "Undelivered points dropped by the spool size cap",
+            "collector_points_dropped",
+            "Undelivered points dropped by the spool size cap",
             value=s.dropped_points,  # type: ignore[attr-defined]
         )
 
@@ -48,8 +53,11 @@ class CollectorMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.poll_duration = Histogram(
-            "collector_poll_duration_seconds", "Time to read all blocks of a device once",
-            ["machine"], buckets=POLL_BUCKETS, registry=r,
+            "collector_poll_duration_seconds",
+            "Time to read all blocks of a device once",
+            ["machine"],
+            buckets=POLL_BUCKETS,
+            registry=r,
         )
         self.poll_errors = Counter(
             "collector_poll_errors_total", "Failed Modbus requests by kind", ["machine", "kind"], registry=r
@@ -58,7 +66,9 @@ class CollectorMetrics:
             "collector_reconnects_total", "Connections re-established after a loss", ["machine"], registry=r
         )
         self.overruns = Counter(
-            "collector_poll_overruns_total", "Poll ticks skipped because a poll ran late", ["machine"],
+            "collector_poll_overruns_total",
+            "Poll ticks skipped because a poll ran late",
+            ["machine"],
             registry=r,
         )
         self.requests = Counter(
@@ -68,26 +78,31 @@ class CollectorMetrics:
             "collector_values_read_total", "Register values decoded", ["machine"], registry=r
         )
         self.value_errors = Counter(
-            "collector_value_errors_total", "Values that could not be stored (NaN, out of range)",
-            ["machine", "register"], registry=r,
+            "collector_value_errors_total",
+            "Values that could not be stored (NaN, out of range)",
+            ["machine", "register"],
+            registry=r,
         )
         self.last_success = Gauge(
-            "collector_last_success_timestamp_seconds", "Unix time of the last poll that returned data",
-            ["machine"], registry=r,
+            "collector_last_success_timestamp_seconds",
+            "Unix time of the last poll that returned data",
+            ["machine"],
+            registry=r,
         )
         self.accepted = Counter(
             "collector_points_accepted_total", "Points committed to the spool", ["source"], registry=r
         )
-        self.written = Counter(
-            "collector_points_written_total", "Points InfluxDB acknowledged", registry=r
-        )
+        self.written = Counter("collector_points_written_total", "Points InfluxDB acknowledged", registry=r)
         self.quarantined = Counter(
-            "collector_points_quarantined_total", "Points InfluxDB rejected as bad, set aside",
+            "collector_points_quarantined_total",
+            "Points InfluxDB rejected as bad, set aside",
             registry=r,
         )
         self.write_retries = Counter(
-            "collector_write_retries_total", "Write attempts that will be retried, by reason",
-            ["reason"], registry=r,
+            "collector_write_retries_total",
+            "Write attempts that will be retried, by reason",
+            ["reason"],
+            registry=r,
         )
 
     def watch_spool(self, stats: Callable[[], object]) -> None:

@@ -35,7 +35,9 @@ class RunResult:
 class Collector:
     """One collector process. ``run`` returns when ``stop`` is set (or after one poll)."""
 
-    def __init__(self, cfg: CollectorConfig, *, metrics: CollectorMetrics | None = None, seed: int | None = None):
+    def __init__(
+        self, cfg: CollectorConfig, *, metrics: CollectorMetrics | None = None, seed: int | None = None
+    ):
         self.cfg = cfg
         self.metrics = metrics or CollectorMetrics()
         self._rng = random.Random(seed)
@@ -53,9 +55,7 @@ class Collector:
                 endpoints[key] = ModbusEndpoint(
                     dev,
                     rng=random.Random(self._rng.random()),
-                    on_reconnect=lambda k=key: [
-                        self.metrics.reconnects.labels(m).inc() for m in machines[k]
-                    ],
+                    on_reconnect=lambda k=key: [self.metrics.reconnects.labels(m).inc() for m in machines[k]],
                 )
 
             async def accept(points: list[bytes]) -> None:
@@ -89,7 +89,9 @@ class Collector:
 
     def _on_overrun(self, poller: DevicePoller, skipped: int) -> None:
         self.metrics.overruns.labels(poller.machine).inc(skipped)
-        log.warning("machine=%s: poll took longer than its interval; skipped %d tick(s)", poller.machine, skipped)
+        log.warning(
+            "machine=%s: poll took longer than its interval; skipped %d tick(s)", poller.machine, skipped
+        )
 
     def health(self) -> dict[str, object]:
         s = self.spool.stats
@@ -117,7 +119,9 @@ class Collector:
             on_quarantined=lambda n, reason: m.quarantined.inc(n),
             on_retry=lambda status, reason: m.write_retries.labels(str(status)).inc(),
         )
-        forwarder = Forwarder(self.spool, delivery, appender.data_available, batch_points=cfg.influx.batch_points)
+        forwarder = Forwarder(
+            self.spool, delivery, appender.data_available, batch_points=cfg.influx.batch_points
+        )
         endpoints = self._build_pollers(appender)
         http = None
         if cfg.metrics.listen:
@@ -146,8 +150,9 @@ class Collector:
             pending = self.spool.stats.pending_points
             self.spool.close()
         if not delivered:
-            log.warning("stopped with %d point(s) not yet in InfluxDB; they stay spooled for the next start",
-                        pending)
+            log.warning(
+                "stopped with %d point(s) not yet in InfluxDB; they stay spooled for the next start", pending
+            )
         return RunResult(delivered_all=delivered, pending_points=pending, polls=self._polls)
 
     async def _poll_until(self, stop: asyncio.Event, poll_stop: asyncio.Event) -> None:
@@ -156,7 +161,10 @@ class Collector:
         tasks = [
             asyncio.create_task(
                 run_poller(
-                    p, poll_stop, self._on_poll, self._on_overrun,
+                    p,
+                    poll_stop,
+                    self._on_poll,
+                    self._on_overrun,
                     # Spread first polls over the interval so 500 devices don't fire at once.
                     start_at=now + min(p.dev.interval, 1.0) * i / n,
                 ),

@@ -174,9 +174,7 @@ class ModbusEndpoint:
             return self._client
         now = time.monotonic()
         if now < self._next_attempt:
-            raise NotConnected(
-                f"{self.name}: not connected, next attempt in {self._next_attempt - now:.1f}s"
-            )
+            raise NotConnected(f"{self.name}: not connected, next attempt in {self._next_attempt - now:.1f}s")
         if self._client is None:
             self._client = self._make_client(self._dev)  # type: ignore[assignment]
         assert self._client is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -107,7 +108,14 @@ class DevicePoller:
                 break
             finally:
                 stats.requests += 1
-            fields, problems = decoder.decode(result.values)
+            try:
+                fields, problems = decoder.decode(result.values)
+            except (ValueError, struct.error) as exc:
+                # A short or malformed answer: the device misbehaves, the poll goes on.
+                stats.errors.append("malformed")
+                log.warning("machine=%s: malformed answer for %s: %s", self.machine, _where(req), exc)
+                i += 1
+                continue
             stats.values += len(fields)
             for name, reason in problems:
                 stats.value_problems.append((name, reason))
@@ -127,13 +135,13 @@ class DevicePoller:
             log.error(
                 "machine=%s register=%s: device answers 'illegal address' (exception 2) for %s; "
                 "no longer read until restart",
-                self.machine, ",".join(names), _where(req),
+                self.machine,
+                ",".join(names),
+                _where(req),
             )
             del self._plan[i]
             return
-        log.warning(
-            "machine=%s: exception 2 for merged block %s; splitting it", self.machine, _where(req)
-        )
+        log.warning("machine=%s: exception 2 for merged block %s; splitting it", self.machine, _where(req))
         self._plan[i : i + 1] = [self._compile(h) for h in halves]
 
 
@@ -178,7 +186,7 @@ async def run_poller(
         began = time.monotonic()
         try:
             stats = await poller.poll_once()
-        except Exception as exc:  # noqa: BLE001 - one device's bug must not stop the others
+        except Exception as exc:  # one device's bug must not stop the others
             log.exception("machine=%s: poll failed: %s", poller.machine, exc)
             stats = PollStats(errors=["internal"])
         on_poll(poller, stats, time.monotonic() - began)

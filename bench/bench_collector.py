@@ -1,0 +1,326 @@
+"""Collector benchmark: Modbus read path and InfluxDB write path, against baselines
+measured in the same run.
+
+    .venv/bin/python bench/bench_collector.py [--devices 500] [--registers 30] [--seconds 20]
+
+Prints:
+- tags (register values) read per CPU-second of the collector process, polling N
+  simulated devices x M tags in other processes; baseline: a bare pymodbus client
+  reading the same devices in a loop (same process layout), per CPU-second.
+- Modbus requests sent per poll against the minimum possible for the register map.
+- write path: points/s from accepted sample (spool append, fsync) to InfluxDB
+  acknowledgement, against a plain HTTP POST of the same points in 5,000-point bodies
+  to the same influxd.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.influxd import InfluxServer, free_port  # noqa: E402
+
+FARM_PER_PROCESS = 125
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def register_map(tags: int) -> list[str]:
+    """A realistic mix: state, counters (CDAB), scaled ints, floats, a bit, up to `tags` values."""
+    regs = [
+        "{name: state, address: 0, type: uint16, role: state, "
+        "states: {0: stopped, 1: running, 2: idle, 3: fault, 4: setup, 5: planned_stop}}",
+        "{name: total, address: 1, type: uint32, byte_order: CDAB, role: count_total}",
+        "{name: rejects, address: 3, type: uint32, byte_order: CDAB, role: count_reject}",
+    ]
+    addr = 5
+    i = 0
+    while len(regs) < tags:
+        kind = i % 4
+        if kind == 0:
+            regs.append(f"{{name: t{i}, address: {addr}, type: int16, scale: 0.1}}")
+            addr += 1
+        elif kind == 1:
+            regs.append(f"{{name: f{i}, address: {addr}, type: float32}}")
+            addr += 2
+        elif kind == 2:
+            regs.append(f"{{name: u{i}, address: {addr}, type: uint16}}")
+            addr += 1
+        else:
+            regs.append(f"{{name: b{i}, address: {addr}, type: bit, bit: 3}}")
+            addr += 1
+        i += 1
+    return regs
+
+
+def collector_yaml(
+    ports: list[int], tags: int, influx_url: str, spool: Path, metrics: str, interval: float
+) -> str:
+    regs = "\n".join(f"        - {r}" for r in register_map(tags))
+    devices = "\n".join(
+        f"    - machine: m{n:04d}\n      host: 127.0.0.1\n      port: {port}\n"
+        f"      interval: {interval}s\n      timeout: 2s\n      registers:\n{regs}"
+        for n, port in enumerate(ports)
+    )
+    return (
+        f"site: {{factory: bench, line: line-1}}\n"
+        f"influx: {{url: {influx_url}, database: bench}}\n"
+        f"spool: {{path: {spool}, max_bytes: 1GiB}}\n"
+        f"metrics: {{listen: {metrics}}}\n"
+        f"log: {{level: warning}}\n"
+        f"modbus:\n  devices:\n{devices}\n"
+    )
+
+
+def scrape(url: str) -> dict[str, float]:
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        name = re.split(r"[{ ]", line, maxsplit=1)[0]
+        totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return totals
+
+
+def start_farm(first_port: int, devices: int, registers: int) -> list[subprocess.Popen[str]]:
+    procs = []
+    for start in range(0, devices, FARM_PER_PROCESS):
+        n = min(FARM_PER_PROCESS, devices - start)
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "bench" / "modbus_farm.py"),
+                    "--first-port",
+                    str(first_port + start),
+                    "--count",
+                    str(n),
+                    "--registers",
+                    str(registers),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for p in procs:
+        assert p.stdout is not None
+        line = p.stdout.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError("modbus farm did not start")
+    return procs
+
+
+BARE_CLIENT = r"""
+import asyncio, sys, time
+from pymodbus.client import AsyncModbusTcpClient
+ports = [int(p) for p in sys.argv[1].split(",")]; count = int(sys.argv[2]); seconds = float(sys.argv[3])
+async def loop(port, stop):
+    c = AsyncModbusTcpClient("127.0.0.1", port=port, retries=0, reconnect_delay=0); await c.connect()
+    n = 0
+    while time.monotonic() < stop:
+        r = await c.read_holding_registers(0, count=count, device_id=1); n += 1
+        await asyncio.sleep(0)
+    c.close(); return n
+async def main():
+    stop = time.monotonic() + seconds
+    cpu = time.process_time()
+    n = sum(await asyncio.gather(*(loop(p, stop) for p in ports)))
+    print(n, time.process_time() - cpu)
+asyncio.run(main())
+"""
+
+
+def bench_read_path(args: argparse.Namespace, influx: InfluxServer, work: Path) -> None:
+    first_port = free_port()
+    # Ports after a free one are very likely free too; the farm fails loudly if not.
+    first_port = 30000 + (first_port % 20000)
+    farm_regs = 64
+    farm = start_farm(first_port, args.devices, farm_regs)
+    ports = list(range(first_port, first_port + args.devices))
+    try:
+        metrics_addr = f"127.0.0.1:{free_port()}"
+        cfg = work / "bench-collector.yaml"
+        cfg.write_text(
+            collector_yaml(ports, args.registers, influx.url, work / "spool", metrics_addr, args.interval),
+            encoding="utf-8",
+        )
+        proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "collector"), "run", "--config", str(cfg)])
+        url = f"http://{metrics_addr}/metrics"
+        try:
+            time.sleep(args.warmup)
+            m0, c0 = scrape(url), cpu_seconds(proc.pid)
+            time.sleep(args.seconds)
+            m1, c1 = scrape(url), cpu_seconds(proc.pid)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+
+        def delta(name: str) -> float:
+            return m1.get(name, 0.0) - m0.get(name, 0.0)
+
+        values = delta("collector_values_read_total")
+        requests = delta("collector_modbus_requests_total")
+        polls = delta("collector_poll_duration_seconds_count")
+        errors = delta("collector_poll_errors_total")
+        cpu = c1 - c0
+        # the planner's own lower bound for this map
+        from collector.config import load_config
+        from collector.modbus.planner import minimum_requests
+        from collector.modbus.poller import device_spans
+
+        dev0 = load_config(cfg).modbus.devices[0]
+        minimum = minimum_requests(device_spans(dev0)) * polls
+
+        # Baseline: a bare pymodbus client polling the same devices flat out, same span.
+        span = max(r.address + r.width for r in dev0.registers)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                BARE_CLIENT,
+                ",".join(map(str, ports[: args.bare_devices])),
+                str(span),
+                str(min(args.seconds, 10)),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        bare_reads, bare_cpu = int(out[0]), float(out[1])
+        bare_tags_per_cpu = bare_reads * args.registers / bare_cpu
+
+        tags_per_cpu = values / cpu if cpu else float("nan")
+        print(
+            f"read path: {args.devices} devices x {args.registers} tags, interval {args.interval}s, "
+            f"{args.seconds}s measured"
+        )
+        print(f"  tags read                       {values:12.0f}  ({values / args.seconds:,.0f}/s)")
+        print(f"  collector CPU                   {cpu:12.2f} s  ({cpu / args.seconds:.2f} cores)")
+        print(f"  tags per CPU-second             {tags_per_cpu:12,.0f}  (target >= 50,000)")
+        print(f"  bare pymodbus client, same map  {bare_tags_per_cpu:12,.0f}  tags per CPU-second")
+        print(f"  ratio collector / bare client   {tags_per_cpu / bare_tags_per_cpu:12.2f}")
+        print(
+            f"  requests sent / minimum         {requests:,.0f} / {minimum:,.0f} = "
+            f"{requests / minimum if minimum else float('nan'):.2f}"
+        )
+        print(f"  poll errors                     {errors:12.0f}")
+    finally:
+        for p in farm:
+            p.terminate()
+        for p in farm:
+            p.wait(timeout=10)
+
+
+def make_points(n: int) -> list[bytes]:
+    base = 1_700_000_000_000_000_000
+    return [
+        b"machine_data,factory=bench,line=line-1,machine=m%04d "
+        b'temperature=%d.5,count_total=%di,state="running" %d'
+        % (i % 500, i % 90, i, base + i * 1000)
+        for i in range(n)
+    ]
+
+
+async def plain_write(url: str, db: str, points: list[bytes], batch: int) -> float:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as s:
+        t = time.perf_counter()
+        for i in range(0, len(points), batch):
+            body = b"\n".join(points[i : i + batch])
+            async with s.post(f"{url}/write", params={"db": db, "precision": "ns"}, data=body) as r:
+                assert r.status == 204, await r.text()
+        return time.perf_counter() - t
+
+
+async def collector_write(url: str, db: str, points: list[bytes], work: Path, fsync: bool) -> float:
+    """Points go the way a sample goes: appended to the spool in poll-sized batches
+    (durable), drained by the forwarder, delivered by the v1 sink."""
+    from collector.config.model import InfluxConfig
+    from collector.forwarder import Forwarder
+    from collector.influx.delivery import Delivery
+    from collector.influx.quarantine import Quarantine
+    from collector.influx.sink import make_sink
+    from collector.spool import Spool
+    from collector.spool_appender import SpoolAppender
+
+    spool = Spool(work, max_bytes=2**30, fsync=fsync)
+    spool.open()
+    appender = SpoolAppender(spool)
+    await appender.start()
+    sink = make_sink(InfluxConfig(url=url, database=db))
+    delivery = Delivery(sink, Quarantine(work / "q"), retry_min=0.1, retry_max=1.0)
+    fwd = Forwarder(spool, delivery, appender.data_available, batch_points=5000)
+    t = time.perf_counter()
+    task = asyncio.create_task(fwd.run())
+    poll = 30
+    pending = [appender.append(points[i : i + poll]) for i in range(0, len(points), poll)]
+    await asyncio.gather(*pending)
+    ok = await fwd.drain(600)
+    elapsed = time.perf_counter() - t
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await appender.stop()
+    await sink.close()
+    spool.close()
+    assert ok
+    return elapsed
+
+
+def bench_write_path(args: argparse.Namespace, influx: InfluxServer, work: Path) -> None:
+    points = make_points(args.points)
+    influx.create_database("plain")
+    influx.create_database("path")
+    t_plain = asyncio.run(plain_write(influx.url, "plain", points, 5000))
+    t_path = asyncio.run(collector_write(influx.url, "path", points, work / "wspool", fsync=True))
+    assert influx.count("machine_data", "path") == len(points)
+    plain, path = len(points) / t_plain, len(points) / t_path
+    print(f"write path: {len(points):,} points, 3 fields each")
+    print(f"  plain HTTP POST, 5,000-point bodies  {plain:12,.0f} points/s")
+    print(f"  collector (spool fsync + forwarder)  {path:12,.0f} points/s")
+    print(f"  ratio collector / plain              {path / plain:12.2f}  (target >= 0.50)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--devices", type=int, default=500)
+    ap.add_argument("--registers", type=int, default=30)
+    ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument("--bare-devices", type=int, default=50)
+    ap.add_argument("--points", type=int, default=300_000)
+    ap.add_argument("--skip-read", action="store_true")
+    ap.add_argument("--skip-write", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        influx = InfluxServer(work / "influxd").start()
+        try:
+            if not args.skip_write:
+                bench_write_path(args, influx, work)
+            if not args.skip_read:
+                bench_read_path(args, influx, work)
+        finally:
+            influx.stop()
+
+
+if __name__ == "__main__":
+    main()
