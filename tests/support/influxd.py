@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 import weakref
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +63,106 @@ def _toml_value(value: HttpValue | Path) -> str:
     return json.dumps(str(value))
 
 
+def _parse_int(text: str) -> int | float:
+    # the server writes a float -0.0 as "-0"; keep its sign (integers have no -0)
+    return -0.0 if text == "-0" else int(text)
+
+
 def _kill_quietly(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path
+    """PEM certificate of the test CA: what a client's ca_bundle points to"""
+    cert: Path
+    """server certificate for 127.0.0.1 and localhost, signed by the CA"""
+    key: Path
+
+    def https_settings(self) -> dict[str, HttpValue | Path]:
+        """[http] settings that make an InfluxServer serve https with these files."""
+        return {
+            "https-enabled": True,
+            "https-certificate": self.cert,
+            "https-private-key": self.key,
+        }
+
+
+def make_tls_files(directory: Path | str, *, days: int = 2) -> TlsFiles:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost (openssl CLI)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (
+        d / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
+    )
+    ext = d / "server.ext"
+    ext.write_text(
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        encoding="ascii",
+    )
+    steps = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca,
+            "-days",
+            str(days),
+            "-subj",
+            "/CN=factorylens test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        [
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            str(days),
+            "-extfile",
+            ext,
+        ],
+    ]
+    for args in steps:
+        done = subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.strip()}")
+    return TlsFiles(ca=ca, cert=cert, key=key)
 
 
 class InfluxServer:
@@ -133,7 +228,7 @@ class InfluxServer:
         return self._proc.pid if self._proc is not None else None
 
     def use_credentials(self, username: str, password: str) -> None:
-        """Basic auth for the helper methods (after creating the admin on an auth-enabled server)."""
+        """Basic auth for the helper methods (after create_user on an auth-enabled server)."""
         self._credentials = (username, password)
 
     def use_ssl_context(self, context: ssl.SSLContext) -> None:
@@ -357,7 +452,7 @@ class InfluxServer:
             form = urllib.parse.urlencode(params).encode()
             status, raw, _ = self._request("POST", "/query", body=form)
         try:
-            parsed = json.loads(raw) if raw else {}
+            parsed = json.loads(raw, parse_int=_parse_int) if raw else {}
         except ValueError:
             parsed = {"error": raw.decode(errors="replace")}
         if status != 200 or "error" in parsed:
@@ -392,6 +487,12 @@ class InfluxServer:
             text = json.loads(raw).get("error", text)
         return status, text
 
+    def create_user(self, name: str, password: str, *, admin: bool = True) -> None:
+        """CREATE USER; the first one may be created on an auth-enabled server without
+        credentials, and must be an admin there."""
+        q = f"CREATE USER {quote_ident(name)} WITH PASSWORD {quote_string(password)}"
+        self.query(q + (" WITH ALL PRIVILEGES" if admin else ""))
+
     def create_database(self, name: str) -> str:
         self.query(f"CREATE DATABASE {quote_ident(name)}")
         return name
@@ -410,9 +511,7 @@ class InfluxServer:
         res = self.query(f"SHOW FIELD KEYS FROM {quote_ident(measurement)}", db)
         return {row[0]: row[1] for row in self._rows(res)}
 
-    def points(
-        self, measurement: str, db: str, where: str | None = None
-    ) -> list[dict[str, Any]]:
+    def points(self, measurement: str, db: str, where: str | None = None) -> list[dict[str, Any]]:
         """All rows of a measurement (tags and fields as columns, ``time`` in ns), time order."""
         q = f"SELECT * FROM {quote_ident(measurement)}"
         if where:

@@ -1,0 +1,142 @@
+"""Points InfluxDB refused for good, kept on disk for a person or a replay tool.
+
+One JSON object per line in ``quarantine-YYYYMMDD.jsonl`` (UTC date), appended and
+fsynced before ``put`` returns, so a quarantined point is never only in memory:
+
+    {"quarantined_at": "2024-05-01T12:00:00.123456+00:00", "status": 400,
+     "reason": "...", "points": ["line protocol", ...]}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FILE_PREFIX = "quarantine-"
+FILE_SUFFIX = ".jsonl"
+
+
+@dataclass(frozen=True)
+class QuarantinedBatch:
+    quarantined_at: datetime
+    status: int
+    reason: str
+    points: list[bytes]
+    file: Path
+    line: int
+
+
+def _points_to_json(points: Sequence[bytes]) -> tuple[list[str], bool]:
+    """Decoded points, and whether they are all valid UTF-8."""
+    try:
+        return [p.decode("utf-8") for p in points], True
+    except UnicodeDecodeError:
+        # surrogateescape plus ASCII-only JSON keeps the exact bytes recoverable
+        return [p.decode("utf-8", "surrogateescape") for p in points], False
+
+
+class Quarantine:
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.directory = Path(directory)
+        self._clock = clock
+        # Delivery may quarantine from several tasks; their worker threads share files
+        self._lock = threading.Lock()
+
+    def path_for(self, when: datetime) -> Path:
+        return self.directory / f"{FILE_PREFIX}{when.astimezone(UTC):%Y%m%d}{FILE_SUFFIX}"
+
+    async def put(self, points: Sequence[bytes], status: int, reason: str) -> Path:
+        """Append one record and fsync it; returns the file written."""
+        return await asyncio.to_thread(self.put_blocking, points, status, reason)
+
+    def put_blocking(self, points: Sequence[bytes], status: int, reason: str) -> Path:
+        when = self._clock()
+        texts, utf8 = _points_to_json(points)
+        record = {
+            "quarantined_at": when.astimezone(UTC).isoformat(),
+            "status": status,
+            "reason": reason,
+            "points": texts,
+        }
+        line = json.dumps(record, ensure_ascii=not utf8) + "\n"
+        data = line.encode("utf-8")
+        path = self.path_for(when)
+        with self._lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            new_file = not path.exists()
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if new_file:
+                # the new directory entry must survive a power cut as well
+                _fsync_dir(self.directory)
+        return path
+
+    def files(self) -> list[Path]:
+        return quarantine_files(self.directory)
+
+    def read(self) -> Iterator[QuarantinedBatch]:
+        return read_quarantine(self.directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def quarantine_files(directory: Path | str) -> list[Path]:
+    """Quarantine files, oldest day first."""
+    return sorted(Path(directory).glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
+
+
+def read_quarantine(directory: Path | str) -> Iterator[QuarantinedBatch]:
+    """Every quarantined batch, oldest first, with the points as the exact bytes sent.
+
+    A last line without its newline (the process died while appending) is skipped with
+    a warning; a damaged line anywhere else raises ValueError naming file and line.
+    """
+    for path in quarantine_files(directory):
+        data = path.read_bytes()
+        lines = data.split(b"\n")
+        torn = lines.pop()  # b"" when the file ends with a newline
+        if torn:
+            log.warning("%s: ignoring incomplete last line (%d bytes)", path, len(torn))
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+                batch = QuarantinedBatch(
+                    quarantined_at=datetime.fromisoformat(record["quarantined_at"]),
+                    status=int(record["status"]),
+                    reason=str(record["reason"]),
+                    points=[p.encode("utf-8", "surrogateescape") for p in record["points"]],
+                    file=path,
+                    line=number,
+                )
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ValueError(f"{path}:{number}: not a quarantine record: {exc}") from exc
+            yield batch
