@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.influxd import InfluxServer, free_port  # noqa: E402
+from localservices.influxd import InfluxServer, free_port  # noqa: E402
 
 FARM_PER_PROCESS = 125
 CLK_TCK = os.sysconf("SC_CLK_TCK")

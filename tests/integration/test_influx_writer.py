@@ -29,7 +29,7 @@ from collector.influx import Delivery, Quarantine, SinkResponse, make_sink, read
 from collector.influx.sink import parse_retry_after
 from collector.influx.sink_v1 import V1Sink
 from collector.influx.sink_v2 import V2Sink
-from tests.support.influxd import InfluxServer, TlsFiles, free_port, make_tls_files
+from localservices.influxd import InfluxServer, TlsFiles, free_port, make_tls_files
 from tests.support.influxd_fixtures import InfluxFactory, unique_name
 from tests.support.v2_forwarder import V2Forwarder
 

@@ -22,7 +22,7 @@ from collector.lineprotocol import (
     tag_key,
     tag_value,
 )
-from tests.support.influxd import InfluxServer, InfluxServerError, quote_ident
+from localservices.influxd import InfluxServer, InfluxServerError, quote_ident
 
 HOSTILE_NAMES = [
     "a,b",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.influxd import HttpValue, InfluxServer, InfluxServerError
+from localservices.influxd import HttpValue, InfluxServer, InfluxServerError
 from tests.support.v2_forwarder import V2Forwarder
 
 InfluxFactory = Callable[..., InfluxServer]
