@@ -25,8 +25,12 @@ fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "setup: installing the project into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+          .venv/bin/python -m pip install -q -e '.[test]'; } >.venv/install.log 2>&1; then
+    cat .venv/install.log >&2
+    echo "setup: installing the project failed (log above)" >&2
+    exit 1
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
