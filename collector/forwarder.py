@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from collector.influx.delivery import Delivery
-from collector.spool import Spool
+from collector.spool import Position, Spool
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,19 @@ class Forwarder:
                     continue
                 points = [p for r in records for p in r.points]
                 await self._delivery.deliver(points)
-                self._spool.commit(records[-1].next)
+                await self._commit(records[-1].next)
         except asyncio.CancelledError:
             self._spool.rewind()
+            raise
+
+    async def _commit(self, upto: Position) -> None:
+        # The cursor write fsyncs twice: keep it off the event loop, and let it finish
+        # even when cancelled, so the spool is never closed under it.
+        commit = asyncio.ensure_future(asyncio.to_thread(self._spool.commit, upto))
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            await commit
             raise
 
     async def drain(self, timeout: float) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 FieldValue = bool | int | float | str
 
@@ -69,9 +69,7 @@ def measurement_key(measurement: str) -> bytes:
     """The escaped measurement name."""
     _check_name(measurement, "measurement")
     if measurement.startswith("#"):
-        raise ValueError(
-            f"measurement {measurement!r}: a line starting with '#' is a comment to InfluxDB"
-        )
+        raise ValueError(f"measurement {measurement!r}: a line starting with '#' is a comment to InfluxDB")
     if measurement.startswith(_SKIPPED_LEADING):
         raise ValueError(f"measurement {measurement!r} must not start with a tab or NUL")
     if "," in measurement or " " in measurement:
@@ -200,3 +198,25 @@ def encode_point(
             f"InfluxDB's {MAX_KEY_BYTES}-byte key limit"
         )
     return b"%s %s %d" % (prefix, b",".join(parts), ts_ns)
+
+
+class SeriesEncoder:
+    """Encodes points of one series whose field keys are known up front (a Modbus device):
+    the series key and every ``key=`` are escaped and checked once, not per sample."""
+
+    def __init__(self, prefix: bytes, field_keys: Iterable[str]) -> None:
+        self.prefix = prefix
+        self._keys = {k: field_key(k) + b"=" for k in field_keys}
+        longest = max((len(k) - 1 for k in self._keys.values()), default=0)
+        if len(prefix) + _FIELD_KEY_SEPARATOR_LEN + longest > MAX_KEY_BYTES:
+            raise ValueError(f"series key plus field key exceed InfluxDB's {MAX_KEY_BYTES}-byte key limit")
+
+    def encode(self, fields: Sequence[tuple[str, FieldValue]], ts_ns: int) -> bytes:
+        """One line; ``fields`` must use the keys given at construction, each at most once."""
+        if not fields:
+            raise ValueError("a point needs at least one field")
+        if not TIME_MIN_NS <= ts_ns <= TIME_MAX_NS:
+            raise ValueError(f"timestamp {ts_ns} ns is outside InfluxDB's time range")
+        keys = self._keys
+        body = b",".join([keys[k] + format_value(v) for k, v in fields])
+        return b"%s %s %d" % (self.prefix, body, ts_ns)

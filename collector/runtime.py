@@ -8,6 +8,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from collector.config.model import CollectorConfig
 from collector.forwarder import Forwarder
@@ -44,6 +45,7 @@ class Collector:
         self.spool = Spool(cfg.spool.path, max_bytes=cfg.spool.max_bytes, fsync=cfg.spool.fsync)
         self.pollers: list[DevicePoller] = []
         self._polls = 0
+        self._children: dict[str, tuple[Any, Any, Any, Any]] = {}
 
     def _build_pollers(self, appender: SpoolAppender) -> list[ModbusEndpoint]:
         endpoints: dict[tuple[str, str], ModbusEndpoint] = {}
@@ -76,16 +78,26 @@ class Collector:
     def _on_poll(self, poller: DevicePoller, stats: PollStats, elapsed: float) -> None:
         self._polls += 1
         m, machine = self.metrics, poller.machine
-        m.poll_duration.labels(machine).observe(elapsed)
-        m.requests.labels(machine).inc(stats.requests)
-        m.values.labels(machine).inc(stats.values)
+        children = self._children.get(machine)
+        if children is None:
+            # labels() costs a lock and a dict lookup per call: resolve once per machine
+            children = self._children[machine] = (
+                m.poll_duration.labels(machine),
+                m.requests.labels(machine),
+                m.values.labels(machine),
+                m.last_success.labels(machine),
+            )
+        duration, requests, values, last_success = children
+        duration.observe(elapsed)
+        requests.inc(stats.requests)
+        values.inc(stats.values)
         for kind in stats.errors:
             m.poll_errors.labels(machine, kind).inc()
         for register, reason in stats.value_problems:
             m.value_errors.labels(machine, register).inc()
             log.warning("machine=%s register=%s: value not stored: %s", machine, register, reason)
         if stats.points:
-            m.last_success.labels(machine).set(time.time())
+            last_success.set(time.time())
 
     def _on_overrun(self, poller: DevicePoller, skipped: int) -> None:
         self.metrics.overruns.labels(poller.machine).inc(skipped)
@@ -107,7 +119,7 @@ class Collector:
         self.spool.open()
         m = self.metrics
         m.watch_spool(lambda: self.spool.stats)
-        appender = SpoolAppender(self.spool)
+        appender = SpoolAppender(self.spool, max_delay=cfg.spool.commit_interval)
         await appender.start()
         sink = make_sink(cfg.influx)
         delivery = Delivery(
@@ -178,4 +190,7 @@ class Collector:
         finally:
             poll_stop.set()
             stopper.cancel()
+            for poller, task in zip(self.pollers, tasks, strict=True):
+                if poller.idle:
+                    task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -294,7 +294,11 @@ class Spool:
             self._corrupt += size - scan.end
             log.error(
                 "spool %s: segment %s is corrupt at offset %d (%s); skipping its last %d bytes",
-                self._dir, path.name, scan.end, scan.error, size - scan.end,
+                self._dir,
+                path.name,
+                scan.end,
+                scan.error,
+                size - scan.end,
             )
         return _Segment(seq, path, scan.end, size, scan.points)
 
@@ -308,7 +312,11 @@ class Spool:
             if end < size:
                 log.warning(
                     "spool %s: discarding %d bytes of an incomplete or corrupt record at the "
-                    "end of %s (offset %d)", self._dir, size - end, path.name, end,
+                    "end of %s (offset %d)",
+                    self._dir,
+                    size - end,
+                    path.name,
+                    end,
                 )
                 os.ftruncate(fd, end)
                 if self._fsync:
@@ -326,14 +334,18 @@ class Spool:
         if offset > seg.end:
             log.warning(
                 "spool %s: committed cursor %s is past the data in %s; using its end",
-                self._dir, saved, seg.path.name,
+                self._dir,
+                saved,
+                seg.path.name,
             )
             offset = seg.end
         boundary = self._scan(seg, 0, offset).end
         if boundary != offset:
             log.warning(
                 "spool %s: committed cursor %s is not at a record start; resuming at offset %d",
-                self._dir, saved, boundary,
+                self._dir,
+                saved,
+                boundary,
             )
         return self._normalize(Position(seg.seq, boundary))
 
@@ -527,8 +539,11 @@ class Spool:
 
     def _after_drop(self, dropped: int, doomed: list[Path]) -> None:
         log.warning(
-            "spool %s: over its %d byte cap, dropped %d undelivered points in %d oldest "
-            "segment(s)", self._dir, self._max_bytes, dropped, len(doomed),
+            "spool %s: over its %d byte cap, dropped %d undelivered points in %d oldest segment(s)",
+            self._dir,
+            self._max_bytes,
+            dropped,
+            len(doomed),
         )
         # The append itself is durable already, so nothing here may fail it: a caller
         # told otherwise would append the same points again.
@@ -573,8 +588,7 @@ class Spool:
             # Recorded only once the whole read succeeded, so a failed read cannot
             # leave entries behind that a later read would hand out again.
             self._inflight.extend(
-                _Inflight(r.position, r.next, len(r.points), r.next.offset - r.position.offset)
-                for r in out
+                _Inflight(r.position, r.next, len(r.points), r.next.offset - r.position.offset) for r in out
             )
         return out
 
@@ -596,17 +610,14 @@ class Spool:
                     if rel + header.size > len(buf):
                         base, rel = offset, 0
                         buf = os.pread(fd, max(header.size, _READ_CHUNK_MIN), offset)
-                    if out and (
-                        header.count > budget.points or point_bytes(header) > budget.point_bytes
-                    ):
+                    if out and (header.count > budget.points or point_bytes(header) > budget.point_bytes):
                         return offset, True
                     points = decode_points(buf, rel, header)
                 except CorruptRecord as exc:
                     return self._on_bad_record(seg, offset, exc)
                 nxt = offset + header.size
                 out.append(
-                    Record(Position(seg.seq, offset), Position(seg.seq, nxt), points,
-                           header.written_at)
+                    Record(Position(seg.seq, offset), Position(seg.seq, nxt), points, header.written_at)
                 )
                 budget.points -= header.count
                 budget.point_bytes -= point_bytes(header)
@@ -636,7 +647,12 @@ class Spool:
         lost_points = seg.points - before
         log.error(
             "spool %s: bad record at %s (%s); skipping the rest of %s (%d bytes, %d points)",
-            self._dir, pos, exc, seg.path.name, seg.end - offset, lost_points,
+            self._dir,
+            pos,
+            exc,
+            seg.path.name,
+            seg.end - offset,
+            lost_points,
         )
         self._corrupt += seg.end - offset
         self._pending_points -= lost_points
@@ -766,9 +782,7 @@ class Spool:
             try:
                 fd = os.open(seg.path, os.O_RDONLY)
                 try:
-                    self._oldest_at = read_header(
-                        os.pread(fd, HEADER_SIZE, self._cursor.offset)
-                    ).written_at
+                    self._oldest_at = read_header(os.pread(fd, HEADER_SIZE, self._cursor.offset)).written_at
                 finally:
                     os.close(fd)
             except (OSError, CorruptRecord, ValueError):

@@ -178,9 +178,7 @@ class SpoolAppender:
 
     async def _write(self, group: list[_Pending]) -> None:
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(
-            self._executor, self._spool.append, [item.points for item in group]
-        )
+        work = loop.run_in_executor(self._executor, self._spool.append, [item.points for item in group])
         # Settled from the executor's completion rather than after the await, so the
         # producers still learn the outcome if this task is cancelled mid-write.
         work.add_done_callback(lambda done: self._settle(group, done))

@@ -188,6 +188,4 @@ def crc_matches(buf: bytes, offset: int, header: Header) -> bool:
     if len(buf) < end:
         return False
     view = memoryview(buf)
-    return zlib.crc32(view[start:end], zlib.crc32(view[offset : offset + FIELDS_SIZE])) == (
-        header.crc
-    )
+    return zlib.crc32(view[start:end], zlib.crc32(view[offset : offset + FIELDS_SIZE])) == (header.crc)

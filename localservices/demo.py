@@ -38,8 +38,13 @@ def _pick(port: int) -> int:
 def _child(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -96,12 +101,20 @@ def run(var: Path, influx_port: int, metrics_port: int) -> int:
     try:
         sim_cfg, col_cfg = ROOT / "configs" / "simulated-line.yaml", ROOT / "configs" / "collector-demo.yaml"
         print("demo: starting the simulated line (Modbus servers on 5020-5023)", flush=True)
-        procs.append(("simulator", _child(["-m", "collector.simulator", "--config", str(sim_cfg)],
-                                          var / "simulator.log", env)))
+        procs.append(
+            (
+                "simulator",
+                _child(["-m", "collector.simulator", "--config", str(sim_cfg)], var / "simulator.log", env),
+            )
+        )
         time.sleep(2)
         print("demo: starting the collector", flush=True)
-        procs.append(("collector", _child(["-m", "collector.cli", "run", "--config", str(col_cfg)],
-                                          var / "collector.log", env)))
+        procs.append(
+            (
+                "collector",
+                _child(["-m", "collector.cli", "run", "--config", str(col_cfg)], var / "collector.log", env),
+            )
+        )
         print(
             f"demo: running. InfluxDB {influx.url} (database 'factory'), collector metrics "
             f"http://{metrics}/metrics, logs in {var}. Ctrl-C stops.",
@@ -111,7 +124,9 @@ def run(var: Path, influx_port: int, metrics_port: int) -> int:
         while not stopping:
             for name, proc in procs:
                 if proc.poll() is not None:
-                    print(f"demo: {name} exited with {proc.returncode}; see {var}/{name}.log", file=sys.stderr)
+                    print(
+                        f"demo: {name} exited with {proc.returncode}; see {var}/{name}.log", file=sys.stderr
+                    )
                     return 1
             for _ in range(100):
                 if stopping:

@@ -113,6 +113,8 @@ class SpoolConfig(_Strict):
     max_bytes: Size = 2**30
     #: fsync every commit; only a benchmark should turn this off
     fsync: bool = True
+    #: group commit: samples arriving within this window share one fsync
+    commit_interval: Duration = 0.05
     #: where rejected points go; default: a "quarantine" folder beside the spool folder
     quarantine_path: Path | None = None
 

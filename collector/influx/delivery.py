@@ -169,8 +169,7 @@ class Delivery:
             )
         elif status == 404:
             log.error(
-                "InfluxDB database or bucket missing (%s); retrying %d point(s) in %.2fs "
-                "(attempt %d)",
+                "InfluxDB database or bucket missing (%s); retrying %d point(s) in %.2fs (attempt %d)",
                 reason,
                 count,
                 delay,

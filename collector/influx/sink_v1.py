@@ -99,16 +99,10 @@ class V1Sink:
 
     async def write(self, body: bytes) -> SinkResponse:
         response = await self._post_write(body)
-        if (
-            response.status == 404
-            and self._create_database
-            and "database not found" in response.message
-        ):
+        if response.status == 404 and self._create_database and "database not found" in response.message:
             created = await self._create()
             if created is not None:
-                return SinkResponse(
-                    404, f"{response.message}; CREATE DATABASE failed: {created}", None
-                )
+                return SinkResponse(404, f"{response.message}; CREATE DATABASE failed: {created}", None)
             log.warning("created missing InfluxDB database %r", self._cfg.database)
             response = await self._post_write(body)
         return response

@@ -67,8 +67,7 @@ class V2Sink:
             reason = str(exc.reason or "no response").replace("\n", ": ")
             if "CERTIFICATE_VERIFY_FAILED" in reason and self._cfg.ca_bundle is None:
                 reason += (
-                    " (set influx.ca_bundle to the PEM file of the CA that signed the "
-                    "server certificate)"
+                    " (set influx.ca_bundle to the PEM file of the CA that signed the server certificate)"
                 )
             return SinkResponse(NO_RESPONSE, f"{self._cfg.url}: {reason}", None)
         message = getattr(exc, "message", None)
@@ -78,9 +77,7 @@ class V2Sink:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is None and exc.headers is not None:
             retry_after = exc.headers.get("Retry-After")
-        return SinkResponse(
-            status, message or str(exc.reason or ""), parse_retry_after(retry_after)
-        )
+        return SinkResponse(status, message or str(exc.reason or ""), parse_retry_after(retry_after))
 
     async def close(self) -> None:
         self._write_api.close()

@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -19,7 +20,8 @@ from pymodbus.framer import FramerType
 
 from collector.config.model import DeviceConfig
 from collector.modbus.backoff import Backoff
-from collector.modbus.datatypes import Area
+from collector.modbus.datatypes import READ_FUNCTION_CODES, Area
+from collector.modbus.tcp_transport import ExceptionReply, FrameError, ModbusTcpReader
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,13 @@ def endpoint_key(dev: DeviceConfig) -> tuple[str, str]:
     return (dev.transport, f"{dev.host}:{dev.port}")
 
 
+def _make_client(dev: DeviceConfig) -> ModbusTcpReader | AsyncModbusTcpClient | AsyncModbusSerialClient:
+    if dev.transport == "tcp":
+        assert dev.host is not None
+        return ModbusTcpReader(dev.host, dev.port, dev.timeout)
+    return _make_pymodbus_client(dev)
+
+
 def _make_pymodbus_client(dev: DeviceConfig) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
     # pymodbus's own reconnect loop and retries are off: this module decides when to
     # reconnect (with jitter), and a timed-out request is never silently repeated.
@@ -90,7 +99,7 @@ def _make_pymodbus_client(dev: DeviceConfig) -> AsyncModbusTcpClient | AsyncModb
 
 @dataclass
 class ReadResult:
-    values: list[int] | list[bool]
+    values: list[Any]
     #: wall-clock time the request was sent, ns
     requested_at_ns: int
 
@@ -102,14 +111,14 @@ class ModbusEndpoint:
         self,
         dev: DeviceConfig,
         *,
-        make_client: Callable[[DeviceConfig], object] = _make_pymodbus_client,
+        make_client: Callable[[DeviceConfig], object] = _make_client,
         rng: random.Random | None = None,
         on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self.name = "/".join(endpoint_key(dev))
         self._dev = dev
         self._make_client = make_client
-        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self._client: ModbusTcpReader | AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self._lock = asyncio.Lock()
         self._backoff = Backoff(dev.reconnect_min, dev.reconnect_max, rng or random.Random())
         self._next_attempt = 0.0
@@ -126,40 +135,47 @@ class ModbusEndpoint:
         async with self._lock:
             client = await self._ensure_connected()
             dev = self._dev
+            what = f"{self.name} unit {unit} {area.value} {start}+{count}"
             for attempt in range(dev.busy_retries + 1):
                 await self._pace()
                 requested_at_ns = time.time_ns()
                 try:
-                    response = await self._send(client, area, start, count, unit)
-                except (TimeoutError, ModbusException, OSError) as exc:
-                    # A late answer to a timed-out request would be taken for the next
+                    values = await self._send(client, area, start, count, unit)
+                except ExceptionReply as exc:
+                    if exc.code == DEVICE_BUSY and attempt < dev.busy_retries:
+                        await asyncio.sleep(dev.busy_retry_delay)
+                        continue
+                    if exc.code == ILLEGAL_ADDRESS:
+                        raise IllegalAddress(exc.code, what) from None
+                    if exc.code == DEVICE_BUSY:
+                        raise DeviceBusy(exc.code, what) from None
+                    raise ModbusExceptionResponse(exc.code, what) from None
+                except (TimeoutError, ModbusException, OSError, FrameError) as exc:
+                    # A late answer to a timed-out request could be taken for the next
                     # one: drop the connection rather than risk mismatched data.
                     self._drop(f"{type(exc).__name__}: {exc}")
-                    raise ReadTimeout(f"{self.name} unit {unit} {area.value} {start}+{count}: {exc}") from exc
-                if not response.isError():
-                    values = response.bits if area.is_bit else response.registers
-                    return ReadResult(list(values[:count]), requested_at_ns)
-                code = getattr(response, "exception_code", 0)
-                what = f"{self.name} unit {unit} {area.value} {start}+{count}"
-                if code == DEVICE_BUSY and attempt < dev.busy_retries:
-                    await asyncio.sleep(dev.busy_retry_delay)
-                    continue
-                if code == ILLEGAL_ADDRESS:
-                    raise IllegalAddress(code, what)
-                if code == DEVICE_BUSY:
-                    raise DeviceBusy(code, what)
-                raise ModbusExceptionResponse(code, what)
+                    raise ReadTimeout(f"{what}: {exc}") from exc
+                # reset only on an answer: a device that accepts connections but never
+                # answers must not be reconnected to at the minimum delay forever
+                self._backoff.reset()
+                return ReadResult(values, requested_at_ns)
             raise AssertionError("unreachable")
 
-    async def _send(self, client: object, area: Area, start: int, count: int, unit: int) -> object:
-        # Only the four read functions (codes 1-4) are ever called.
+    async def _send(self, client: object, area: Area, start: int, count: int, unit: int) -> list[Any]:
+        """Only the four read functions (codes 1-4) are ever sent."""
+        if isinstance(client, ModbusTcpReader):
+            return await client.read(READ_FUNCTION_CODES[area], unit, start, count)
         if area is Area.HOLDING:
-            return await client.read_holding_registers(start, count=count, device_id=unit)  # type: ignore[attr-defined]
-        if area is Area.INPUT:
-            return await client.read_input_registers(start, count=count, device_id=unit)  # type: ignore[attr-defined]
-        if area is Area.COIL:
-            return await client.read_coils(start, count=count, device_id=unit)  # type: ignore[attr-defined]
-        return await client.read_discrete_inputs(start, count=count, device_id=unit)  # type: ignore[attr-defined]
+            response = await client.read_holding_registers(start, count=count, device_id=unit)  # type: ignore[attr-defined]
+        elif area is Area.INPUT:
+            response = await client.read_input_registers(start, count=count, device_id=unit)  # type: ignore[attr-defined]
+        elif area is Area.COIL:
+            response = await client.read_coils(start, count=count, device_id=unit)  # type: ignore[attr-defined]
+        else:
+            response = await client.read_discrete_inputs(start, count=count, device_id=unit)  # type: ignore[attr-defined]
+        if response.isError():
+            raise ExceptionReply(getattr(response, "exception_code", 0))
+        return list(response.bits[:count] if area.is_bit else response.registers[:count])
 
     async def _pace(self) -> None:
         pause = self._dev.request_pause
@@ -191,7 +207,6 @@ class ModbusEndpoint:
         if self._ever_connected:
             log.info("%s: reconnected", self.name)
         self._ever_connected = True
-        self._backoff.reset()
         if self._dev.connect_pause > 0:
             await asyncio.sleep(self._dev.connect_pause)
         return self._client

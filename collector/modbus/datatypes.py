@@ -61,8 +61,14 @@ REGISTER_WIDTH: dict[DataType, int] = {
 
 INTEGER_TYPES = frozenset(
     {
-        DataType.INT8, DataType.UINT8, DataType.INT16, DataType.UINT16,
-        DataType.INT32, DataType.UINT32, DataType.INT64, DataType.UINT64,
+        DataType.INT8,
+        DataType.UINT8,
+        DataType.INT16,
+        DataType.UINT16,
+        DataType.INT32,
+        DataType.UINT32,
+        DataType.INT64,
+        DataType.UINT64,
     }
 )
 FLOAT_TYPES = frozenset({DataType.FLOAT16, DataType.FLOAT32, DataType.FLOAT64})

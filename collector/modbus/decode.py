@@ -215,9 +215,7 @@ def _step(reg: RegisterConfig, read: Reader) -> Step:
 
         return bounded
 
-    def plain(
-        wire: bytes, swapped: bytes, values: Sequence[Any], fields: Fields, problems: Problems
-    ) -> None:
+    def plain(wire: bytes, swapped: bytes, values: Sequence[Any], fields: Fields, problems: Problems) -> None:
         fields.append((key, read(wire, swapped, values)))
 
     return plain
@@ -241,9 +239,7 @@ def _states_step(reg: RegisterConfig, read: Reader) -> Step:
         return state
     key = reg.field_key
 
-    def named(
-        wire: bytes, swapped: bytes, values: Sequence[Any], fields: Fields, problems: Problems
-    ) -> None:
+    def named(wire: bytes, swapped: bytes, values: Sequence[Any], fields: Fields, problems: Problems) -> None:
         code = read(wire, swapped, values)
         label = states.get(code)
         fields.append((key, str(code) if label is None else label))

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from collector.config.model import DeviceConfig
-from collector.lineprotocol import encode_point, series_prefix
+from collector.lineprotocol import SeriesEncoder, series_prefix
 from collector.modbus.client import (
     DeviceBusy,
     IllegalAddress,
@@ -61,9 +61,14 @@ class DevicePoller:
         self.machine = dev.machine
         self._endpoint = endpoint
         self._accept = accept
-        self._prefix = series_prefix(
-            MEASUREMENT_MACHINE, {TAG_FACTORY: factory, TAG_LINE: line, TAG_MACHINE: dev.machine}
+        self._encoder = SeriesEncoder(
+            series_prefix(
+                MEASUREMENT_MACHINE, {TAG_FACTORY: factory, TAG_LINE: line, TAG_MACHINE: dev.machine}
+            ),
+            [key for reg in dev.registers for key in dev.field_keys(reg)],
         )
+        #: true while the poller waits for its next tick (safe to cancel then)
+        self.idle = True
         self._plan: list[tuple[ReadRequest, BlockDecoder]] = [
             self._compile(req)
             for req in plan_reads(
@@ -120,7 +125,7 @@ class DevicePoller:
             for name, reason in problems:
                 stats.value_problems.append((name, reason))
             if fields:
-                points.append(encode_point(self._prefix, fields, result.requested_at_ns))
+                points.append(self._encoder.encode(fields, result.requested_at_ns))
             i += 1
         if points:
             await self._accept(points)
@@ -174,15 +179,20 @@ async def run_poller(
     *,
     start_at: float | None = None,
 ) -> None:
+    """Poll until ``stop`` is set. The owner may cancel the task while ``poller.idle``
+    (waiting for a tick); a poll under way is always finished, so its samples are accepted."""
     schedule = Schedule(poller.dev.interval, start_at if start_at is not None else time.monotonic())
     while not stop.is_set():
         delay = schedule.next_at - time.monotonic()
         if delay > 0:
+            # a plain sleep: one timer per tick, no helper task (500 devices poll every second)
+            poller.idle = True
             try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+                await asyncio.sleep(delay)
+            finally:
+                poller.idle = False
+            if stop.is_set():
                 return
-            except TimeoutError:
-                pass
         began = time.monotonic()
         try:
             stats = await poller.poll_once()

@@ -92,8 +92,7 @@ class WindowSpec(_Strict):
         for name in names:
             if name.lower() not in WEEKDAYS and name.lower() not in _DAY_GROUPS:
                 raise ValueError(
-                    f"unknown day {name!r}; expected {', '.join(WEEKDAYS)} or "
-                    f"{', '.join(_DAY_GROUPS)}"
+                    f"unknown day {name!r}; expected {', '.join(WEEKDAYS)} or {', '.join(_DAY_GROUPS)}"
                 )
         return v
 
@@ -303,9 +302,7 @@ class SimulatorConfig(_Strict):
                 return m
         raise KeyError(name)
 
-    def build_model(
-        self, m: MachineSpec, start_time_s: float, *, keep_events: bool = False
-    ) -> MachineModel:
+    def build_model(self, m: MachineSpec, start_time_s: float, *, keep_events: bool = False) -> MachineModel:
         """A model of ``m`` starting at ``start_time_s`` (simulated epoch seconds)."""
         return MachineModel(
             self.params_of(m),
@@ -357,4 +354,3 @@ def load_simulator_config(path: str | Path) -> SimulatorConfig:
     except OSError as exc:
         raise SimulatorConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
     return parse_simulator_config(text, str(path))
-

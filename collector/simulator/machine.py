@@ -457,10 +457,7 @@ class MachineModel:
         t0 = _ms(start_time_s)
         self._now = t0
         self._regime_index = 0
-        while (
-            self._regime_index + 1 < len(self._regimes)
-            and self._regimes[self._regime_index + 1][0] <= t0
-        ):
+        while self._regime_index + 1 < len(self._regimes) and self._regimes[self._regime_index + 1][0] <= t0:
             self._regime_index += 1
         self._p = self._regimes[self._regime_index][1]
         self._next_regime = self._next_regime_ms()
@@ -545,8 +542,7 @@ class MachineModel:
             self._reason,
             (self._init_total + produced) % UINT32,
             (self._init_rejects + self._rejected) % UINT32,
-            (self._init_energy_wh + (self._energy_wms + self._power_now * dt) // _WMS_PER_WH)
-            % UINT32,
+            (self._init_energy_wh + (self._energy_wms + self._power_now * dt) // _WMS_PER_WH) % UINT32,
             self._power_now,
             cycle,
             self._ideal_cycle_ms,
@@ -583,8 +579,13 @@ class MachineModel:
         """The episode in progress, cut at the current time."""
         units = self._produced_at(self._now) - self._ep_units
         return Episode(
-            self._ep_start / 1000, self._now / 1000, self._state, self._reason, units,
-            self._rejected - self._ep_rejects, self._p.ideal_cycle_time_s,
+            self._ep_start / 1000,
+            self._now / 1000,
+            self._state,
+            self._reason,
+            units,
+            self._rejected - self._ep_rejects,
+            self._p.ideal_cycle_time_s,
         )
 
     # ------------------------------------------------------------------ internals
@@ -647,8 +648,12 @@ class MachineModel:
         if self.keep_events and t > self._ep_start:
             self.events.append(
                 Episode(
-                    self._ep_start / 1000, t / 1000, self._state, self._reason,
-                    self._produced - self._ep_units, self._rejected - self._ep_rejects,
+                    self._ep_start / 1000,
+                    t / 1000,
+                    self._state,
+                    self._reason,
+                    self._produced - self._ep_units,
+                    self._rejected - self._ep_rejects,
                     self._p.ideal_cycle_time_s,
                 )
             )

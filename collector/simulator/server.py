@@ -200,9 +200,7 @@ class LineServer:
             start = start_time_s if start_time_s is not None else config.start_time_s(time.time())
             clock = SimClock(start, speed if speed is not None else config.speed)
         t0 = clock()
-        devices = [
-            MachineDevice(m.name, m.unit, config.build_model(m, t0), clock) for m in config.machines
-        ]
+        devices = [MachineDevice(m.name, m.unit, config.build_model(m, t0), clock) for m in config.machines]
         return cls(devices, {m.name: m.port for m in config.machines}, host or config.host)
 
     async def start(self) -> None:
@@ -277,15 +275,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m collector.simulator",
         description="Serve simulated machines over Modbus TCP.",
     )
-    parser.add_argument(
-        "--config", required=True, help="simulator YAML, such as configs/simulated-line.yaml"
-    )
+    parser.add_argument("--config", required=True, help="simulator YAML, such as configs/simulated-line.yaml")
     parser.add_argument("--start", help="simulated start time, 'now' or ISO with offset")
     parser.add_argument("--speed", type=float, help="simulated seconds per real second")
     parser.add_argument("--host", help="address to listen on (overrides the file)")
-    parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
-    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = parser.parse_args(argv)
     if args.speed is not None and args.speed <= 0:
         parser.error("--speed must be positive")
