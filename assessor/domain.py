@@ -1,0 +1,129 @@
+"""Domain objects of the assessor, shared by its modules (registry, KPIs, level, gains, API).
+
+Plain frozen dataclasses: the registry builds them from SQLite, the rest only reads them.
+Times are timezone-aware datetimes or epoch seconds (UTC); calendar rules are local
+times of the factory's time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+@dataclass(frozen=True)
+class ShiftRule:
+    """Planned production on the given weekdays from ``start`` to ``end`` local time;
+    ``end <= start`` means the shift runs past midnight into the next day."""
+
+    days: frozenset[Weekday]
+    start: dt.time
+    end: dt.time
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class BreakRule:
+    """Unplanned time inside shifts every day (or on ``days``), e.g. lunch."""
+
+    start: dt.time
+    end: dt.time
+    days: frozenset[Weekday] = frozenset(Weekday)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ShiftCalendar:
+    """When production is planned. No shifts at all means: always planned (the default)."""
+
+    timezone: str = "Asia/Seoul"
+    shifts: tuple[ShiftRule, ...] = ()
+    breaks: tuple[BreakRule, ...] = ()
+    holidays: frozenset[dt.date] = frozenset()
+
+
+@dataclass(frozen=True)
+class Machine:
+    id: str
+    line_id: str
+    #: planned run time per unit (ISO 22400 PRU), seconds
+    ideal_cycle_time_s: float
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    id: str
+    machines: tuple[Machine, ...] = ()
+    name: str = ""
+
+
+class Program(StrEnum):
+    BASIC = "basic"
+    ADVANCED = "advanced"
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """Whole local days, ``start`` and ``end`` both included (as people write them)."""
+
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
+class SupportProject:
+    id: str
+    program: Program
+    start: dt.date
+    end: dt.date
+    baseline: DateWindow
+    #: the "after" window; default: from the day after ``end`` to today
+    after: DateWindow | None = None
+
+
+@dataclass(frozen=True)
+class Factory:
+    id: str
+    name: str
+    region: str = ""
+    employees: int | None = None
+    calendar: ShiftCalendar = field(default_factory=ShiftCalendar)
+    lines: tuple[Line, ...] = ()
+    support_projects: tuple[SupportProject, ...] = ()
+
+    @property
+    def machines(self) -> tuple[Machine, ...]:
+        return tuple(m for line in self.lines for m in line.machines)
+
+
+class Source(StrEnum):
+    MANUAL = "manual"  # daily logs kept by hand, imported from CSV/XLSX
+    MEASURED = "measured"  # computed from collector data
+
+
+@dataclass(frozen=True)
+class BaselineDay:
+    """One row of a factory's manual daily production log."""
+
+    factory_id: str
+    day: dt.date
+    line_id: str
+    hours_worked: float
+    workers: float
+    produced: int
+    defects: int
+    energy_kwh: float | None = None
+    orders_on_time: int | None = None
+    orders_total: int | None = None

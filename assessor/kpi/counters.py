@@ -1,0 +1,164 @@
+"""Increase of a cumulative counter (units, kWh) that may wrap or be reset.
+
+Each rise between consecutive samples is credited to the time of the later sample, the
+moment it was seen; windows are half-open, ``[lo, hi)``, like every interval in this
+package and like an InfluxQL ``time >= lo AND time < hi`` range. Every function here
+sums the same steps, so any split of a series into sub-windows adds up exactly to the
+increase over the whole series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from assessor.kpi.calendar import Interval, normalise
+
+Number = int | float
+Point = tuple[float, Number]
+
+
+@dataclass(frozen=True)
+class CounterResult:
+    increase: Number
+    #: drops read as a wrap past the register's maximum
+    wraps: int
+    #: drops read as a restart from zero (PLC restart, shift reset)
+    resets: int
+    #: last value seen, to pass as ``previous`` to the next window (None: no value yet)
+    last: Number | None
+
+
+def counter_increase(
+    points: Sequence[Point],
+    *,
+    previous: Number | None = None,
+    width_bits: int | None = 32,
+) -> CounterResult:
+    """Sum of the positive steps of a cumulative counter over ``points`` (time, value).
+
+    All points count; for a window ``[start, end)`` pass the points with
+    ``start <= t < end`` and, as ``previous``, the last value before ``start`` (or the
+    ``last`` of the previous window). Without ``previous`` the first point is
+    only the starting value. A drop is a wrap when the previous value lay in the top
+    quarter of the ``2**width_bits`` range and the new one in the bottom quarter
+    (increase = new + 2**width_bits - previous); any other drop is a reset (increase =
+    new, counted from zero). ``width_bits=None`` (float meters) makes every drop a reset.
+
+    What no rule can tell apart: a reset from the top quarter to a small value reads as
+    a wrap, and a reset followed by more units than the old value before the next
+    sample reads as a plain rise. Sampling much faster than a quarter range fills keeps
+    wraps unambiguous.
+    """
+    increase: Number = 0
+    wraps = resets = 0
+    last = previous
+    for _, value, step, kind in _steps(sorted(points, key=lambda p: p[0]), previous, width_bits):
+        increase += step
+        wraps += kind == _WRAP
+        resets += kind == _RESET
+        last = value
+    return CounterResult(increase, wraps, resets, last)
+
+
+def increase_between(
+    points: Sequence[Point],
+    cuts: Sequence[float],
+    *,
+    previous: Number | None = None,
+    width_bits: int | None = 32,
+) -> list[CounterResult]:
+    """The increase in each sub-window ``[cuts[i], cuts[i+1])``, one result per sub-window.
+
+    Points before ``cuts[0]`` only set the starting value (the last of them replaces
+    ``previous``); points at or after ``cuts[-1]`` are ignored. The increases add up
+    exactly to ``counter_increase`` of the points inside ``[cuts[0], cuts[-1])``.
+    Each result's ``last`` is the counter value at the end of its sub-window.
+    """
+    if any(b < a for a, b in pairwise(cuts)):
+        raise ValueError("cuts must be non-decreasing")
+    if len(cuts) < 2:
+        return []
+    ordered = sorted(points, key=lambda p: p[0])
+    start_value = previous
+    first_inside = 0
+    while first_inside < len(ordered) and ordered[first_inside][0] < cuts[0]:
+        start_value = ordered[first_inside][1]
+        first_inside += 1
+    inside = [p for p in ordered[first_inside:] if p[0] < cuts[-1]]
+
+    windows = len(cuts) - 1
+    increase: list[Number] = [0] * windows
+    wraps = [0] * windows
+    resets = [0] * windows
+    last: list[Number | None] = [None] * windows
+    w = 0
+    carried = start_value
+    for t, value, step, kind in _steps(inside, start_value, width_bits):
+        while t >= cuts[w + 1]:
+            last[w] = carried
+            w += 1
+        increase[w] += step
+        wraps[w] += kind == _WRAP
+        resets[w] += kind == _RESET
+        carried = value
+    for rest in range(w, windows):
+        last[rest] = carried
+    return [CounterResult(increase[i], wraps[i], resets[i], last[i]) for i in range(windows)]
+
+
+def increase_within(
+    points: Sequence[Point],
+    intervals: Sequence[Interval],
+    *,
+    previous: Number | None = None,
+    width_bits: int | None = 32,
+) -> CounterResult:
+    """The increase seen inside ``intervals`` (e.g. planned time); other steps are dropped.
+
+    Counting only what is seen in planned time keeps produced units consistent with run
+    time, which is measured in planned time only. A step straddling an interval edge goes
+    whole to the side of its later sample: up to one sampling period of units per edge
+    can move across it.
+    """
+    spans = normalise(intervals)
+    if not spans:
+        return CounterResult(0, 0, 0, previous)
+    cuts = [edge for span in spans for edge in span]
+    parts = increase_between(points, cuts, previous=previous, width_bits=width_bits)
+    # Even sub-windows are the intervals, odd ones the gaps between them.
+    inside = parts[::2]
+    increase: Number = 0
+    for part in inside:
+        increase += part.increase
+    return CounterResult(
+        increase=increase,
+        wraps=sum(p.wraps for p in inside),
+        resets=sum(p.resets for p in inside),
+        last=parts[-1].last,
+    )
+
+
+_RISE, _WRAP, _RESET = 0, 1, 2
+
+
+def _steps(
+    ordered: Sequence[Point], previous: Number | None, width_bits: int | None
+) -> Iterator[tuple[float, Number, Number, int]]:
+    """(time, value, increase, kind) per point; without ``previous`` the first point only
+    anchors the series (a zero step) but is still reported as the latest value."""
+    span = None if width_bits is None else 1 << width_bits
+    prev = previous
+    for t, value in ordered:
+        if prev is None:
+            step: Number = 0
+            kind = _RISE
+        elif value >= prev:
+            step, kind = value - prev, _RISE
+        elif span is not None and prev >= span - span // 4 and value < span // 4:
+            step, kind = value + span - prev, _WRAP
+        else:
+            step, kind = value, _RESET
+        yield t, value, step, kind
+        prev = value

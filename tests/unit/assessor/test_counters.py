@@ -1,0 +1,164 @@
+"""Counter increases across wraps and resets, and their split into sub-windows."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assessor.kpi.calendar import subtract
+from assessor.kpi.counters import CounterResult, counter_increase, increase_between, increase_within
+
+TOP = 2**32
+
+
+def series(*values: float) -> list[tuple[float, float]]:
+    return [(float(i), v) for i, v in enumerate(values)]
+
+
+def test_sum_of_rises() -> None:
+    assert counter_increase(series(5, 7, 7, 12)) == CounterResult(7, 0, 0, 12)
+    assert counter_increase(series(5, 7), previous=1) == CounterResult(6, 0, 0, 7)
+    assert counter_increase([], previous=3) == CounterResult(0, 0, 0, 3)
+    assert counter_increase([]) == CounterResult(0, 0, 0, None)
+
+
+def test_unsorted_points_are_read_in_time_order() -> None:
+    assert counter_increase([(2.0, 12), (0.0, 5), (1.0, 7)]).increase == 7
+
+
+def test_drop_from_the_top_quarter_to_the_bottom_quarter_is_a_wrap() -> None:
+    result = counter_increase(series(TOP - 10, TOP - 2, 3))
+    assert result == CounterResult(8 + 5, 1, 0, 3)
+    assert isinstance(result.increase, int)
+    assert counter_increase(series(65_530, 4), width_bits=16) == CounterResult(10, 1, 0, 4)
+
+
+def test_any_other_drop_is_a_reset_counted_from_zero() -> None:
+    assert counter_increase(series(1000, 1010, 4, 9)) == CounterResult(10 + 4 + 5, 0, 1, 9)
+    # From the top quarter but not into the bottom quarter: a reset to a preset, not a wrap.
+    assert counter_increase(series(TOP - 10, TOP // 2)) == CounterResult(TOP // 2, 0, 1, TOP // 2)
+
+
+def test_float_meters_have_no_width_so_every_drop_is_a_reset() -> None:
+    result = counter_increase(series(1234.5, 1236.0, 0.25, 1.0), width_bits=None)
+    assert result == CounterResult(1.5 + 0.25 + 0.75, 0, 1, 1.0)
+
+
+def test_increase_between_credits_each_step_to_its_later_sample() -> None:
+    points = [(0.0, 100), (10.0, 110), (20.0, 125), (25.0, 3), (40.0, 10), (55.0, 20)]
+    # Windows [0, 10), [10, 30), [30, 50); the point at 55 is after the last cut.
+    parts = increase_between(points, [0, 10, 30, 50])
+    assert parts == [
+        CounterResult(0, 0, 0, 100),
+        CounterResult(10 + 15 + 3, 0, 1, 3),
+        CounterResult(7, 0, 0, 10),
+    ]
+    # A point before the first cut is the starting value.
+    assert increase_between(points, [5, 50])[0].increase == 35
+    assert increase_between(points, [50]) == []
+    empty = increase_between(points, [100, 200, 300])
+    assert empty == [CounterResult(0, 0, 0, 20), CounterResult(0, 0, 0, 20)]
+
+
+def test_increase_within_keeps_steps_seen_inside_the_intervals() -> None:
+    points = [(float(t), t * 2) for t in range(0, 101, 10)]
+    # Steps seen at 20, 30 (inside [20, 40)) and at 70, 80 (inside [70, 85)).
+    assert increase_within(points, [(20, 40), (70, 85)]) == CounterResult(80, 0, 0, 160)
+    assert increase_within(points, [], previous=7) == CounterResult(0, 0, 0, 7)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+WIDTH = 16
+SPAN = 2**WIDTH
+
+
+@st.composite
+def counter_histories(draw: st.DrawFn) -> tuple[list[tuple[float, int]], int, int]:
+    """A 16-bit counter sampled often enough (under a quarter range per sample) that wraps
+    are unambiguous, with resets that a reading can detect: returns the samples, the
+    start value and the units really produced."""
+    value = draw(st.integers(0, SPAN - 1))
+    start = value
+    produced = 0
+    points: list[tuple[float, int]] = []
+    for i in range(draw(st.integers(0, 60))):
+        if 0 < value < SPAN // 2 and draw(st.integers(0, 9)) == 0:
+            # Reset: restarted from zero and counted fewer units than before.
+            made = draw(st.integers(0, value - 1))
+            value = made
+        else:
+            made = draw(st.sampled_from([0, 1, 17, 500, SPAN // 4 - 1]))
+            value = (value + made) % SPAN
+        produced += made
+        points.append((float(i), value))
+    return points, start, produced
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=counter_histories())
+def test_counter_increase_recovers_the_units_produced(
+    history: tuple[list[tuple[float, int]], int, int],
+) -> None:
+    points, start, produced = history
+    result = counter_increase(points, previous=start, width_bits=WIDTH)
+    assert result.increase == produced
+    assert result.last == (points[-1][1] if points else start)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    history=counter_histories(),
+    cuts=st.lists(st.integers(-5, 65).map(float), min_size=2, max_size=8).map(sorted),
+)
+def test_increase_between_adds_up_to_the_window_total(
+    history: tuple[list[tuple[float, int]], int, int], cuts: list[float]
+) -> None:
+    points, start, _ = history
+    parts = increase_between(points, cuts, previous=start, width_bits=WIDTH)
+    before = [v for t, v in points if t < cuts[0]]
+    inside = [(t, v) for t, v in points if cuts[0] <= t < cuts[-1]]
+    whole = counter_increase(inside, previous=before[-1] if before else start, width_bits=WIDTH)
+    assert sum(p.increase for p in parts) == whole.increase
+    assert sum(p.wraps for p in parts) == whole.wraps
+    assert sum(p.resets for p in parts) == whole.resets
+    assert parts[-1].last == whole.last
+    # Chaining: each window started from the value the previous one ended on.
+    for prev, part, lo, hi in zip(parts, parts[1:], cuts[1:], cuts[2:], strict=False):
+        own = [(t, v) for t, v in points if lo <= t < hi]
+        assert counter_increase(own, previous=prev.last, width_bits=WIDTH).increase == part.increase
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    history=counter_histories(),
+    edges=st.lists(st.integers(-5, 65).map(float), max_size=8, unique=True).map(sorted),
+)
+def test_increase_within_and_its_complement_add_up(
+    history: tuple[list[tuple[float, int]], int, int], edges: list[float]
+) -> None:
+    points, start, _ = history
+    intervals = list(zip(edges[::2], edges[1::2], strict=False))
+    complement = subtract([(-10.0, 70.0)], intervals)
+    inside = increase_within(points, intervals, previous=start, width_bits=WIDTH).increase
+    outside = increase_within(points, complement, previous=start, width_bits=WIDTH).increase
+    assert inside + outside == counter_increase(points, previous=start, width_bits=WIDTH).increase
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(st.floats(0, 50, allow_nan=False), max_size=30),
+    reset_at=st.sets(st.integers(0, 29)),
+)
+def test_float_meter_with_resets(steps: list[float], reset_at: set[int]) -> None:
+    value = 1000.0
+    used = 0.0
+    points = []
+    for i, step in enumerate(steps):
+        if i in reset_at and 0 < step < value:
+            value = step  # restarted from zero and counted `step` since
+        else:
+            value += step
+        used += step
+        points.append((float(i), value))
+    assert abs(counter_increase(points, previous=1000.0, width_bits=None).increase - used) < 1e-6

@@ -1,0 +1,270 @@
+"""ISO 22400 KPIs: the reference vector end to end, undefined ratios, roll-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import replace
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assessor.domain import BreakRule, ShiftCalendar, ShiftRule, Weekday
+from assessor.kpi.calendar import day_cuts, local_days, planned_intervals
+from assessor.kpi.counters import increase_between, increase_within
+from assessor.kpi.formulas import derive_counts, kpis, machine_totals, rollup
+from assessor.kpi.model import StateTime, Totals
+from assessor.kpi.timeline import StateSample, state_episodes, state_time
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def at(hour: int, minute: int = 0, second: int = 0) -> float:
+    return dt.datetime(2024, 3, 4, hour, minute, second, tzinfo=SEOUL).timestamp()
+
+
+def test_reference_vector_through_calendar_timeline_and_counters() -> None:
+    """480-minute shift, two 15-minute breaks and a 30-minute meal; 47 minutes down; ideal
+    cycle 1 s; 19,271 units of which 423 rejected (Vorne's worked example)."""
+    cal = ShiftCalendar(
+        timezone="Asia/Seoul",
+        shifts=(ShiftRule(frozenset(Weekday), dt.time(6), dt.time(14)),),
+        breaks=(
+            BreakRule(dt.time(8), dt.time(8, 15)),
+            BreakRule(dt.time(10), dt.time(10, 15)),
+            BreakRule(dt.time(12), dt.time(12, 30)),
+        ),
+    )
+    window = (at(0), at(0) + 86400)
+    planned = planned_intervals(cal, *window)
+
+    def state_at(t: float) -> str:
+        if not any(lo <= t < hi for lo, hi in planned):
+            return "idle"
+        if at(9) <= t < at(9, 20):
+            return "fault"
+        if at(11) <= t < at(11, 27):
+            return "setup"
+        return "running"
+
+    # A sample every 30 s from 05:30 to 14:30, held for three sampling periods.
+    grid = [at(5, 30) + 30.0 * i for i in range(9 * 120 + 1)]
+    episodes = state_episodes([StateSample(t, state_at(t)) for t in grid], *window, hold_s=90)
+    times = state_time(episodes, planned)
+    assert times.running_s == 373 * 60
+    assert times.down_s == 47 * 60
+    assert times.failures == 1 and times.repair_s == 20 * 60
+    assert times.unknown_s == 0  # no samples outside 05:30-14:30, but none is planned there
+
+    # Units are made evenly over run time; the total counter wraps at 2**32 mid-morning and
+    # both counters restart from zero in the meal break (a PLC restart).
+    run_before = [0.0]
+    for a, b in pairwise(grid):
+        run_before.append(run_before[-1] + (b - a if state_at(a) == "running" else 0))
+
+    def made(n: int, i: int) -> int:
+        return math.floor(n * run_before[i] / (373 * 60))
+
+    restart = next(i for i, t in enumerate(grid) if t >= at(12, 15))
+
+    def reading(n: int, i: int, base: int) -> int:
+        if i >= restart:
+            return made(n, i) - made(n, restart - 1)
+        return (base + made(n, i)) % 2**32
+
+    totals_points = [(t, reading(19_271, i, 2**32 - 7_000)) for i, t in enumerate(grid)]
+    reject_points = [(t, reading(423, i, 1_000)) for i, t in enumerate(grid)]
+    # Counted per local day, as the daily totals are.
+    cuts = day_cuts(local_days(cal.timezone, *window))
+    (total,) = increase_between(totals_points, cuts)
+    (rejects,) = increase_between(reject_points, cuts)
+    assert (total.increase, total.wraps, total.resets) == (19_271, 1, 1)
+    assert (rejects.increase, rejects.wraps, rejects.resets) == (423, 0, 1)
+    # Counting only what is seen in planned time loses the steps that straddle the three
+    # break starts and the shift end: at most one 30 s sample's units each.
+    planned_only = increase_within(totals_points, planned).increase
+    assert 0 <= total.increase - planned_only <= 4 * 30
+
+    result = kpis(
+        machine_totals(times, total=total.increase, reject=rejects.increase, ideal_cycle_time_s=1.0)
+    )
+    assert result.planned_time_s == 420 * 60
+    assert result.good_count == 18_848
+    assert round(result.availability * 100, 2) == 88.81
+    assert round(result.performance * 100, 2) == 86.11
+    assert round(result.quality * 100, 2) == 97.80
+    assert round(result.oee * 100, 2) == 74.79
+    assert result.oee == pytest.approx(18_848 / 25_200)
+    assert result.mtbf_s == 373 * 60 and result.mttr_s == 20 * 60
+    assert result.coverage == 1.0
+
+
+def state(**seconds: float) -> StateTime:
+    parts = {k: seconds.get(k, 0.0) for k in ("running", "idle", "fault", "setup", "stopped", "planned_stop")}
+    unknown = seconds.get("unknown", 0.0)
+    return StateTime(
+        calendar_s=sum(parts.values()) + unknown,
+        **{f"{k}_s": v for k, v in parts.items()},
+        unknown_s=unknown,
+        failures=int(seconds.get("failures", 0)),
+        repair_s=seconds.get("repair", 0.0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ((100, 90, 10), (100, 90, 10, 100)),
+        ((100, None, 10), (100, 90, 10, 100)),
+        ((100, 95, None), (100, 95, 5, 100)),
+        ((None, 95, 5), (100, 95, 5, 100)),
+        ((100, None, None), (100, 0, 0, 0)),
+        ((None, 80, None), (80, 0, 0, 0)),
+        ((None, None, 7), (0, 0, 0, 0)),
+        ((None, None, None), (0, 0, 0, 0)),
+        ((10, None, 12), (10, 0, 12, 10)),
+    ],
+)
+def test_derive_counts(counts: tuple[int | None, ...], expected: tuple[int, ...]) -> None:
+    assert derive_counts(*counts) == expected
+
+
+def test_undefined_ratios_are_none_not_zero() -> None:
+    nothing = kpis(Totals.zero())
+    for name in (
+        "coverage", "availability", "performance", "quality", "oee", "units_per_hour",
+        "units_per_labour_hour", "defect_rate", "mtbf_s", "mttr_s", "energy_per_unit_kwh",
+    ):  # fmt: skip
+        assert getattr(nothing, name) is None, name
+    no_data = kpis(machine_totals(state(unknown=3600), total=None, ideal_cycle_time_s=1))
+    assert no_data.coverage == 0 and no_data.availability is None and no_data.oee is None
+
+
+def test_planned_time_without_running_is_an_oee_of_zero() -> None:
+    idle = kpis(machine_totals(state(idle=3600), total=0, ideal_cycle_time_s=1))
+    assert (idle.availability, idle.performance, idle.quality, idle.oee) == (0, None, None, 0)
+    no_output = kpis(machine_totals(state(running=3600), total=0, ideal_cycle_time_s=1))
+    assert (no_output.availability, no_output.performance, no_output.oee) == (1, 0, 0)
+
+
+def test_planned_stop_leaves_planned_busy_time_and_unknown_is_reported_apart() -> None:
+    t = machine_totals(
+        state(running=600, fault=200, planned_stop=300, unknown=100), total=60, ideal_cycle_time_s=5
+    )
+    k = kpis(t)
+    assert t.planned_s == 900 and t.known_s == 800
+    assert k.availability == 600 / 800
+    assert k.coverage == 800 / 900
+    assert k.units_per_hour == 60 / (800 / 3600)
+
+
+def test_optimistic_ideal_cycle_time_gives_performance_above_one_unclipped() -> None:
+    k = kpis(machine_totals(state(running=100), total=150, reject=0, ideal_cycle_time_s=1))
+    assert k.performance == 1.5 and k.oee == 1.5
+
+
+def test_energy_and_labour_per_unit_use_only_the_covered_units() -> None:
+    metered = machine_totals(
+        state(running=3600), total=100, ideal_cycle_time_s=1, energy_kwh=50.0, labour_s=7200
+    )
+    unmetered = machine_totals(state(running=3600), total=300, ideal_cycle_time_s=1)
+    line = kpis(metered + unmetered)
+    assert line.total_count == 400
+    assert line.energy_per_unit_kwh == 0.5
+    assert line.units_per_labour_hour == 50
+    assert kpis(unmetered).energy_per_unit_kwh is None
+
+
+def test_totals_add_optional_quantities_as_measured_parts() -> None:
+    a = machine_totals(state(running=10), total=1, ideal_cycle_time_s=1, energy_kwh=2.0)
+    b = machine_totals(state(running=10), total=1, ideal_cycle_time_s=1)
+    assert (a + b).energy_kwh == 2.0 and (b + a).energy_kwh == 2.0
+    assert (b + b).energy_kwh is None
+    assert (a + a).energy_kwh == 4.0
+    assert sum([a, b]) == a + b
+    assert rollup([]) == Totals.zero()
+    # Defaults: a hand-built Totals with energy covers all of its units.
+    hand = replace(Totals.zero(), total_count=4, energy_kwh=2.0)
+    assert kpis(hand).energy_per_unit_kwh == 0.5
+
+
+def test_rolled_up_oee_is_not_the_mean_of_machine_oees() -> None:
+    busy = machine_totals(state(running=28_000, fault=800), total=27_000, reject=100, ideal_cycle_time_s=1)
+    rarely = machine_totals(state(running=600, idle=2_400), total=300, reject=30, ideal_cycle_time_s=1.5)
+    line = kpis(rollup([busy, rarely]))
+    mean = (kpis(busy).oee + kpis(rarely).oee) / 2
+    assert line.oee == pytest.approx(line.availability * line.performance * line.quality)
+    assert abs(line.oee - mean) > 0.2
+
+
+# --- properties ---------------------------------------------------------------------------
+
+seconds = st.integers(0, 30_000).map(float)
+
+
+@st.composite
+def machines(draw: st.DrawFn, *, realistic: bool = False) -> Totals:
+    """One machine's totals as machine_totals builds them; ``realistic`` keeps the ideal
+    time within the run time (performance <= 1)."""
+    times = state(
+        running=draw(seconds), idle=draw(seconds), fault=draw(seconds), setup=draw(seconds),
+        stopped=draw(seconds), planned_stop=draw(seconds), unknown=draw(seconds),
+        failures=draw(st.integers(0, 20)), repair=draw(seconds),
+    )  # fmt: skip
+    total = draw(st.integers(0, 50_000))
+    reject = draw(st.integers(0, total))
+    cycle = draw(st.floats(0.01, 60))
+    if realistic and total:
+        cycle = min(cycle, times.running_s / total)
+    return machine_totals(
+        times,
+        total=draw(st.sampled_from([total, None])),
+        good=draw(st.sampled_from([total - reject, None])),
+        reject=draw(st.sampled_from([reject, None])),
+        ideal_cycle_time_s=cycle,
+        energy_kwh=draw(st.none() | st.floats(0, 1e4)),
+        labour_s=draw(st.none() | seconds),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(machines(realistic=True), min_size=1, max_size=5))
+def test_ratios_are_fractions_and_oee_is_their_product(parts: list[Totals]) -> None:
+    k = kpis(rollup(parts))
+    for ratio in (k.coverage, k.availability, k.quality, k.defect_rate, k.oee):
+        assert ratio is None or 0 <= ratio <= 1 + 1e-12
+    assert k.performance is None or k.performance >= 0
+    if None not in (k.availability, k.performance, k.quality):
+        assert k.oee == pytest.approx(k.availability * k.performance * k.quality)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(machines(), min_size=1, max_size=6))
+def test_roll_up_computes_from_summed_totals(parts: list[Totals]) -> None:
+    k = kpis(rollup(parts))
+    planned = sum(p.planned_s for p in parts)
+    known = planned - sum(p.unknown_s for p in parts)
+    run = sum(p.run_s for p in parts)
+    graded = sum(p.graded for p in parts)
+    assert k.availability == (pytest.approx(run / known) if known > 0 else None)
+    assert k.quality == (pytest.approx(sum(p.good_count for p in parts) / graded) if graded else None)
+    failures = sum(p.failures for p in parts)
+    assert k.mtbf_s == (pytest.approx(run / failures) if failures else None)
+    # Availability of the roll-up is the mean of the parts' availabilities weighted by known
+    # time; the plain mean agrees only by accident.
+    weighted = [(kpis(p).availability, p.known_s) for p in parts if p.known_s > 0]
+    if weighted:
+        assert k.availability == pytest.approx(sum(a * w for a, w in weighted) / sum(w for _, w in weighted))
+
+
+@settings(max_examples=200, deadline=None)
+@given(machine=machines(), extra=st.integers(1, 10_000).map(float))
+def test_unknown_time_changes_coverage_not_availability(machine: Totals, extra: float) -> None:
+    before = kpis(machine)
+    blind = kpis(replace(machine, planned_s=machine.planned_s + extra, unknown_s=machine.unknown_s + extra))
+    assert blind.availability == before.availability
+    assert blind.run_time_s == before.run_time_s
+    assert blind.coverage is not None and (before.coverage is None or blind.coverage <= before.coverage)

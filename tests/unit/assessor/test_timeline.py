@@ -1,0 +1,172 @@
+"""State samples to episodes and to seconds per state: hold limit, unknown time, failures."""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assessor.kpi.calendar import total
+from assessor.kpi.model import StateTime
+from assessor.kpi.timeline import Episode, StateSample, state_episodes, state_time
+
+
+def samples(*pairs: tuple[float, str]) -> list[StateSample]:
+    return [StateSample(t, state) for t, state in pairs]
+
+
+def spans(episodes: list[Episode]) -> list[tuple[str, float, float]]:
+    return [(e.state, e.start, e.end) for e in episodes]
+
+
+def test_state_holds_until_the_next_sample_and_equal_states_merge() -> None:
+    eps = state_episodes(
+        samples((0, "running"), (10, "running"), (20, "fault"), (30, "running")), 0, 40, hold_s=15
+    )
+    assert spans(eps) == [("running", 0, 20), ("fault", 20, 30), ("running", 30, 40)]
+
+
+def test_time_beyond_the_hold_limit_is_unknown() -> None:
+    eps = state_episodes(samples((0, "running"), (100, "idle")), 0, 130, hold_s=15)
+    assert spans(eps) == [("running", 0, 15), ("unknown", 15, 100), ("idle", 100, 115), ("unknown", 115, 130)]
+
+
+def test_window_before_the_first_sample_is_unknown() -> None:
+    eps = state_episodes(samples((50, "running")), 0, 60, hold_s=30)
+    assert spans(eps) == [("unknown", 0, 50), ("running", 50, 60)]
+
+
+def test_sample_before_the_window_carries_in_within_the_hold_limit() -> None:
+    eps = state_episodes(samples((20, "idle")), 10, 40, hold_s=30, before=StateSample(0, "fault"))
+    assert spans(eps) == [("fault", 10, 20), ("idle", 20, 40)]
+    assert eps[0].continued and not eps[1].continued
+    stale = state_episodes(samples((20, "idle")), 10, 40, hold_s=5, before=StateSample(0, "fault"))
+    assert spans(stale) == [("unknown", 10, 20), ("idle", 20, 25), ("unknown", 25, 40)]
+
+
+def test_unknown_offline_and_unmapped_states_are_unknown_time() -> None:
+    eps = state_episodes(
+        samples((0, "offline"), (10, "unknown"), (20, "made-up"), (30, "running")), 0, 40, hold_s=60
+    )
+    assert spans(eps) == [("offline", 0, 10), ("unknown", 10, 30), ("running", 30, 40)]
+    st_ = state_time(eps, [(0, 40)])
+    assert (st_.unknown_s, st_.running_s) == (30, 10)
+
+
+def test_unsorted_samples_and_samples_outside_the_window() -> None:
+    eps = state_episodes(
+        samples((30, "idle"), (-100, "fault"), (10, "running"), (500, "fault")), 0, 40, hold_s=60
+    )
+    assert spans(eps) == [("unknown", 0, 10), ("running", 10, 30), ("idle", 30, 40)]
+    assert state_episodes(samples((0, "running")), 10, 10, hold_s=5) == []
+    with pytest.raises(ValueError):
+        state_episodes([], 0, 10, hold_s=0)
+
+
+def test_state_time_counts_only_planned_time() -> None:
+    eps = [
+        Episode("running", 0, 100),
+        Episode("planned_stop", 100, 120),
+        Episode("setup", 120, 150),
+        Episode("unknown", 150, 200),
+    ]
+    result = state_time(eps, [(50, 130), (140, 300)])
+    assert result == StateTime(
+        calendar_s=240, running_s=50, idle_s=0, fault_s=0, setup_s=20, stopped_s=0,
+        planned_stop_s=20, unknown_s=150, failures=0, repair_s=0,
+    )  # fmt: skip
+    assert result.down_s == 20
+
+
+def test_failures_start_in_planned_time_and_repair_is_not_clipped() -> None:
+    eps = [
+        Episode("fault", 0, 30, continued=True),  # began before the window: not this window's failure
+        Episode("running", 30, 40),
+        Episode("fault", 40, 70),  # starts planned, ends in the break
+        Episode("running", 70, 80),
+        Episode("fault", 80, 90),  # starts in the break
+        Episode("running", 90, 100),
+        Episode("fault", 100, 105),
+    ]
+    result = state_time(eps, [(0, 60), (95, 200)])
+    assert result.failures == 2
+    assert result.repair_s == 30 + 5
+    assert result.fault_s == 30 + 20 + 5
+
+
+def test_a_fault_across_midnight_counts_once_when_split_per_day() -> None:
+    eps = state_episodes(samples((0, "running"), (80, "fault"), (130, "running")), 0, 200, hold_s=100)
+    days = [state_time(eps, [(0, 100)]), state_time(eps, [(100, 200)])]
+    assert [d.failures for d in days] == [1, 0]
+    assert days[0].repair_s == 50
+    assert sum(d.fault_s for d in days) == 50
+
+
+# --- properties ---------------------------------------------------------------------------
+
+STATES = ["running", "idle", "fault", "setup", "stopped", "planned_stop", "unknown", "offline"]
+KNOWN = ["running", "idle", "fault", "setup", "stopped", "planned_stop"]
+
+sample_lists = st.lists(
+    st.builds(StateSample, t=st.integers(-50, 1000).map(float), state=st.sampled_from(STATES)), max_size=40
+)
+interval_lists = st.lists(
+    st.tuples(st.integers(-100, 1100), st.integers(0, 300)).map(lambda p: (float(p[0]), float(p[0] + p[1]))),
+    max_size=5,
+)
+holds = st.integers(1, 200).map(float)
+
+
+def known_seconds(result: StateTime) -> dict[str, float]:
+    return {s: getattr(result, f"{s}_s") for s in KNOWN}
+
+
+@settings(max_examples=200, deadline=None)
+@given(ss=sample_lists, planned=interval_lists, hold=holds)
+def test_episodes_tile_the_window_and_states_add_up_to_planned_time(
+    ss: list[StateSample], planned: list[tuple[float, float]], hold: float
+) -> None:
+    eps = state_episodes(ss, 0, 1000, hold_s=hold)
+    assert eps[0].start == 0 and eps[-1].end == 1000
+    assert all(a.end == b.start and a.state != b.state for a, b in pairwise(eps))
+    result = state_time(eps, planned)
+    assert result.calendar_s == total(planned)
+    assert math.isclose(
+        sum(known_seconds(result).values()) + result.unknown_s, result.calendar_s, abs_tol=1e-6
+    )
+    assert result.running_s + result.down_s <= total(planned) + 1e-6
+    assert result.repair_s >= 0 and result.failures >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(ss=sample_lists, planned=interval_lists, hold=holds, data=st.data())
+def test_unknown_time_never_adds_to_run_or_down_time(
+    ss: list[StateSample], planned: list[tuple[float, float]], hold: float, data: st.DataObject
+) -> None:
+    before = known_seconds(state_time(state_episodes(ss, 0, 1000, hold_s=hold), planned))
+    # Turn some samples into unknown/offline ones, and shorten the hold limit.
+    lost = data.draw(st.sets(st.integers(0, max(len(ss) - 1, 0))))
+    worse = [StateSample(s.t, "offline" if i in lost else s.state) for i, s in enumerate(ss)]
+    shorter = data.draw(st.floats(0.5, hold))
+    after = known_seconds(state_time(state_episodes(worse, 0, 1000, hold_s=shorter), planned))
+    for state in KNOWN:
+        assert after[state] <= before[state] + 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(ss=sample_lists, hold=holds, cut=st.integers(1, 999).map(float))
+def test_per_day_state_time_adds_up_to_the_whole_window(
+    ss: list[StateSample], hold: float, cut: float
+) -> None:
+    eps = state_episodes(ss, 0, 1000, hold_s=hold)
+    whole = state_time(eps, [(0, 1000)])
+    parts = [state_time(eps, [(0, cut)]), state_time(eps, [(cut, 1000)])]
+    assert whole.failures == sum(p.failures for p in parts)
+    assert math.isclose(whole.repair_s, sum(p.repair_s for p in parts))
+    for state in KNOWN:
+        assert math.isclose(
+            known_seconds(whole)[state], sum(known_seconds(p)[state] for p in parts), abs_tol=1e-9
+        )
