@@ -1,0 +1,498 @@
+"""Manual daily production logs (the "before" period, which predates the edge box), read
+from the CSV or XLSX files factories keep them in.
+
+A file is all or nothing: every row is checked, and if any row is wrong the whole file is
+refused with every problem listed by sheet row and column, so the factory can fix the
+file in one go. Column names, formats and the Korean aliases are in docs/registry.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from assessor.domain import BaselineDay, Factory
+from assessor.registry.store import UnknownFactoryError
+
+if TYPE_CHECKING:
+    from assessor.registry.store import RegistryStore
+
+# -- errors -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowError:
+    #: 1-based row as the sheet shows it; the header is row 1 (or wherever it stands)
+    row: int
+    #: the column's header as written in the file; "" for problems of the whole row or file
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+class BaselineError(ValueError):
+    """The file was refused; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[RowError]):
+        self.errors = errors
+        shown = "\n".join(str(e) for e in errors[:50])
+        more = f"\n... and {len(errors) - 50} more" if len(errors) > 50 else ""
+        super().__init__(f"{len(errors)} problem(s) in the baseline file\n{shown}{more}")
+
+
+# -- columns ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    required: bool
+    #: header spellings accepted besides the field name, compared after _normalise
+    aliases: tuple[str, ...]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("date", True, ("day", "날짜", "일자", "생산일", "생산일자", "작업일", "작업일자")),
+    Column("line", True, ("line_id", "라인", "라인명", "생산라인", "라인id")),
+    Column("hours_worked", True, ("hours", "operating_hours", "가동시간", "작업시간", "생산시간")),
+    Column("workers", True, ("작업자수", "작업자", "인원", "인원수", "작업인원", "투입인원")),
+    Column("produced", True, ("production", "생산량", "생산수량", "생산수", "총생산량")),
+    Column("defects", True, ("defect", "rejects", "불량수", "불량", "불량수량", "불량량")),
+    Column("energy_kwh", False, ("energy", "kwh", "전력량", "전력사용량", "사용전력량", "사용전력")),
+    Column("orders_on_time", False, ("on_time_orders", "납기준수", "납기준수건수", "납기준수수주")),
+    Column("orders_total", False, ("orders", "주문수", "주문건수", "수주건수", "총주문수")),
+)
+_BY_FIELD = {c.field: c for c in COLUMNS}
+
+# unit or remark in brackets after a header: 가동시간(h), 전력량 [kWh]
+_BRACKETED = re.compile(r"[(\[（［].*?[)\]）］]")
+
+
+def _normalise(header: str) -> str:
+    text = unicodedata.normalize("NFKC", header).lower()
+    text = _BRACKETED.sub("", text)
+    return re.sub(r"[\s_\-.·]+", "", text)
+
+
+_HEADER_FIELD: dict[str, str] = {_normalise(name): c.field for c in COLUMNS for name in (c.field, *c.aliases)}
+
+# a title or a note may stand above the header; look for the header this far down
+_HEADER_SEARCH_ROWS = 20
+
+Cell = object
+Grid = list[tuple[int, list[Cell]]]
+
+
+# -- reading the file into rows of cells ------------------------------------------
+
+
+def _decode(data: bytes) -> str:
+    """Text of a CSV file. Excel on Korean Windows saves "CSV" in CP949 (a superset of
+    EUC-KR) and "CSV UTF-8" with a byte order mark; "Unicode text" is UTF-16."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # a UTF-8 decode of Korean CP949 text fails within a few bytes, so this order is safe
+        return data.decode("cp949")
+
+
+def _csv_grid(text: str, delimiter: str, limit: int | None = None) -> Grid:
+    grid: Grid = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # one record is one sheet row when the file is opened in a spreadsheet, quoted line
+    # breaks included, so records count rows, not physical lines
+    for number, record in enumerate(reader, start=1):
+        grid.append((number, [cell if cell.strip() else None for cell in record]))
+        if limit is not None and number >= limit:
+            break
+    return grid
+
+
+def _read_csv(data: bytes) -> Grid:
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError:
+        raise BaselineError(
+            [RowError(1, "", "cannot read the text: not UTF-8, UTF-16 or CP949; save the file as CSV UTF-8")]
+        ) from None
+    # the delimiter whose header row is recognised best wins: thousands separators and
+    # decimal commas make counting characters unreliable
+    best, best_score = ",", -1
+    try:
+        for delimiter in (",", ";", "\t"):
+            head = _csv_grid(text, delimiter, limit=_HEADER_SEARCH_ROWS)
+            score = max((len(_known_fields(cells)) for _, cells in head), default=0)
+            if score > best_score:
+                best, best_score = delimiter, score
+        return _csv_grid(text, best)
+    except csv.Error as exc:
+        raise BaselineError([RowError(1, "", f"not a readable CSV file: {exc}")]) from None
+
+
+def _read_xlsx(data: bytes) -> Grid:
+    import openpyxl  # deferred: only XLSX uploads pay for importing it
+
+    # openpyxl raises whatever its zip and XML layers raise on a damaged upload; any of
+    # them means the same to the user
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:
+        raise BaselineError([RowError(1, "", f"not a readable .xlsx file: {exc}")]) from None
+    try:
+        if not workbook.worksheets:
+            raise BaselineError([RowError(1, "", "the workbook has no worksheet")])
+        sheet = workbook.worksheets[0]
+        # data_only: a formula's value is the result Excel saved with the file
+        return [
+            (number, list(values))
+            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)
+        ]
+    except BaselineError:
+        raise
+    except Exception as exc:
+        raise BaselineError([RowError(1, "", f"not a readable .xlsx file: {exc}")]) from None
+    finally:
+        workbook.close()
+
+
+def _grid(data: bytes, filename: str) -> Grid:
+    name = filename.lower()
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise BaselineError(
+            [RowError(1, "", "old Excel 97-2003 (.xls) files are not read; save the sheet as .xlsx or CSV")]
+        )
+    if name.endswith((".xlsx", ".xlsm")):
+        raise BaselineError([RowError(1, "", "not a readable .xlsx file (it is not a zip archive)")])
+    return _read_csv(data)
+
+
+# -- header -----------------------------------------------------------------------
+
+
+def _known_fields(cells: Sequence[Cell]) -> set[str]:
+    return {
+        field
+        for cell in cells
+        if isinstance(cell, str) and (field := _HEADER_FIELD.get(_normalise(cell))) is not None
+    }
+
+
+def _blank(cells: Iterable[Cell]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+def _find_header(grid: Grid) -> int:
+    """Index into grid of the header row: the first row with a date column among the first
+    non-blank rows, else the first non-blank row (whose missing columns are then reported)."""
+    candidates = [i for i, (_, cells) in enumerate(grid) if not _blank(cells)][:_HEADER_SEARCH_ROWS]
+    if not candidates:
+        raise BaselineError([RowError(1, "", "the file is empty")])
+    for i in candidates:
+        if "date" in _known_fields(grid[i][1]):
+            return i
+    return candidates[0]
+
+
+def _map_columns(row: int, cells: Sequence[Cell]) -> dict[str, tuple[int, str]]:
+    """field -> (cell index, header as written)."""
+    found: dict[str, tuple[int, str]] = {}
+    errors: list[RowError] = []
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, str):
+            continue
+        field = _HEADER_FIELD.get(_normalise(cell))
+        if field is None:
+            continue  # remarks (비고) and other columns of the factory's own sheet
+        if field in found:
+            errors.append(
+                RowError(
+                    row, cell.strip(), f"columns {found[field][1]!r} and {cell.strip()!r} both mean {field}"
+                )
+            )
+            continue
+        found[field] = (index, cell.strip())
+    pair = ("orders_on_time", "orders_total")
+    if (pair[0] in found) != (pair[1] in found):
+        given, lacking = pair if pair[0] in found else pair[::-1]
+        errors.append(RowError(row, found[given][1], f"{given} needs a column {lacking} as well"))
+    missing = [c for c in COLUMNS if c.required and c.field not in found]
+    if missing:
+        names = ", ".join(f"{c.field} ({c.aliases[_korean_alias(c)]})" for c in missing)
+        errors.insert(0, RowError(row, "", f"missing required column(s): {names}"))
+    if errors:
+        raise BaselineError(errors)
+    return found
+
+
+def _korean_alias(column: Column) -> int:
+    return next((i for i, a in enumerate(column.aliases) if not a.isascii()), 0)
+
+
+# -- cell values ------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?$")
+_DATE_TEXT = re.compile(
+    r"^(\d{4})\s*([-./])\s*(\d{1,2})\s*\2\s*(\d{1,2})\s*\.?(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
+)
+_DATE_KOREAN = re.compile(r"^(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일?$")
+_DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+# far beyond any day of a small factory; also keeps counts inside SQLite's 64-bit integers
+_MAX_COUNT = 1e12
+# Excel serial day numbers of 1920-01-01 .. 2199-12-31: a plain number there is a date
+# cell that lost its date format
+_SERIAL_RANGE = (7306, 109574)
+
+
+class _Bad(ValueError):
+    """A cell that cannot be read; the message is shown to the user."""
+
+
+def _shown(value: Cell) -> str:
+    """A cell's value for a message, cut short: the message should point, not copy."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(value: Cell) -> float:
+    if isinstance(value, bool):
+        raise _Bad(f"expected a number, got {value}")
+    if isinstance(value, int | float):
+        if (isinstance(value, int) and abs(value) > 2**63) or not math.isfinite(value):
+            raise _Bad(f"not a usable number: {_shown(value)}")
+        return float(value)
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        if text in {"-", "–", "—"}:
+            # what Excel's accounting format shows for zero, and writes into a CSV export
+            return 0.0
+        if text and any(ch.isdigit() for ch in text) and _NUMBER.match(text):
+            number = float(text.replace(",", ""))
+            if math.isfinite(number):
+                return number
+    raise _Bad(f"not a number: {_shown(value)}")
+
+
+def _whole(value: Cell) -> int:
+    number = _number(value)
+    if not number.is_integer():
+        raise _Bad(f"expected a whole number, got {_shown(value)}")
+    return int(number)
+
+
+def _date(value: Cell) -> dt.date:
+    if isinstance(value, dt.datetime):
+        if value.time() != dt.time(0, 0):
+            raise _Bad(f"expected a date without a time of day, got {value.isoformat(' ')}")
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise _Bad(f"not a date: {_shown(value)}")
+            value = int(value)
+        if _SERIAL_RANGE[0] <= value < _SERIAL_RANGE[1]:
+            # day 0 is 1899-12-30: Excel counts the 1900-02-29 that never was
+            return dt.date(1899, 12, 30) + dt.timedelta(days=value)
+        return _date(str(value))  # 20220901 typed as a number
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        m = _DATE_TEXT.match(text) or _DATE_KOREAN.match(text) or _DATE_COMPACT.match(text)
+        if m:
+            year, month, day = (int(g) for g in m.groups() if g and g.isdigit())
+            try:
+                return dt.date(year, month, day)
+            except ValueError as exc:
+                raise _Bad(f"not a valid date: {_shown(value)} ({exc})") from None
+    raise _Bad(f"not a date: {_shown(value)}; expected YYYY-MM-DD, YYYY.MM.DD or YYYY/MM/DD")
+
+
+def _hours(value: Cell) -> float:
+    # a duration typed as 8:30 arrives as a time (or timedelta) from XLSX, as text from CSV
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds() / 3600
+    if isinstance(value, dt.time):
+        return value.hour + value.minute / 60 + value.second / 3600
+    if isinstance(value, str) and (m := _CLOCK.match(value.strip())):
+        hours, minutes, seconds = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+        if minutes < 60 and seconds < 60:
+            return hours + minutes / 60 + seconds / 3600
+    if isinstance(value, dt.datetime | dt.date):
+        raise _Bad(f"expected hours, got a date {_shown(value)}")
+    return _number(value)
+
+
+def _text(value: Cell) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a line called 1 in a numeric cell
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+# -- rows ---------------------------------------------------------------------------
+
+
+class _LineLookup:
+    """Lines by id, or by name when the name is unambiguous (logs often say 1라인)."""
+
+    def __init__(self, factory: Factory):
+        self._ids = {line.id for line in factory.lines}
+        names: dict[str, list[str]] = {}
+        for line in factory.lines:
+            if line.name:
+                names.setdefault(line.name, []).append(line.id)
+        self._names = {name: ids[0] for name, ids in names.items() if len(ids) == 1}
+        self._factory = factory
+
+    def __call__(self, value: Cell) -> str:
+        text = _text(value)
+        if text in self._ids:
+            return text
+        if text in self._names:
+            return self._names[text]
+        known = ", ".join(line.id for line in self._factory.lines) or "none"
+        raise _Bad(f"unknown line {_shown(text)}; lines of factory {self._factory.id!r}: {known}")
+
+
+class _RowReader:
+    """Reads the cells of one row, collecting a RowError per unreadable cell."""
+
+    def __init__(self, row: int, cells: Sequence[Cell], columns: dict[str, tuple[int, str]]):
+        self.row = row
+        self.cells = cells
+        self.columns = columns
+        self.values: dict[str, object] = {}
+        self.errors: list[RowError] = []
+        self._failed: set[str] = set()
+
+    def fail(self, field: str, message: str) -> None:
+        self._failed.add(field)
+        self.errors.append(RowError(self.row, self.columns[field][1], message))
+
+    def ok(self, field: str) -> bool:
+        return field not in self._failed
+
+    def read(self, field: str, convert: Callable[[Cell], Any], *, at_most: float | None = None) -> Any:
+        """The converted cell, None when blank or bad; numbers must not be negative."""
+        if field not in self.columns:
+            return None
+        index = self.columns[field][0]
+        raw = self.cells[index] if index < len(self.cells) else None
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if _BY_FIELD[field].required:
+                self.fail(field, "value is missing")
+            return None
+        try:
+            value = convert(raw)
+            if isinstance(value, int | float) and value < 0:
+                raise _Bad(f"must not be negative, got {_shown(raw)}")
+            if at_most is not None and value > at_most:
+                raise _Bad(f"must be between 0 and {at_most:g}, got {_shown(raw)}")
+        except _Bad as exc:
+            self.fail(field, str(exc))
+            return None
+        self.values[field] = value
+        return value
+
+
+def _read_row(reader: _RowReader, line_of: _LineLookup) -> None:
+    reader.read("date", _date)
+    reader.read("line", line_of)
+    reader.read("hours_worked", _hours, at_most=24)
+    reader.read("workers", _number)
+    produced = reader.read("produced", _whole, at_most=_MAX_COUNT)
+    defects = reader.read("defects", _whole, at_most=_MAX_COUNT)
+    reader.read("energy_kwh", _number)
+    on_time = reader.read("orders_on_time", _whole, at_most=_MAX_COUNT)
+    total = reader.read("orders_total", _whole, at_most=_MAX_COUNT)
+    if produced is not None and defects is not None and defects > produced:
+        reader.fail("defects", f"defects ({defects}) exceed produced ({produced})")
+    if reader.ok("orders_on_time") and reader.ok("orders_total"):
+        if (on_time is None) != (total is None):
+            lacking = "orders_total" if total is None else "orders_on_time"
+            reader.fail(lacking, "value is missing: orders_on_time and orders_total go together")
+        elif on_time is not None and total is not None and on_time > total:
+            reader.fail("orders_on_time", f"orders on time ({on_time}) exceed orders in total ({total})")
+
+
+def _parse_rows(
+    grid: Grid, header_index: int, columns: dict[str, tuple[int, str]], factory: Factory
+) -> tuple[list[BaselineDay], list[RowError]]:
+    line_of = _LineLookup(factory)
+    errors: list[RowError] = []
+    days: list[BaselineDay] = []
+    seen: dict[tuple[object, object], int] = {}
+    for row, cells in grid[header_index + 1 :]:
+        if _blank(cells):
+            continue  # spreadsheets keep blank rows between months and at the end
+        reader = _RowReader(row, cells, columns)
+        _read_row(reader, line_of)
+        v = reader.values
+        if "date" in v and "line" in v:
+            key = (v["date"], v["line"])
+            if key in seen:
+                reader.fail("date", f"{key[0]} of line {key[1]!r} is already in row {seen[key]}")
+            else:
+                seen[key] = row
+        if reader.errors:
+            errors.extend(reader.errors)
+            continue
+        days.append(
+            BaselineDay(
+                factory_id=factory.id,
+                day=v["date"],  # type: ignore[arg-type]
+                line_id=v["line"],  # type: ignore[arg-type]
+                hours_worked=v["hours_worked"],  # type: ignore[arg-type]
+                workers=v["workers"],  # type: ignore[arg-type]
+                produced=v["produced"],  # type: ignore[arg-type]
+                defects=v["defects"],  # type: ignore[arg-type]
+                energy_kwh=v.get("energy_kwh"),  # type: ignore[arg-type]
+                orders_on_time=v.get("orders_on_time"),  # type: ignore[arg-type]
+                orders_total=v.get("orders_total"),  # type: ignore[arg-type]
+            )
+        )
+    return days, errors
+
+
+def parse_baseline(data: bytes, filename: str, *, factory: Factory) -> list[BaselineDay]:
+    """Rows of a daily production log (CSV or XLSX) of ``factory``, in file order.
+
+    Raises BaselineError listing every bad row and column; then nothing may be stored.
+    """
+    grid = _grid(data, filename)
+    header_index = _find_header(grid)
+    header_row, header_cells = grid[header_index]
+    columns = _map_columns(header_row, header_cells)
+    days, errors = _parse_rows(grid, header_index, columns, factory)
+    if errors:
+        raise BaselineError(errors)
+    if not days:
+        raise BaselineError([RowError(header_row, "", "the file has a header but no data rows")])
+    return days
+
+
+def import_baseline(store: RegistryStore, factory_id: str, data: bytes, filename: str) -> list[BaselineDay]:
+    """Parse a log file against the factory's registry entry and store it with
+    ``RegistryStore.replace_baseline``; a refused file (BaselineError) stores nothing."""
+    factory = store.factory(factory_id)
+    if factory is None:
+        raise UnknownFactoryError(factory_id)
+    days = parse_baseline(data, filename, factory=factory)
+    store.replace_baseline(factory_id, days, source_name=filename)
+    return days

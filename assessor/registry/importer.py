@@ -1,0 +1,575 @@
+"""Read the registry YAML file (factories, lines, machines, calendars, support projects),
+report every problem by key path and line, and turn it into assessor.domain objects.
+
+Checks run in two passes: first the shape of the file (unknown keys, types, formats),
+then, when the shape is right, consistency (unique ids, project windows in order).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import sqlite3
+import sys
+import unicodedata
+import zoneinfo
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+
+from assessor.domain import (
+    BreakRule,
+    DateWindow,
+    Factory,
+    Line,
+    Machine,
+    Program,
+    ShiftCalendar,
+    ShiftRule,
+    SupportProject,
+    Weekday,
+)
+from assessor.registry.store import RegistryStore, RegistryStoreError
+from assessor.registry.units import parse_duration
+
+DEFAULT_TIMEZONE = "Asia/Seoul"
+
+Path_ = tuple[str | int, ...]
+
+
+class RegistryError(Exception):
+    """A registry file that cannot be imported; ``errors`` holds one line per problem."""
+
+    def __init__(self, source: str, errors: list[str]):
+        self.source = source
+        self.errors = errors
+        super().__init__(f"{source}: {len(errors)} error(s)\n" + "\n".join(errors))
+
+
+# -- YAML loading ---------------------------------------------------------------
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe loader that leaves dates and clock times as text, so that their checks
+    report a key path instead of failing the whole parse (YAML would turn 2023-02-30 into
+    an exception and an unquoted 17:00 into the base-60 number 1020)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # the YAML spec forbids repeated keys, yet PyYAML keeps the last one silently
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"found the key {key_node.value!r} twice",
+                        key_node.start_mark,
+                    )
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _as_text(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+def _int_unless_clock(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> Any:
+    if ":" in str(node.value):
+        return _as_text(loader, node)
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
+def _float_unless_clock(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> Any:
+    if ":" in str(node.value):
+        return _as_text(loader, node)
+    return yaml.constructor.SafeConstructor.construct_yaml_float(loader, node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
+_Loader.add_constructor("tag:yaml.org,2002:int", _int_unless_clock)
+_Loader.add_constructor("tag:yaml.org,2002:float", _float_unless_clock)
+
+
+def _line_index(text: str) -> dict[Path_, int]:
+    """Map key paths to 1-based line numbers, so errors can point into the file."""
+    index: dict[Path_, int] = {}
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return index
+
+    def walk(node: Any, path: Path_) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                index.setdefault((*path, str(key.value)), key.start_mark.line + 1)
+                walk(value, (*path, str(key.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, value in enumerate(node.value):
+                walk(value, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+# -- value checks -----------------------------------------------------------------
+
+
+def _id(value: object) -> str:
+    """Ids become InfluxDB tag values and URL parts: a line break cannot be carried at
+    all, a trailing backslash would escape the separator after it, and stray blanks make
+    an id that silently fails to match the collector's."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected an id as text, got {value!r}; put it in quotes")
+    if not value:
+        raise ValueError("id must not be empty")
+    if value != value.strip():
+        raise ValueError(f"id must not start or end with blanks: {value!r}")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError(f"id must not contain line breaks or control characters: {value!r}")
+    if value.endswith("\\"):
+        raise ValueError(f"id must not end with a backslash: {value!r}")
+    return value
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {value!r}; put it in quotes")
+    return value
+
+
+def _name(value: object) -> str:
+    text = _text(value)
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(value: object) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _DATE.match(value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"not a valid date: {value!r} ({exc})") from None
+    raise ValueError(f"expected a date such as 2023-03-01, got {value!r}")
+
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _clock(value: object) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, str) and (m := _CLOCK.match(value.strip())):
+        hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+        # "24:00" is how people write the end of the day; the calendar reads an end at or
+        # before the start as "past midnight", so it is 00:00
+        if (hour, minute, second) == (24, 0, 0):
+            return dt.time(0, 0)
+        if hour < 24 and minute < 60 and second < 60:
+            return dt.time(hour, minute, second)
+    raise ValueError(f'expected a time of day such as "08:00", got {value!r}')
+
+
+_DAY_GROUPS = {
+    "weekdays": frozenset({Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI}),
+    "daily": frozenset(Weekday),
+}
+
+
+def _days(value: object) -> frozenset[Weekday]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"expected a list of days (mon..sun) or 'weekdays' or 'daily', got {value!r}")
+    days: set[Weekday] = set()
+    for item in items:
+        key = item.strip().lower() if isinstance(item, str) else item
+        if key in _DAY_GROUPS:
+            days |= _DAY_GROUPS[key]
+        elif key in {d.value for d in Weekday}:
+            days.add(Weekday(key))
+        else:
+            raise ValueError(
+                f"unknown day {item!r}; expected mon, tue, wed, thu, fri, sat, sun, weekdays, daily"
+            )
+    return frozenset(days)
+
+
+def _program(value: object) -> Program:
+    if isinstance(value, Program):
+        return value
+    allowed = [p.value for p in Program]
+    if value not in allowed:
+        raise ValueError(f"unknown program {value!r}; expected {', '.join(allowed)}")
+    return Program(value)
+
+
+def _timezone(value: object) -> str:
+    text = _text(value)
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}; expected an IANA name such as Asia/Seoul") from None
+    return text
+
+
+def _cycle_time(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be greater than zero, got {value!r}")
+    return seconds
+
+
+def _count(value: object) -> object:
+    # YAML reads `yes`/`no` as booleans, which pydantic would take for 1 and 0
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return value
+
+
+Id = Annotated[str, BeforeValidator(_id)]
+Text = Annotated[str, BeforeValidator(_text)]
+Name = Annotated[str, BeforeValidator(_name)]
+Date = Annotated[dt.date, BeforeValidator(_date)]
+Clock = Annotated[dt.time, BeforeValidator(_clock)]
+Days = Annotated[frozenset[Weekday], BeforeValidator(_days)]
+ProgramName = Annotated[Program, BeforeValidator(_program)]
+TimeZone = Annotated[str, BeforeValidator(_timezone)]
+CycleTime = Annotated[float, BeforeValidator(_cycle_time)]
+Count = Annotated[int, BeforeValidator(_count)]
+
+
+# -- the file's shape -------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MachineSpec(_Strict):
+    id: Id
+    #: seconds per unit at the ideal rate; "1s", "500ms" or a number of seconds
+    ideal_cycle_time: CycleTime
+    name: Text = ""
+
+
+class LineSpec(_Strict):
+    id: Id
+    name: Text = ""
+    machines: list[MachineSpec] = []
+
+
+class WindowSpec(_Strict):
+    start: Date
+    end: Date
+
+
+class SupportProjectSpec(_Strict):
+    id: Id
+    program: ProgramName
+    start: Date
+    end: Date
+    baseline: WindowSpec
+    after: WindowSpec | None = None
+
+
+class ShiftSpec(_Strict):
+    days: Days
+    start: Clock
+    end: Clock
+    name: Text = ""
+
+
+class BreakSpec(_Strict):
+    start: Clock
+    end: Clock
+    days: Days = frozenset(Weekday)
+    name: Text = ""
+
+
+class CalendarSpec(_Strict):
+    shifts: list[ShiftSpec] = []
+    breaks: list[BreakSpec] = []
+    holidays: list[Date] = []
+
+
+class FactorySpec(_Strict):
+    id: Id
+    name: Name
+    region: Text = ""
+    employees: Count | None = None
+    timezone: TimeZone = DEFAULT_TIMEZONE
+    calendar: CalendarSpec | None = None
+    lines: list[LineSpec] = []
+    support_projects: list[SupportProjectSpec] = []
+
+    @field_validator("employees")
+    @classmethod
+    def _not_negative(cls, v: int | None) -> int | None:
+        if v is not None and v < 0:
+            raise ValueError(f"must not be negative, got {v}")
+        return v
+
+
+class RegistrySpec(_Strict):
+    factories: list[FactorySpec]
+
+    @field_validator("factories")
+    @classmethod
+    def _some(cls, v: list[FactorySpec]) -> list[FactorySpec]:
+        if not v:
+            raise ValueError("the file lists no factories")
+        return v
+
+
+_SPECS: tuple[type[BaseModel], ...] = (
+    MachineSpec,
+    LineSpec,
+    WindowSpec,
+    SupportProjectSpec,
+    ShiftSpec,
+    BreakSpec,
+    CalendarSpec,
+    FactorySpec,
+    RegistrySpec,
+)
+_KNOWN_KEYS = sorted({name for spec in _SPECS for name in spec.model_fields})
+
+
+# -- error reports ----------------------------------------------------------------
+
+
+def _join(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+class _Report:
+    """Errors with key path and line of the file they came from."""
+
+    def __init__(self, text: str):
+        self._lines = _line_index(text)
+        self.errors: list[str] = []
+
+    def add(self, path: Path_, message: str) -> None:
+        line = None
+        for n in range(len(path), -1, -1):
+            line = self._lines.get(tuple(path[:n]))
+            if line is not None:
+                break
+        suffix = f" (line {line})" if line is not None else ""
+        self.errors.append(f"{_join(path)}: {message}{suffix}")
+
+    def add_pydantic(self, err: Mapping[str, Any]) -> None:
+        path = tuple(
+            p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "json-"))
+        )
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            key = str(path[-1]) if path else ""
+            close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
+            msg = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            msg = f"expected a mapping (key: value), got {err.get('input')!r}"
+        elif err["type"] == "list_type":
+            msg = f"expected a list, got {err.get('input')!r}"
+        self.add(path, msg)
+
+
+# -- consistency ------------------------------------------------------------------
+
+
+def _repeats(items: list[tuple[str, Path_]], what: str, report: _Report) -> None:
+    first: dict[str, Path_] = {}
+    for ident, path in items:
+        if ident in first:
+            report.add(path, f"duplicate {what} {ident!r} (already at {_join(first[ident])})")
+        else:
+            first[ident] = path
+
+
+def _check_project(p: SupportProjectSpec, at: Path_, report: _Report) -> None:
+    if p.end < p.start:
+        report.add((*at, "end"), f"project ends ({p.end}) before it starts ({p.start})")
+    if p.baseline.end < p.baseline.start:
+        report.add((*at, "baseline", "end"), f"baseline window ends ({p.baseline.end}) before it starts")
+    elif p.baseline.end >= p.start:
+        report.add(
+            (*at, "baseline", "end"),
+            f"baseline window must end before the project starts ({p.start}), got {p.baseline.end}",
+        )
+    if p.after is not None:
+        if p.after.end < p.after.start:
+            report.add((*at, "after", "end"), f"after window ends ({p.after.end}) before it starts")
+        if p.after.start <= p.end:
+            report.add(
+                (*at, "after", "start"),
+                f"after window must start after the project ends ({p.end}), got {p.after.start}",
+            )
+
+
+def _check(spec: RegistrySpec, report: _Report) -> None:
+    _repeats([(f.id, ("factories", i, "id")) for i, f in enumerate(spec.factories)], "factory id", report)
+    for i, f in enumerate(spec.factories):
+        at: Path_ = ("factories", i)
+        _repeats([(ln.id, (*at, "lines", j, "id")) for j, ln in enumerate(f.lines)], "line id", report)
+        for j, line in enumerate(f.lines):
+            _repeats(
+                [(m.id, (*at, "lines", j, "machines", k, "id")) for k, m in enumerate(line.machines)],
+                "machine id",
+                report,
+            )
+        _repeats(
+            [(p.id, (*at, "support_projects", j, "id")) for j, p in enumerate(f.support_projects)],
+            "support project id",
+            report,
+        )
+        for j, p in enumerate(f.support_projects):
+            _check_project(p, (*at, "support_projects", j), report)
+        if f.calendar is not None:
+            for j, b in enumerate(f.calendar.breaks):
+                if b.start == b.end:
+                    report.add((*at, "calendar", "breaks", j, "end"), "break has no length (end = start)")
+
+
+# -- to domain objects ------------------------------------------------------------
+
+
+def _window(w: WindowSpec) -> DateWindow:
+    return DateWindow(start=w.start, end=w.end)
+
+
+def to_factory(f: FactorySpec) -> Factory:
+    cal = f.calendar or CalendarSpec()
+    return Factory(
+        id=f.id,
+        name=f.name,
+        region=f.region,
+        employees=f.employees,
+        calendar=ShiftCalendar(
+            timezone=f.timezone,
+            shifts=tuple(ShiftRule(days=s.days, start=s.start, end=s.end, name=s.name) for s in cal.shifts),
+            breaks=tuple(BreakRule(start=b.start, end=b.end, days=b.days, name=b.name) for b in cal.breaks),
+            holidays=frozenset(cal.holidays),
+        ),
+        lines=tuple(
+            Line(
+                id=ln.id,
+                name=ln.name,
+                machines=tuple(
+                    Machine(id=m.id, line_id=ln.id, ideal_cycle_time_s=m.ideal_cycle_time, name=m.name)
+                    for m in ln.machines
+                ),
+            )
+            for ln in f.lines
+        ),
+        support_projects=tuple(
+            SupportProject(
+                id=p.id,
+                program=p.program,
+                start=p.start,
+                end=p.end,
+                baseline=_window(p.baseline),
+                after=_window(p.after) if p.after else None,
+            )
+            for p in f.support_projects
+        ),
+    )
+
+
+# -- entry points -----------------------------------------------------------------
+
+
+def parse_registry(text: str, source: str = "<registry>") -> list[Factory]:
+    """Validate registry YAML text; raise RegistryError listing every problem by key path."""
+    try:
+        raw = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise RegistryError(source, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(raw, dict):
+        raise RegistryError(source, ["(top level): expected a mapping with a 'factories' list"])
+    report = _Report(text)
+    try:
+        spec = RegistrySpec.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            report.add_pydantic(err)
+        raise RegistryError(source, report.errors) from None
+    _check(spec, report)
+    if report.errors:
+        raise RegistryError(source, report.errors)
+    return [to_factory(f) for f in spec.factories]
+
+
+def load_registry(path: str | Path) -> list[Factory]:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RegistryError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    try:
+        # utf-8-sig: Windows editors like to put a byte order mark in front
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            str(path), [f"not UTF-8 text: {exc.reason} at byte {exc.start}; save the file as UTF-8"]
+        ) from None
+    return parse_registry(text, str(path))
+
+
+def import_registry(store: RegistryStore, path: str | Path) -> list[Factory]:
+    """Validate the whole file, then upsert its factories in one transaction: a file with
+    any error changes nothing, and factories not in the file stay as they are."""
+    factories = load_registry(path)
+    store.upsert_factories(factories)
+    return factories
+
+
+def import_command(
+    path: str | Path, db_path: str | Path, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """``assessor registry import FILE``: exit status 0 on success, 1 when the file is
+    refused, 2 when the database cannot be used."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        with RegistryStore(Path(db_path)) as store:
+            factories = import_registry(store, path)
+    except RegistryError as exc:
+        print(f"{exc.source}: refused, nothing was changed", file=err)
+        for line in exc.errors:
+            print(f"  {line}", file=err)
+        return 1
+    except (RegistryStoreError, sqlite3.Error) as exc:
+        print(f"{db_path}: cannot use the registry database: {exc}", file=err)
+        return 2
+    for f in factories:
+        machines = sum(len(ln.machines) for ln in f.lines)
+        print(
+            f"{f.id} ({f.name}): {len(f.lines)} line(s), {machines} machine(s), "
+            f"{len(f.support_projects)} support project(s)",
+            file=out,
+        )
+    return 0

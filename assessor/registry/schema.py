@@ -1,0 +1,125 @@
+"""SQLite schema of the assessor's registry database.
+
+Dates are ISO text (``2023-03-01``), clock times ``HH:MM:SS``, instants ISO 8601 with
+an offset (UTC). ``position`` columns keep the order the registry file gave, so a factory
+reads back exactly as it was imported.
+"""
+
+from __future__ import annotations
+
+#: Bump when the DDL changes, and add the step to MIGRATIONS.
+SCHEMA_VERSION = 1
+
+DDL_V1 = """
+CREATE TABLE schema_version (
+    version INTEGER NOT NULL
+);
+
+CREATE TABLE factories (
+    id        TEXT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    region    TEXT NOT NULL DEFAULT '',
+    employees INTEGER,
+    timezone  TEXT NOT NULL
+);
+
+CREATE TABLE lines (
+    factory_id TEXT NOT NULL REFERENCES factories(id) ON DELETE CASCADE,
+    id         TEXT NOT NULL,
+    name       TEXT NOT NULL DEFAULT '',
+    position   INTEGER NOT NULL,
+    PRIMARY KEY (factory_id, id)
+);
+
+CREATE TABLE machines (
+    factory_id          TEXT NOT NULL,
+    line_id             TEXT NOT NULL,
+    id                  TEXT NOT NULL,
+    name                TEXT NOT NULL DEFAULT '',
+    ideal_cycle_time_s  REAL NOT NULL CHECK (ideal_cycle_time_s > 0),
+    position            INTEGER NOT NULL,
+    PRIMARY KEY (factory_id, line_id, id),
+    FOREIGN KEY (factory_id, line_id) REFERENCES lines(factory_id, id) ON DELETE CASCADE
+);
+
+-- days: comma-separated weekday names (mon,tue,...)
+CREATE TABLE shift_rules (
+    factory_id TEXT NOT NULL REFERENCES factories(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    days       TEXT NOT NULL,
+    start      TEXT NOT NULL,
+    "end"      TEXT NOT NULL,
+    name       TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (factory_id, position)
+);
+
+CREATE TABLE break_rules (
+    factory_id TEXT NOT NULL REFERENCES factories(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    days       TEXT NOT NULL,
+    start      TEXT NOT NULL,
+    "end"      TEXT NOT NULL,
+    name       TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (factory_id, position)
+);
+
+CREATE TABLE holidays (
+    factory_id TEXT NOT NULL REFERENCES factories(id) ON DELETE CASCADE,
+    day        TEXT NOT NULL,
+    PRIMARY KEY (factory_id, day)
+);
+
+CREATE TABLE support_projects (
+    factory_id     TEXT NOT NULL REFERENCES factories(id) ON DELETE CASCADE,
+    id             TEXT NOT NULL,
+    program        TEXT NOT NULL,
+    start          TEXT NOT NULL,
+    "end"          TEXT NOT NULL,
+    baseline_start TEXT NOT NULL,
+    baseline_end   TEXT NOT NULL,
+    after_start    TEXT,
+    after_end      TEXT,
+    position       INTEGER NOT NULL,
+    PRIMARY KEY (factory_id, id)
+);
+
+-- factory_id NULL for operator tokens; a factory's tokens go with the factory
+CREATE TABLE tokens (
+    id          TEXT PRIMARY KEY,
+    role        TEXT NOT NULL CHECK (role IN ('operator', 'factory')),
+    factory_id  TEXT REFERENCES factories(id) ON DELETE CASCADE,
+    token_hash  TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL,
+    label       TEXT NOT NULL DEFAULT '',
+    revoked_at  TEXT,
+    CHECK ((role = 'factory') = (factory_id IS NOT NULL))
+);
+
+-- the latest questionnaire answers of a factory, item id -> score, as JSON
+CREATE TABLE answers (
+    factory_id  TEXT PRIMARY KEY REFERENCES factories(id) ON DELETE CASCADE,
+    answers     TEXT NOT NULL,
+    answered_at TEXT NOT NULL
+);
+
+-- Manual daily logs. No foreign key to lines: the log is history and stays when a
+-- later registry import retires a line.
+CREATE TABLE baseline_days (
+    factory_id     TEXT NOT NULL REFERENCES factories(id) ON DELETE CASCADE,
+    day            TEXT NOT NULL,
+    line_id        TEXT NOT NULL,
+    hours_worked   REAL NOT NULL,
+    workers        REAL NOT NULL,
+    produced       INTEGER NOT NULL,
+    defects        INTEGER NOT NULL,
+    energy_kwh     REAL,
+    orders_on_time INTEGER,
+    orders_total   INTEGER,
+    source_name    TEXT NOT NULL,
+    imported_at    TEXT NOT NULL,
+    PRIMARY KEY (factory_id, day, line_id)
+);
+"""
+
+#: version reached -> DDL that takes the database there from the version before
+MIGRATIONS: dict[int, str] = {1: DDL_V1}

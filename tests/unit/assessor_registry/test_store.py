@@ -1,0 +1,294 @@
+"""Registry store: every field round-trips (Korean names included), writes are atomic,
+the schema is versioned, and the store can be shared by threads."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from assessor.auth import Role, TokenRecord
+from assessor.domain import (
+    BaselineDay,
+    BreakRule,
+    DateWindow,
+    Factory,
+    Line,
+    Machine,
+    Program,
+    ShiftCalendar,
+    ShiftRule,
+    SupportProject,
+    Weekday,
+)
+from assessor.registry import RegistryStore, RegistryStoreError, UnknownFactoryError, parse_registry
+from assessor.registry.schema import SCHEMA_VERSION
+from tests.unit.assessor_registry import TWO_FACTORIES_YAML
+
+KST = dt.timezone(dt.timedelta(hours=9))
+
+FULL = Factory(
+    id="한빛-정밀",
+    name="한빛정밀 주식회사",
+    region="충청남도 아산시",
+    employees=17,
+    calendar=ShiftCalendar(
+        timezone="Asia/Seoul",
+        shifts=(
+            ShiftRule(frozenset({Weekday.MON, Weekday.WED, Weekday.FRI}), dt.time(8), dt.time(17), "주간"),
+            ShiftRule(frozenset({Weekday.SAT}), dt.time(22), dt.time(6, 30), "야간"),
+        ),
+        breaks=(
+            BreakRule(dt.time(12), dt.time(13), name="점심"),
+            BreakRule(dt.time(2), dt.time(2, 15, 30), frozenset({Weekday.SAT, Weekday.SUN}), "휴식"),
+        ),
+        holidays=frozenset({dt.date(2023, 5, 5), dt.date(2023, 9, 29)}),
+    ),
+    lines=(
+        Line(
+            "라인-1",
+            (
+                Machine("프레스-01", "라인-1", 1.0, "1호기"),
+                Machine("press-02", "라인-1", 0.125),
+            ),
+            "1라인",
+        ),
+        Line("line-2", (), ""),
+        Line("line-3", (Machine("cnc", "line-3", 37.333333333333336, "CNC 선반"),), "3라인"),
+    ),
+    support_projects=(
+        SupportProject(
+            "sp-2022",
+            Program.BASIC,
+            dt.date(2022, 3, 1),
+            dt.date(2022, 8, 31),
+            DateWindow(dt.date(2021, 9, 1), dt.date(2022, 2, 28)),
+        ),
+        SupportProject(
+            "sp-2023",
+            Program.ADVANCED,
+            dt.date(2023, 3, 1),
+            dt.date(2023, 8, 31),
+            DateWindow(dt.date(2022, 9, 1), dt.date(2023, 2, 28)),
+            DateWindow(dt.date(2023, 9, 1), dt.date(2024, 2, 29)),
+        ),
+    ),
+)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "registry.db"
+
+
+@pytest.fixture
+def store(path: Path):
+    with RegistryStore(path) as s:
+        yield s
+
+
+def day(d: int, line: str = "line-1", **kw: object) -> BaselineDay:
+    values: dict = {"hours_worked": 8.0, "workers": 3.0, "produced": 1000 + d, "defects": d} | kw
+    return BaselineDay("demo-factory", dt.date(2022, 9, d), line, **values)
+
+
+@pytest.fixture
+def demo(store: RegistryStore) -> RegistryStore:
+    store.upsert_factories(parse_registry(TWO_FACTORIES_YAML))
+    return store
+
+
+def test_schema_created_with_version_and_wal(store: RegistryStore, path: Path):
+    assert store.schema_version() == SCHEMA_VERSION
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+
+
+def test_every_field_round_trips_and_survives_reopening(store: RegistryStore, path: Path):
+    store.upsert_factories([FULL])
+    assert store.factory(FULL.id) == FULL
+    store.close()
+    with RegistryStore(path) as again:
+        assert again.factory(FULL.id) == FULL
+        assert again.factories() == [FULL]
+
+
+def test_factory_with_nothing_but_a_name(store: RegistryStore):
+    bare = Factory(id="f", name="공장")
+    store.upsert_factories([bare])
+    assert store.factory("f") == bare
+    assert store.factory("nope") is None
+
+
+def test_upsert_replaces_one_factory_and_keeps_the_others(demo: RegistryStore):
+    other = demo.factory("천안-가공")
+    smaller = dataclasses.replace(FULL, id="demo-factory", lines=FULL.lines[1:2], support_projects=())
+    demo.upsert_factories([smaller])
+    assert demo.factory("demo-factory") == smaller
+    assert demo.factory("천안-가공") == other
+    assert [f.id for f in demo.factories()] == ["demo-factory", "천안-가공"]
+
+
+def test_failed_upsert_changes_nothing(demo: RegistryStore):
+    before = demo.factories()
+    good = dataclasses.replace(FULL, id="demo-factory")
+    # a machine filed under the wrong line fails half-way through the second factory
+    broken = Factory("천안-가공", "x", lines=(Line("a", (Machine("m", "b", 1.0),)),))
+    with pytest.raises(ValueError, match="sits in"):
+        demo.upsert_factories([good, broken])
+    assert demo.factories() == before
+    with pytest.raises(ValueError, match="repeat"):
+        demo.upsert_factories([good, good])
+
+
+def test_delete_factory_takes_its_data_along(demo: RegistryStore):
+    demo.replace_baseline("demo-factory", [day(1)], "log.csv")
+    demo.save_answers("demo-factory", {"q1": 3}, dt.datetime(2023, 1, 2, 9, tzinfo=KST))
+    demo.add_token(
+        TokenRecord("t1", Role.FACTORY, "demo-factory", "h" * 64, dt.datetime(2023, 1, 1, tzinfo=dt.UTC))
+    )
+    assert demo.delete_factory("demo-factory") is True
+    assert demo.delete_factory("demo-factory") is False
+    assert demo.factory("demo-factory") is None
+    assert demo.baseline("demo-factory") == []
+    assert demo.answers("demo-factory") is None
+    assert demo.token("t1") is None
+    assert demo.factory("천안-가공") is not None
+
+
+def test_tokens_round_trip(demo: RegistryStore):
+    created = dt.datetime(2023, 1, 1, 9, 30, tzinfo=KST)
+    op = TokenRecord("a1", Role.OPERATOR, None, "1" * 64, created, "충남TP 담당자")
+    fac = TokenRecord("b2", Role.FACTORY, "천안-가공", "2" * 64, created + dt.timedelta(hours=1))
+    demo.add_token(op)
+    demo.add_token(fac)
+    assert demo.token("a1") == op
+    assert demo.token_by_hash("2" * 64) == fac
+    assert demo.token_by_hash("3" * 64) is None
+    assert demo.tokens() == [op, fac]
+    assert demo.revoke_token("a1", dt.datetime(2023, 2, 1, tzinfo=dt.UTC)) is True
+    assert demo.revoke_token("a1") is False
+    assert demo.revoke_token("zz") is False
+    assert demo.token("a1").revoked_at == dt.datetime(2023, 2, 1, tzinfo=dt.UTC)
+
+
+def test_token_checks(demo: RegistryStore):
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(UnknownFactoryError):
+        demo.add_token(TokenRecord("c", Role.FACTORY, "ghost", "4" * 64, now))
+    with pytest.raises(ValueError):
+        demo.add_token(TokenRecord("d", Role.OPERATOR, "demo-factory", "5" * 64, now))
+    with pytest.raises(ValueError, match="time zone"):
+        demo.add_token(TokenRecord("e", Role.OPERATOR, None, "6" * 64, dt.datetime(2023, 1, 1)))
+    assert demo.tokens() == []
+
+
+def test_answers(demo: RegistryStore):
+    when = dt.datetime(2023, 3, 2, 14, 0, tzinfo=KST)
+    assert demo.answers("demo-factory") is None
+    demo.save_answers("demo-factory", {"리더십.1": 2, "process.3": 4}, when)
+    assert demo.answers("demo-factory") == {"리더십.1": 2, "process.3": 4}
+    assert demo.answered_at("demo-factory") == when
+    demo.save_answers("demo-factory", {"process.3": 5}, when + dt.timedelta(days=1))
+    assert demo.answers("demo-factory") == {"process.3": 5}
+    with pytest.raises(UnknownFactoryError):
+        demo.save_answers("ghost", {}, when)
+    with pytest.raises(ValueError):
+        demo.save_answers("demo-factory", {"q": 1.5}, when)  # type: ignore[dict-item]
+
+
+def test_baseline_round_trip_and_range(demo: RegistryStore):
+    rows = [
+        day(1, energy_kwh=55.5, orders_on_time=4, orders_total=5),
+        day(1, "line-2", hours_worked=7.25, workers=2.5),
+        day(2),
+        day(3, produced=0, defects=0, hours_worked=0.0),
+    ]
+    demo.replace_baseline("demo-factory", rows, "생산일지.xlsx")
+    assert demo.baseline("demo-factory") == rows
+    assert demo.baseline("demo-factory", start=dt.date(2022, 9, 2)) == rows[2:]
+    assert demo.baseline("demo-factory", end=dt.date(2022, 9, 2)) == rows[:3]
+    assert demo.baseline("demo-factory", dt.date(2022, 9, 2), dt.date(2022, 9, 2)) == [rows[2]]
+    assert demo.baseline("천안-가공") == []
+
+
+def test_replace_baseline_replaces_the_days_and_lines_of_the_file(demo: RegistryStore):
+    demo.replace_baseline(
+        "demo-factory", [day(1), day(2), day(3), day(1, "line-2"), day(2, "line-2")], "a.csv"
+    )
+    # a corrected line-1 file for days 1-2: day 2 was dropped from it, day 1 changed
+    removed = demo.replace_baseline("demo-factory", [day(1, produced=5, defects=0), day(4)], "b.csv")
+    assert removed == 1
+    assert demo.baseline("demo-factory") == [
+        day(1, produced=5, defects=0),
+        day(1, "line-2"),
+        day(2),  # day 2 is not in the file: kept
+        day(2, "line-2"),
+        day(3),
+        day(4),
+    ]
+
+
+def test_replace_baseline_is_atomic_and_checked(demo: RegistryStore):
+    demo.replace_baseline("demo-factory", [day(1)], "a.csv")
+    with pytest.raises(sqlite3.IntegrityError):
+        # produced must be a number: the second row fails after the delete ran
+        demo.replace_baseline("demo-factory", [day(1, produced=7), day(2, produced=None)], "b.csv")
+    assert demo.baseline("demo-factory") == [day(1)]
+    with pytest.raises(ValueError, match="belong"):
+        demo.replace_baseline("천안-가공", [day(1)], "c.csv")
+    with pytest.raises(ValueError, match="repeat"):
+        demo.replace_baseline("demo-factory", [day(1), day(1)], "c.csv")
+    with pytest.raises(UnknownFactoryError):
+        demo.replace_baseline("ghost", [], "c.csv")
+
+
+def test_a_year_of_days_fits_in_one_replace(demo: RegistryStore):
+    start = dt.date(2022, 1, 1)
+    rows = [
+        BaselineDay("demo-factory", start + dt.timedelta(days=i), line, 8.0, 2.0, i, 0)
+        for i in range(366)
+        for line in ("line-1", "line-2")
+    ]
+    demo.replace_baseline("demo-factory", rows, "year.csv")
+    assert demo.replace_baseline("demo-factory", rows, "year.csv") == len(rows)
+    assert len(demo.baseline("demo-factory")) == len(rows)
+
+
+def test_threads_share_one_store(demo: RegistryStore):
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(20):
+                demo.save_answers("demo-factory", {f"t{n}": i}, dt.datetime.now(dt.UTC))
+                assert demo.factory("demo-factory") is not None
+                demo.replace_baseline("demo-factory", [day(1 + n, produced=i, defects=0)], f"t{n}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [r.produced for r in demo.baseline("demo-factory")] == [19] * 6
+
+
+def test_refuses_newer_schema_and_foreign_databases(path: Path, tmp_path: Path):
+    RegistryStore(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    with pytest.raises(RegistryStoreError, match="newer"):
+        RegistryStore(path)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as raw:
+        raw.execute("CREATE TABLE notes (x)")
+    with pytest.raises(RegistryStoreError, match="not a registry"):
+        RegistryStore(other)
