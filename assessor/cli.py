@@ -1,13 +1,142 @@
-"""`assessor` command line (the service arrives with its own issue)."""
+"""`assessor` command line: serve, registry import, token create, baseline import, materialize."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import datetime as dt
 import sys
+from pathlib import Path
+
+from assessor.config import AssessorConfig, AssessorConfigError, load_assessor_config
+
+EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="assessor", description="Smart-factory KPIs, levels and gains.")
+    p.add_argument("--config", type=Path, help="assessor YAML (registry path, InfluxDB, listen address)")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--config", type=Path, dest="config_sub")
+    reg = sub.add_parser("registry", help="factories, lines, machines, support projects")
+    reg_sub = reg.add_subparsers(dest="action", required=True)
+    imp = reg_sub.add_parser("import", help="import (upsert) factories from a YAML file")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--config", type=Path, dest="config_sub")
+    tok = sub.add_parser("token", help="API tokens")
+    tok_sub = tok.add_subparsers(dest="action", required=True)
+    create = tok_sub.add_parser("create", help="create a token; it is printed once")
+    create.add_argument("--role", choices=["operator", "factory"], required=True)
+    create.add_argument("--factory")
+    create.add_argument("--label", default="")
+    create.add_argument("--config", type=Path, dest="config_sub")
+    base = sub.add_parser("baseline", help="manual daily production logs")
+    base_sub = base.add_subparsers(dest="action", required=True)
+    bimp = base_sub.add_parser("import", help="import a CSV/XLSX daily log (all rows or nothing)")
+    bimp.add_argument("--factory", required=True)
+    bimp.add_argument("file", type=Path)
+    bimp.add_argument("--config", type=Path, dest="config_sub")
+    mat = sub.add_parser("materialize", help="(re)compute daily KPIs into InfluxDB")
+    mat.add_argument("--factory", required=True)
+    mat.add_argument("--start", required=True, help="first local day, YYYY-MM-DD")
+    mat.add_argument("--end", required=True, help="last local day, YYYY-MM-DD")
+    mat.add_argument("--config", type=Path, dest="config_sub")
+    return p
+
+
+def _config(args: argparse.Namespace) -> AssessorConfig | None:
+    path = getattr(args, "config_sub", None) or args.config
+    if path is None:
+        return AssessorConfig()
+    try:
+        return load_assessor_config(path)
+    except AssessorConfigError as exc:
+        print(f"{exc.source}: configuration is not valid:", file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e}", file=sys.stderr)
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("assessor: not built yet; see the project issues", file=sys.stderr)
-    return 2
+    args = _parser().parse_args(argv)
+    cfg = _config(args)
+    if cfg is None:
+        return EXIT_CONFIG
+    cfg.registry.parent.mkdir(parents=True, exist_ok=True)
+    if args.command == "serve":
+        from assessor.server import serve
+
+        return serve(cfg)
+    if args.command == "registry":
+        from assessor.registry.importer import import_command
+
+        return import_command(args.file, cfg.registry)
+    from assessor.registry.store import RegistryStore
+
+    with RegistryStore(cfg.registry) as store:
+        if args.command == "token":
+            from assessor.auth import TokenError, create_token
+
+            try:
+                token = create_token(store, args.role, args.factory, args.label)
+            except TokenError as exc:
+                print(f"assessor: {exc}", file=sys.stderr)
+                return EXIT_REFUSED
+            print(token)
+            return EXIT_OK
+        if args.command == "baseline":
+            return _baseline_import(store, args.factory, args.file)
+        if args.command == "materialize":
+            return asyncio.run(_materialize(cfg, store, args.factory, args.start, args.end))
+    return EXIT_CONFIG
+
+
+def _baseline_import(store: object, factory_id: str, path: Path) -> int:
+    from assessor.baseline import BaselineError, import_baseline
+    from assessor.registry.store import UnknownFactoryError
+
+    try:
+        rows = import_baseline(store, factory_id, path.read_bytes(), path.name)  # type: ignore[arg-type]
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return EXIT_REFUSED
+    except UnknownFactoryError:
+        print(f"assessor: unknown factory {factory_id!r}", file=sys.stderr)
+        return EXIT_REFUSED
+    except BaselineError as exc:
+        print(f"{path}: rejected, nothing stored ({len(exc.errors)} problem(s)):", file=sys.stderr)
+        for e in exc.errors:
+            print(f"  row {e.row}, column {e.column}: {e.message}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"{path}: stored {len(rows)} daily row(s) for {factory_id} (source: manual)")
+    return EXIT_OK
+
+
+async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, start: str, end: str) -> int:
+    from assessor.influx_client import InfluxClient
+    from assessor.materialize import day_start, write_days
+    from assessor.measured import measured_day_totals
+
+    factory = store.factory(factory_id)  # type: ignore[attr-defined]
+    if factory is None:
+        print(f"assessor: unknown factory {factory_id!r}", file=sys.stderr)
+        return EXIT_REFUSED
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    client = InfluxClient(cfg.influx)
+    try:
+        totals = await measured_day_totals(
+            client,
+            factory,
+            day_start(factory, first),
+            day_start(factory, last + dt.timedelta(days=1)),
+            cfg.kpi.hold_s,
+        )
+        await write_days(client, factory, totals)
+    finally:
+        await client.close()
+    print(f"materialised {len(totals)} machine-day(s) of {factory_id}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.influxd_fixtures",
     "tests.support.modbus_fixtures",
+    "tests.support.assessor_env",
 ]

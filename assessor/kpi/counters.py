@@ -9,6 +9,7 @@ increase over the whole series.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -162,3 +163,48 @@ def _steps(
             step, kind = value, _RESET
         yield t, value, step, kind
         prev = value
+
+
+def increase_spread(
+    points: Sequence[Point],
+    buckets: Sequence[Sequence[Interval]],
+    *,
+    previous: Number | None = None,
+    previous_t: float | None = None,
+    width_bits: int | None = 32,
+) -> list[float]:
+    """Increase inside each bucket's intervals (e.g. each day's planned time), with every
+    step spread over the time between its two samples in proportion to the overlap.
+
+    A counter read at a shift or break edge holds units made on both sides of it; crediting
+    the whole step to one side moves up to a sampling period of units across the edge,
+    enough to shift a day's performance by tenths of a percent. Spreading linearly is
+    exact for steady production. A step whose earlier time is unknown (``previous``
+    without ``previous_t``) goes whole to its later sample's time. Buckets' intervals
+    must not overlap each other.
+    """
+    flat = sorted((a, b, i) for i, intervals in enumerate(buckets) for a, b in intervals if b > a)
+    starts = [a for a, _, _ in flat]
+    out = [0.0] * len(buckets)
+    if not flat:
+        return out
+    prev_t = previous_t if previous is not None else None
+    for t, _value, step, _kind in _steps(sorted(points, key=lambda p: p[0]), previous, width_bits):
+        lo = prev_t
+        prev_t = t
+        if not step:
+            continue
+        if lo is None or lo >= t:
+            k = bisect_right(starts, t) - 1
+            if k >= 0 and flat[k][0] <= t < flat[k][1]:
+                out[flat[k][2]] += step
+            continue
+        span = t - lo
+        k = max(0, bisect_right(starts, lo) - 1)
+        while k < len(flat) and flat[k][0] < t:
+            a, b, bucket = flat[k]
+            overlap = min(b, t) - max(a, lo)
+            if overlap > 0:
+                out[bucket] += step * overlap / span
+            k += 1
+    return out

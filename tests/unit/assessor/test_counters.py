@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -162,3 +165,37 @@ def test_float_meter_with_resets(steps: list[float], reset_at: set[int]) -> None
         used += step
         points.append((float(i), value))
     assert abs(counter_increase(points, previous=1000.0, width_bits=None).increase - used) < 1e-6
+
+
+class TestIncreaseSpread:
+    def test_step_across_an_edge_is_split_by_time(self):
+        from assessor.kpi.counters import increase_spread
+
+        # 10 units between t=0 and t=10; planned [0, 4) and [4, 10) in two buckets
+        out = increase_spread([(0.0, 100), (10.0, 110)], [[(0.0, 4.0)], [(4.0, 10.0)]])
+        assert out == pytest.approx([4.0, 6.0])
+
+    def test_time_outside_every_interval_is_dropped(self):
+        from assessor.kpi.counters import increase_spread
+
+        out = increase_spread([(0.0, 0), (10.0, 10)], [[(0.0, 5.0)]])
+        assert out == pytest.approx([5.0])
+
+    @given(
+        st.lists(st.integers(0, 50), min_size=2, max_size=40),
+        st.lists(st.floats(0.5, 20), min_size=1, max_size=6),
+    )
+    def test_buckets_covering_everything_add_up_to_the_whole_increase(self, rises, cut_gaps):
+        from assessor.kpi.counters import counter_increase, increase_spread
+
+        points, value = [], 0
+        for i, rise in enumerate(rises):
+            value += rise
+            points.append((float(i), value))
+        edges = [0.0]
+        for gap in cut_gaps:
+            edges.append(edges[-1] + gap)
+        edges[-1] = max(edges[-1], float(len(rises)))
+        buckets = [[(a, b)] for a, b in itertools.pairwise(edges)]
+        spread = increase_spread(points, buckets)
+        assert sum(spread) == pytest.approx(counter_increase(points).increase)

@@ -1,0 +1,1 @@
+"""HTTP API of the assessor (FastAPI), versioned under /api/v1."""

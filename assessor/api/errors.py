@@ -1,0 +1,43 @@
+"""Errors as JSON that name the bad parameter: ``{"error": {"message": ..., "parameter": ...}}``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, parameter: str | None = None, details: object = None):
+        self.status, self.message, self.parameter, self.details = status, message, parameter, details
+        super().__init__(message)
+
+
+def _body(message: str, parameter: str | None = None, details: object = None) -> dict[str, object]:
+    err: dict[str, object] = {"message": message}
+    if parameter is not None:
+        err["parameter"] = parameter
+    if details is not None:
+        err["details"] = details
+    return {"error": err}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(_body(exc.message, exc.parameter, exc.details), exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body")]
+        parameter = ".".join(loc) or None
+        message = f"{parameter}: {first.get('msg')}" if parameter else str(first.get("msg"))
+        return JSONResponse(_body(message, parameter), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(_body(str(exc.detail)), exc.status_code)

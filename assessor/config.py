@@ -1,0 +1,125 @@
+"""`assessor serve --config FILE`: InfluxDB connection (the collector's `influx:` keys),
+registry path, listen address, and the KPI settings."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class AssessorConfigError(Exception):
+    def __init__(self, source: str, errors: list[str]):
+        self.source, self.errors = source, errors
+        super().__init__(f"{source}: " + "; ".join(errors))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InfluxSettings(_Strict):
+    """The same keys as the collector's ``influx:`` block; the assessor only reads with
+    InfluxQL over ``/query`` (every server version answers it) and writes daily KPIs."""
+
+    url: str = "http://127.0.0.1:8086"
+    api: Literal["v1", "v2"] = "v1"
+    database: str = "factory"
+    retention_policy: str = ""
+    username: str = ""
+    password: str = ""
+    org: str = ""
+    token: str = ""
+    ca_bundle: Path | None = None
+    verify_tls: bool = True
+    timeout: float = 30.0
+    # accepted so one file can serve both programs; the assessor does not use them
+    batch_points: int = 5000
+    retry_min: Any = None
+    retry_max: Any = None
+    flush_timeout: Any = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {v!r}")
+        return v.rstrip("/")
+
+
+class KpiSettings(_Strict):
+    #: a state sample holds at most this long; beyond it time is unknown
+    hold_s: float = Field(60.0, gt=0)
+    #: a day is materialised once it ended this long ago (late data from a spool replay
+    #: that arrives after that needs `assessor materialize --force`)
+    materialize_after_s: float = Field(6 * 3600.0, ge=0)
+    #: days of data that count for "auto-capture coverage" and data health
+    coverage_days: int = Field(7, ge=1)
+
+
+class ServerSettings(_Strict):
+    listen: str = "127.0.0.1:8080"
+
+
+class AssessorConfig(_Strict):
+    influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    registry: Path = Path("./data/registry.sqlite")
+    level_rules: Path | None = None
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    kpi: KpiSettings = Field(default_factory=KpiSettings)
+
+
+def _interpolate(node: Any, env: Mapping[str, str], path: str, errors: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, env, f"{path}.{k}" if path else str(k), errors) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, env, f"{path}[{i}]", errors) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) in env:
+            return env[m.group(1)]
+        if m.group(2) is not None:
+            return m.group(2)
+        errors.append(f"{path}: environment variable {m.group(1)} is not set and has no default")
+        return ""
+
+    return _ENV.sub(sub, node)
+
+
+def load_assessor_config(path: Path, env: Mapping[str, str] | None = None) -> AssessorConfig:
+    env = os.environ if env is None else env
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise AssessorConfigError(str(path), [f"cannot read: {exc}"]) from None
+    errors: list[str] = []
+    raw = _interpolate(raw, env, "", errors)
+    if errors:
+        raise AssessorConfigError(str(path), errors)
+    try:
+        cfg = AssessorConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise AssessorConfigError(
+            str(path),
+            [
+                ".".join(str(p) for p in e["loc"]) + ": " + str(e["msg"]).removeprefix("Value error, ")
+                for e in exc.errors()
+            ],
+        ) from None
+    # relative paths are relative to the config file, so a service finds its registry
+    base = path.resolve().parent
+    updates: dict[str, Any] = {}
+    if not cfg.registry.is_absolute():
+        updates["registry"] = base / cfg.registry
+    if cfg.level_rules is not None and not cfg.level_rules.is_absolute():
+        updates["level_rules"] = base / cfg.level_rules
+    return cfg.model_copy(update=updates) if updates else cfg

@@ -1,0 +1,98 @@
+"""Daily KPI totals materialised back into InfluxDB (measurement ``kpi_daily``), so long
+windows and the portfolio read a few rows per machine and day instead of raw samples.
+
+One point per machine and local day: tags factory, line, machine; time = the day's local
+midnight; fields = the additive Totals (times in seconds, counts). Ratios are never stored:
+they are computed from summed totals when read, so roll-ups stay exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo
+
+from assessor.domain import Factory
+from assessor.influx_client import InfluxClient
+from assessor.influxql import check_id, ident, tag_equals, time_range
+from assessor.kpi.model import Totals
+from datacontract import TAG_FACTORY, TAG_LINE, TAG_MACHINE
+
+KPI_DAILY = "kpi_daily"
+_FIELDS = [f for f in dataclasses.fields(Totals)]
+_INT_FIELDS = {
+    "total_count",
+    "good_count",
+    "reject_count",
+    "failures",
+    "graded_count",
+    "metered_count",
+    "staffed_count",
+}
+DayKey = tuple[str, str, dt.date]  # line, machine, local day
+
+
+def _tag(value: str) -> str:
+    check_id(value)
+    return value.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _value(name: str, v: float | int) -> str:
+    if name in _INT_FIELDS:
+        return f"{int(v)}i"
+    f = float(v)
+    if not math.isfinite(f):
+        raise ValueError(f"{name} is not finite")
+    return repr(f)
+
+
+def encode_day(factory_id: str, line: str, machine: str, day_start: float, t: Totals) -> bytes:
+    fields = ",".join(
+        f"{f.name}={_value(f.name, getattr(t, f.name))}" for f in _FIELDS if getattr(t, f.name) is not None
+    )
+    tags = f"{TAG_FACTORY}={_tag(factory_id)},{TAG_LINE}={_tag(line)},{TAG_MACHINE}={_tag(machine)}"
+    return f"{KPI_DAILY},{tags} {fields} {round(day_start * 1e9)}".encode()
+
+
+def day_start(factory: Factory, day: dt.date) -> float:
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(factory.calendar.timezone)).timestamp()
+
+
+async def write_days(client: InfluxClient, factory: Factory, totals: Mapping[DayKey, Totals]) -> None:
+    lines = [
+        encode_day(factory.id, line, machine, day_start(factory, day), t)
+        for (line, machine, day), t in totals.items()
+    ]
+    for i in range(0, len(lines), 5000):
+        await client.write(lines[i : i + 5000])
+
+
+def _totals_from_row(row: Mapping[str, object]) -> Totals:
+    kwargs = {}
+    for f in _FIELDS:
+        v = row.get(f.name)
+        if v is None:
+            if f.default is dataclasses.MISSING:
+                v = 0
+            else:
+                continue
+        kwargs[f.name] = int(v) if f.name in _INT_FIELDS else float(v)  # type: ignore[arg-type]
+    return Totals(**kwargs)  # type: ignore[arg-type]
+
+
+async def read_days(client: InfluxClient, factory: Factory, start: float, end: float) -> dict[DayKey, Totals]:
+    tz = ZoneInfo(factory.calendar.timezone)
+    q = (
+        f"SELECT * FROM {ident(KPI_DAILY)} WHERE {tag_equals(TAG_FACTORY, factory.id)} "
+        f"AND {time_range(start, end)} GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
+    )
+    result = await client.query(q)
+    out: dict[DayKey, Totals] = {}
+    for series in result[0] if result else []:
+        line, machine = series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, "")
+        for row in series.rows():
+            day = dt.datetime.fromtimestamp(row["time"] / 1000.0, tz).date()
+            out[(line, machine, day)] = _totals_from_row(row)
+    return out

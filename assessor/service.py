@@ -1,0 +1,305 @@
+"""What the API and the pages ask of the assessor: KPIs, level, gains, portfolio.
+
+All reads of measured data go through ``day_totals``: complete local days come from the
+materialised ``kpi_daily`` rows (computed and stored on first use), partial and recent
+days are computed live from the raw signals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from assessor.config import AssessorConfig
+from assessor.domain import DateWindow, Factory, Source, SupportProject
+from assessor.evidence_query import factory_evidence
+from assessor.gains import (
+    KPI_REFERENCE,
+    DailyValue,
+    KpiGain,
+    MonthPoint,
+    baseline_daily_values,
+    kpi_gain,
+    monthly_trend,
+)
+from assessor.influx_client import InfluxClient
+from assessor.kpi.calendar import local_days, planned_intervals, total
+from assessor.kpi.formulas import kpis, rollup
+from assessor.kpi.model import Totals
+from assessor.level import Assessment, LevelRules, assess
+from assessor.materialize import DayKey, day_start, read_days, write_days
+from assessor.measured import measured_day_totals
+from assessor.registry.store import RegistryStore
+
+Group = Literal["machine", "line", "factory"]
+Granularity = Literal["total", "day"]
+
+#: KPIs compared before/after a support project, in the programme's order
+GAIN_KPIS = (
+    "units_per_hour",
+    "units_per_labour_hour",
+    "defect_rate",
+    "energy_per_unit_kwh",
+    "on_time_delivery",
+)
+
+
+@dataclass(frozen=True)
+class GainsReport:
+    factory_id: str
+    project_id: str | None
+    baseline: DateWindow
+    after: DateWindow
+    gains: list[KpiGain]
+    trend: dict[str, list[MonthPoint]]
+
+
+class AssessorService:
+    def __init__(
+        self,
+        cfg: AssessorConfig,
+        store: RegistryStore,
+        influx: InfluxClient,
+        rules: LevelRules,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg, self.store, self.influx, self.rules, self.clock = cfg, store, influx, rules, clock
+        self._assessments: dict[str, tuple[float, Assessment]] = {}
+
+    # -- measured totals -----------------------------------------------------------
+
+    async def day_totals(self, factory: Factory, start: float, end: float) -> dict[DayKey, Totals]:
+        """(line, machine, local day) -> Totals over [start, end)."""
+        tz = factory.calendar.timezone
+        segments = local_days(tz, start, end)
+        settled_before = self.clock() - self.cfg.kpi.materialize_after_s
+        whole = [
+            s
+            for s in segments
+            if s[1] == day_start(factory, s[0])
+            and s[2] == day_start(factory, s[0] + dt.timedelta(days=1))
+            and s[2] <= settled_before
+        ]
+        whole_days = {s[0] for s in whole}
+        out: dict[DayKey, Totals] = {}
+        if whole:
+            stored = await read_days(self.influx, factory, whole[0][1], whole[-1][2])
+            wanted = {(m.line_id, m.id) for m in factory.machines}
+            missing = sorted(d for d in whole_days if any((ln, mc, d) not in stored for ln, mc in wanted))
+            if missing:
+                first = day_start(factory, missing[0])
+                last = day_start(factory, missing[-1] + dt.timedelta(days=1))
+                computed = await measured_day_totals(self.influx, factory, first, last, self.cfg.kpi.hold_s)
+                fresh = {k: v for k, v in computed.items() if k[2] in missing}
+                await write_days(self.influx, factory, fresh)
+                stored.update(fresh)
+            out.update({k: v for k, v in stored.items() if k[2] in whole_days})
+        for seg in segments:
+            if seg[0] not in whole_days:
+                out.update(
+                    await measured_day_totals(self.influx, factory, seg[1], seg[2], self.cfg.kpi.hold_s)
+                )
+        return out
+
+    def _calendar_seconds_by_day(self, factory: Factory, start: float, end: float) -> dict[dt.date, float]:
+        return {
+            day: total(planned_intervals(factory.calendar, s, e))
+            for day, s, e in local_days(factory.calendar.timezone, start, end)
+        }
+
+    # -- KPIs ----------------------------------------------------------------------
+
+    async def kpi_rows(
+        self, factory: Factory, start: float, end: float, group: Group, granularity: Granularity
+    ) -> list[dict[str, Any]]:
+        totals = await self.day_totals(factory, start, end)
+        buckets: dict[tuple[tuple[str, ...], dt.date | None], list[Totals]] = defaultdict(list)
+        for (line, machine, day), t in totals.items():
+            key: tuple[str, ...] = {"machine": (line, machine), "line": (line,), "factory": ()}[group]
+            buckets[(key, day if granularity == "day" else None)].append(t)
+        calendar_s = self._calendar_seconds_by_day(factory, start, end) if group == "factory" else {}
+        rows = []
+        for (key, day), parts in sorted(buckets.items(), key=lambda kv: (kv[0][0], kv[0][1] or dt.date.min)):
+            t = rollup(parts)
+            if group == "factory" and factory.employees:
+                # labour: the whole headcount over the factory's planned time, counted once
+                cal = calendar_s.get(day, 0.0) if day else sum(calendar_s.values())
+                t = dataclasses.replace(t, labour_s=factory.employees * cal, staffed_count=t.total_count)
+            row: dict[str, Any] = {"factory": factory.id}
+            if group in ("machine", "line"):
+                row["line"] = key[0]
+            if group == "machine":
+                row["machine"] = key[1]
+            if day is not None:
+                row["day"] = day.isoformat()
+            row.update(dataclasses.asdict(kpis(t)))
+            rows.append(row)
+        return rows
+
+    async def factory_kpis(self, factory: Factory, start: float, end: float) -> dict[str, Any]:
+        rows = await self.kpi_rows(factory, start, end, "factory", "total")
+        return rows[0] if rows else {}
+
+    # -- level ---------------------------------------------------------------------
+
+    async def assessment(self, factory: Factory, *, max_age_s: float = 0.0) -> Assessment:
+        now = self.clock()
+        cached = self._assessments.get(factory.id)
+        if cached is not None and now - cached[0] <= max_age_s:
+            return cached[1]
+        recent = await self.factory_kpis(factory, now - 7 * 86400.0, now)
+        computable = all(recent.get(k) is not None for k in ("availability", "performance", "quality"))
+        evidence = await factory_evidence(self.influx, factory, 30, computable, now=now)
+        result = assess(evidence, self.store.answers(factory.id), self.rules)
+        self._assessments[factory.id] = (now, result)
+        return result
+
+    def forget_assessment(self, factory_id: str) -> None:
+        self._assessments.pop(factory_id, None)
+
+    # -- gains ---------------------------------------------------------------------
+
+    def _window_bounds(self, factory: Factory, w: DateWindow) -> tuple[float, float]:
+        return day_start(factory, w.start), day_start(factory, w.end + dt.timedelta(days=1))
+
+    def after_window(self, factory: Factory, project: SupportProject) -> DateWindow:
+        if project.after is not None:
+            return project.after
+        today = dt.datetime.fromtimestamp(self.clock(), ZoneInfo(factory.calendar.timezone)).date()
+        return DateWindow(
+            project.end + dt.timedelta(days=1),
+            max(project.end + dt.timedelta(days=1), today - dt.timedelta(days=1)),
+        )
+
+    async def measured_daily_values(self, factory: Factory, w: DateWindow) -> dict[str, list[DailyValue]]:
+        start, end = self._window_bounds(factory, w)
+        by_day: dict[dt.date, list[Totals]] = defaultdict(list)
+        for (_, _, day), t in (await self.day_totals(factory, start, end)).items():
+            by_day[day].append(t)
+        calendar_s = self._calendar_seconds_by_day(factory, start, end)
+        out: dict[str, list[DailyValue]] = defaultdict(list)
+        for day, parts in sorted(by_day.items()):
+            t = rollup(parts)
+            if t.known_s <= 0 and t.total_count == 0:
+                continue  # no data that day: not a measured day
+            m = Source.MEASURED
+            out["units_per_hour"].append(DailyValue(day, t.total_count, t.known_s / 3600.0, m))
+            if factory.employees:
+                labour_h = factory.employees * calendar_s.get(day, 0.0) / 3600.0
+                out["units_per_labour_hour"].append(DailyValue(day, t.total_count, labour_h, m))
+            if t.graded:
+                out["defect_rate"].append(DailyValue(day, t.reject_count, t.graded, m))
+            if t.energy_kwh is not None and t.metered:
+                out["energy_per_unit_kwh"].append(DailyValue(day, t.energy_kwh, t.metered, m))
+            out["oee"].append(
+                DailyValue(
+                    day,
+                    t.ideal_run_s * (t.good_count / t.total_count if t.total_count else 0.0),
+                    t.known_s,
+                    m,
+                )
+            )
+        return out
+
+    async def side_values(self, factory: Factory, w: DateWindow) -> dict[str, list[DailyValue]]:
+        """Daily values of one side: manual logs where the factory kept them, measured
+        data otherwise (manual days win, since they are what the factory reported)."""
+        measured = await self.measured_daily_values(factory, w)
+        rows = self.store.baseline(factory.id, w.start, w.end)
+        out: dict[str, list[DailyValue]] = {}
+        for kpi in (*GAIN_KPIS, "oee"):
+            manual = baseline_daily_values(rows, kpi) if rows and kpi != "oee" else []
+            manual_days = {d.day for d in manual}
+            out[kpi] = sorted(
+                manual + [d for d in measured.get(kpi, []) if d.day not in manual_days], key=lambda d: d.day
+            )
+        return out
+
+    async def gains(
+        self, factory: Factory, baseline: DateWindow, after: DateWindow, project_id: str | None = None
+    ) -> GainsReport:
+        before_v = await self.side_values(factory, baseline)
+        after_v = await self.side_values(factory, after)
+        gains = [kpi_gain(k, before_v[k], after_v[k]) for k in (*GAIN_KPIS, "oee")]
+        trend = {k: monthly_trend(after_v[k]) for k in (*GAIN_KPIS, "oee")}
+        return GainsReport(factory.id, project_id, baseline, after, gains, trend)
+
+    # -- portfolio -----------------------------------------------------------------
+
+    async def data_health(self, factories: Sequence[Factory]) -> dict[str, dict[str, float | None]]:
+        """factory -> machine -> epoch seconds of its last sample in the coverage window."""
+        from assessor.influxql import ident, tag_in, time_range
+        from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_MACHINE
+
+        if not factories:
+            return {}
+        now = self.clock()
+        q = (
+            f"SELECT LAST({ident('state')}) FROM {ident(MEASUREMENT_MACHINE)} WHERE "
+            f"{tag_in(TAG_FACTORY, [f.id for f in factories])} AND "
+            f"{time_range(now - self.cfg.kpi.coverage_days * 86400.0, now + 60)} "
+            f"GROUP BY {ident(TAG_FACTORY)}, {ident(TAG_MACHINE)}"
+        )
+        result = await self.influx.query(q)
+        last: dict[str, dict[str, float | None]] = {f.id: {m.id: None for m in f.machines} for f in factories}
+        for s in result[0] if result else []:
+            fid, mid = s.tags.get(TAG_FACTORY, ""), s.tags.get(TAG_MACHINE, "")
+            if fid in last and s.values:
+                last[fid][mid] = s.values[0][0] / 1000.0
+        return last
+
+    async def portfolio(self, factories: Sequence[Factory]) -> list[dict[str, Any]]:
+        now = self.clock()
+        health = await self.data_health(factories)
+        rows = []
+        for f in factories:
+            a = await self.assessment(f, max_age_s=3600.0)
+            recent = await self.factory_kpis(f, now - 7 * 86400.0, now)
+            project = f.support_projects[-1] if f.support_projects else None
+            gains: list[dict[str, Any]] = []
+            if project is not None:
+                report = await self.gains(f, project.baseline, self.after_window(f, project), project.id)
+                gains = [
+                    {
+                        "kpi": g.kpi,
+                        "improvement": g.improvement,
+                        "reference": g.reference.improvement if g.reference else None,
+                        "meets_reference": g.meets_reference,
+                        "source_before": g.source_before,
+                        "source_after": g.source_after,
+                    }
+                    for g in report.gains
+                    if g.kpi in KPI_REFERENCE
+                ]
+            last = health.get(f.id, {})
+            seen = [t for t in last.values() if t is not None]
+            rows.append(
+                {
+                    "factory": f.id,
+                    "name": f.name,
+                    "region": f.region,
+                    "tier": a.tier.value,
+                    "level": a.level,
+                    "build_level": a.build_level.value,
+                    "score": a.score,
+                    "oee_7d": recent.get("oee"),
+                    "coverage_7d": recent.get("coverage"),
+                    "project": project.id if project else None,
+                    "gains": gains,
+                    "data_health": {
+                        "machines": len(last),
+                        "reporting": len(seen),
+                        "coverage": (len(seen) / len(last)) if last else None,
+                        "last_sample": {m: t for m, t in last.items()},
+                        "silent_since": min(seen) if seen and len(seen) < len(last) else None,
+                    },
+                }
+            )
+        return rows
