@@ -1,8 +1,8 @@
 """An assessor wired to a real influxd and a temporary registry, with tokens for each role.
 
-    async def test_x(assessor_env):
-        r = await assessor_env.client.get("/api/v1/factories/demo-factory/kpis", params=...,
-                                          headers=assessor_env.auth("operator"))
+async def test_x(assessor_env):
+    r = await assessor_env.client.get("/api/v1/factories/demo-factory/kpis", params=...,
+                                      headers=assessor_env.auth("operator"))
 """
 
 from __future__ import annotations
@@ -73,7 +73,9 @@ class AssessorEnv:
 
 @pytest_asyncio.fixture
 async def assessor_env(influxd: InfluxServer, influx_db: str, tmp_path: Path) -> AsyncIterator[AssessorEnv]:
-    cfg = AssessorConfig(influx=InfluxSettings(url=influxd.url, database=influx_db), registry=tmp_path / "r.sqlite")
+    cfg = AssessorConfig(
+        influx=InfluxSettings(url=influxd.url, database=influx_db), registry=tmp_path / "r.sqlite"
+    )
     store = RegistryStore(cfg.registry)
     store.upsert_factories(parse_registry(REGISTRY_YAML))
     influx = InfluxClient(cfg.influx)
@@ -84,7 +86,9 @@ async def assessor_env(influxd: InfluxServer, influx_db: str, tmp_path: Path) ->
         "demo-factory": create_token(store, "factory", "demo-factory"),
         "other-factory": create_token(store, "factory", "other-factory"),
     }
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://assessor") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://assessor"
+    ) as client:
         yield AssessorEnv(influxd, influx_db, store, service, client, tokens)
     await influx.close()
     store.close()

@@ -102,19 +102,29 @@ async def test_whole_day_is_materialised_and_read_back_the_same(assessor_env, re
 
 async def test_rollups_sum_times_and_counts(assessor_env, reference_data):
     # a second machine on the same line, running the same day at a different pace
-    extra = [p.replace("machine=press-01", "machine=press-02").replace("count_reject=", "count_reject=")
-             for p in reference_points(machine="press-02")[::2]]
+    extra = [
+        p.replace("machine=press-01", "machine=press-02").replace("count_reject=", "count_reject=")
+        for p in reference_points(machine="press-02")[::2]
+    ]
     assessor_env.store.upsert_factories([_with_second_machine(assessor_env.store.factory("demo-factory"))])
     assessor_env.influx.write(extra, assessor_env.database)
     params = {"start": "2024-03-04T06:00:00", "end": "2024-03-04T14:00:00"}
-    by_machine = (await assessor_env.client.get(
-        "/api/v1/factories/demo-factory/kpis", params={**params, "group": "machine"},
-        headers=assessor_env.auth("operator"),
-    )).json()["rows"]
-    factory = _row((await assessor_env.client.get(
-        "/api/v1/factories/demo-factory/kpis", params={**params, "group": "factory"},
-        headers=assessor_env.auth("operator"),
-    )).json())
+    by_machine = (
+        await assessor_env.client.get(
+            "/api/v1/factories/demo-factory/kpis",
+            params={**params, "group": "machine"},
+            headers=assessor_env.auth("operator"),
+        )
+    ).json()["rows"]
+    factory = _row(
+        (
+            await assessor_env.client.get(
+                "/api/v1/factories/demo-factory/kpis",
+                params={**params, "group": "factory"},
+                headers=assessor_env.auth("operator"),
+            )
+        ).json()
+    )
     assert len(by_machine) == 2
     for key in ("planned_time_s", "run_time_s", "total_count", "good_count", "reject_count"):
         assert factory[key] == pytest.approx(sum(m[key] for m in by_machine))
