@@ -36,7 +36,8 @@ def reference_points(factory: str = "demo-factory", machine: str = "press-01") -
         count = (WRAP_BASE + total) % 2**32
         lines.append(
             f"machine_data,factory={factory},line=line-1,machine={machine} "
-            f'state="{state}",state_code={code}i,count_total={count}i,count_reject={rejects}i {round(t * 1e9)}'
+            f'state="{state}",state_code={code}i,count_total={count}i,count_reject={rejects}i '
+            f"{round(t * 1e9)}"
         )
         if state == "running":
             ran += step
