@@ -113,7 +113,10 @@ def machine_day_totals(
         points = sig.counters.get(c) or []
         increases[c] = (
             increase_spread(
-                points, planned_by_day, previous=sig.previous.get(c), previous_t=sig.previous_t.get(c),
+                points,
+                planned_by_day,
+                previous=sig.previous.get(c),
+                previous_t=sig.previous_t.get(c),
                 width_bits=_width(c),
             )
             if points

@@ -7,6 +7,7 @@ days are computed live from the raw signals.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import time
@@ -20,7 +21,6 @@ from assessor.config import AssessorConfig
 from assessor.domain import DateWindow, Factory, Source, SupportProject
 from assessor.evidence_query import factory_evidence
 from assessor.gains import (
-    KPI_REFERENCE,
     DailyValue,
     KpiGain,
     MonthPoint,
@@ -35,6 +35,7 @@ from assessor.kpi.model import Totals
 from assessor.level import Assessment, LevelRules, assess
 from assessor.materialize import DayKey, day_start, read_days, write_days
 from assessor.measured import measured_day_totals
+from assessor.portfolio import gain_rows, manual_parts, measured_parts, window_bounds, window_totals
 from assessor.registry.store import RegistryStore
 
 Group = Literal["machine", "line", "factory"]
@@ -231,6 +232,25 @@ class AssessorService:
         trend = {k: monthly_trend(after_v[k]) for k in (*GAIN_KPIS, "oee")}
         return GainsReport(factory.id, project_id, baseline, after, gains, trend)
 
+    # -- background work -----------------------------------------------------------
+
+    async def backfill(self, factory: Factory, *, recent_days: int = 35) -> None:
+        """Materialise the days the portfolio reads: the recent weeks and every support
+        project's windows (``day_totals`` stores each complete day it computes)."""
+        now = self.clock()
+        await self.day_totals(factory, now - recent_days * 86400.0, now)
+        for project in factory.support_projects:
+            for w in (project.baseline, self.after_window(factory, project)):
+                start, end = self._window_bounds(factory, w)
+                await self.day_totals(factory, start, min(end, now))
+
+    async def refresh_all(self) -> None:
+        """One pass of the background refresher: materialise, then re-assess, every factory."""
+        for factory in self.store.factories():
+            await self.backfill(factory)
+            self.forget_assessment(factory.id)
+            await self.assessment(factory)
+
     # -- portfolio -----------------------------------------------------------------
 
     async def data_health(self, factories: Sequence[Factory]) -> dict[str, dict[str, float | None]]:
@@ -256,28 +276,47 @@ class AssessorService:
         return last
 
     async def portfolio(self, factories: Sequence[Factory]) -> list[dict[str, Any]]:
+        """One row per factory from aggregates only (see ``assessor.portfolio``)."""
         now = self.clock()
-        health = await self.data_health(factories)
-        rows = []
+        windows: list[tuple[str, float, float]] = []
+        plan: list[tuple[Factory, SupportProject | None, int]] = []
         for f in factories:
-            a = await self.assessment(f, max_age_s=3600.0)
-            recent = await self.factory_kpis(f, now - 7 * 86400.0, now)
+            today = dt.datetime.fromtimestamp(now, ZoneInfo(f.calendar.timezone)).date()
+            recent_end = day_start(f, today)
             project = f.support_projects[-1] if f.support_projects else None
+            plan.append((f, project, len(windows)))
+            windows.append((f.id, recent_end - 7 * 86400.0, recent_end))
+            if project is not None:
+                windows.append((f.id, *window_bounds(f, project.baseline)))
+                windows.append((f.id, *window_bounds(f, self.after_window(f, project))))
+        sums = await window_totals(self.influx, windows)
+        health = await self.data_health(factories)
+        missing = [f for f in factories if f.id not in self._assessments]
+        gate = asyncio.Semaphore(8)
+
+        async def level(f: Factory) -> None:
+            async with gate:
+                await self.assessment(f)
+
+        await asyncio.gather(*(level(f) for f in missing))
+        rows = []
+        for f, project, i in plan:
+            a = self._assessments[f.id][1]
+            recent = kpis(sums[i]) if sums[i] is not None else None
             gains: list[dict[str, Any]] = []
             if project is not None:
-                report = await self.gains(f, project.baseline, self.after_window(f, project), project.id)
-                gains = [
-                    {
-                        "kpi": g.kpi,
-                        "improvement": g.improvement,
-                        "reference": g.reference.improvement if g.reference else None,
-                        "meets_reference": g.meets_reference,
-                        "source_before": g.source_before,
-                        "source_after": g.source_after,
-                    }
-                    for g in report.gains
-                    if g.kpi in KPI_REFERENCE
-                ]
+                b_start, b_end = window_bounds(f, project.baseline)
+                after = self.after_window(f, project)
+                a_start, a_end = window_bounds(f, after)
+                manual_before = manual_parts(
+                    self.store.baseline(f.id, project.baseline.start, project.baseline.end)
+                )
+                measured_before = measured_parts(sums[i + 1], f, b_start, b_end)
+                before = {**measured_before, **manual_before}
+                source_before = "manual" if manual_before else "measured"
+                gains = gain_rows(
+                    before, measured_parts(sums[i + 2], f, a_start, a_end), (source_before, "measured")
+                )
             last = health.get(f.id, {})
             seen = [t for t in last.values() if t is not None]
             rows.append(
@@ -289,16 +328,17 @@ class AssessorService:
                     "level": a.level,
                     "build_level": a.build_level.value,
                     "score": a.score,
-                    "oee_7d": recent.get("oee"),
-                    "coverage_7d": recent.get("coverage"),
+                    "oee_7d": recent.oee if recent else None,
+                    "coverage_7d": recent.coverage if recent else None,
                     "project": project.id if project else None,
                     "gains": gains,
                     "data_health": {
                         "machines": len(last),
                         "reporting": len(seen),
                         "coverage": (len(seen) / len(last)) if last else None,
-                        "last_sample": {m: t for m, t in last.items()},
-                        "silent_since": min(seen) if seen and len(seen) < len(last) else None,
+                        "last_sample": dict(last),
+                        "silent_machines": sorted(m for m, t in last.items() if t is None),
+                        "last_seen": max(seen) if seen else None,
                     },
                 }
             )

@@ -2,7 +2,6 @@
 operator sees every factory, a factory user only its own (403 for any other, whether it
 exists or not, so a factory user learns nothing about other factories)."""
 
-
 import dataclasses
 import datetime as dt
 import enum
@@ -76,8 +75,11 @@ def _date(value: str | None, parameter: str) -> dt.date | None:
         raise ApiError(400, f"{parameter}: not an ISO date (YYYY-MM-DD): {value!r}", parameter) from None
 
 
-def create_app(service: AssessorService, *, extra: Callable[[FastAPI], None] | None = None) -> FastAPI:
+def create_app(
+    service: AssessorService, *, lifespan: Any = None, extra: Callable[[FastAPI], None] | None = None
+) -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="factorylens assessor",
         version="1",
         description="ISO 22400 KPIs, smart-factory level and before/after gains per factory.",

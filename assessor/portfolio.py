@@ -1,0 +1,152 @@
+"""The Technopark's portfolio: every visible factory with tier, level, recent OEE, gains
+against the programme's reference figures and data health, fast enough for hundreds
+of factories.
+
+Only aggregates are read: per factory three window sums over the materialised
+``kpi_daily`` rows (last 7 days, baseline, after), sent as batches of statements in a
+few requests. Gains here are point estimates (ratio of sums); the factory page gives
+the intervals. Levels come from the service's assessment cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from assessor.domain import DateWindow, Factory, ShiftCalendar
+from assessor.gains import KPI_DIRECTIONS, KPI_REFERENCE, REFERENCE, baseline_daily_values, improvement_rate
+from assessor.influx_client import InfluxClient
+from assessor.influxql import ident, tag_equals, time_range
+from assessor.kpi.calendar import planned_intervals, total
+from assessor.kpi.model import Totals
+from assessor.materialize import KPI_DAILY
+from datacontract import TAG_FACTORY
+
+SUMMED = (
+    "planned_s",
+    "run_s",
+    "idle_s",
+    "fault_s",
+    "setup_s",
+    "stopped_s",
+    "planned_stop_s",
+    "unknown_s",
+    "ideal_run_s",
+    "total_count",
+    "good_count",
+    "reject_count",
+    "failures",
+    "repair_s",
+    "energy_kwh",
+    "graded_count",
+    "metered_count",
+)
+_INTS = {"total_count", "good_count", "reject_count", "failures", "graded_count", "metered_count"}
+STATEMENTS_PER_REQUEST = 300
+PORTFOLIO_KPIS = (
+    "units_per_hour",
+    "units_per_labour_hour",
+    "defect_rate",
+    "energy_per_unit_kwh",
+    "on_time_delivery",
+)
+
+
+async def window_totals(
+    client: InfluxClient, windows: Sequence[tuple[str, float, float]]
+) -> list[Totals | None]:
+    """Summed kpi_daily Totals of each (factory, start, end); None where nothing is stored."""
+    select = ", ".join(f"SUM({ident(f)}) AS {ident(f)}" for f in SUMMED)
+    statements = [
+        f"SELECT {select} FROM {ident(KPI_DAILY)} WHERE {tag_equals(TAG_FACTORY, fid)} AND {time_range(s, e)}"
+        for fid, s, e in windows
+    ]
+    batches = [
+        statements[i : i + STATEMENTS_PER_REQUEST] for i in range(0, len(statements), STATEMENTS_PER_REQUEST)
+    ]
+    results = await asyncio.gather(*(client.query("; ".join(b)) for b in batches))
+    out: list[Totals | None] = []
+    for batch, result in zip(batches, results, strict=True):
+        result = result + [[]] * (len(batch) - len(result))
+        for series_list in result:
+            row = next(series_list[0].rows(), None) if series_list else None
+            out.append(None if row is None else _totals(row))
+    return out
+
+
+def _totals(row: dict[str, Any]) -> Totals:
+    values = {f: row.get(f) for f in SUMMED}
+    kwargs: dict[str, Any] = {f: (int(v or 0) if f in _INTS else float(v or 0.0)) for f, v in values.items()}
+    if values["energy_kwh"] is None:
+        kwargs["energy_kwh"] = None
+        kwargs["metered_count"] = 0
+    return Totals(**kwargs)
+
+
+@functools.lru_cache(maxsize=4096)
+def calendar_seconds(cal: ShiftCalendar, start: float, end: float) -> float:
+    return total(planned_intervals(cal, start, end))
+
+
+def measured_parts(
+    t: Totals | None, factory: Factory, start: float, end: float
+) -> dict[str, tuple[float, float]]:
+    """(numerator, denominator) of each comparable KPI from summed measured totals."""
+    if t is None or (t.known_s <= 0 and t.total_count == 0):
+        return {}
+    parts = {"units_per_hour": (float(t.total_count), t.known_s / 3600.0)}
+    if factory.employees:
+        parts["units_per_labour_hour"] = (
+            float(t.total_count),
+            factory.employees * calendar_seconds(factory.calendar, start, end) / 3600.0,
+        )
+    if t.graded:
+        parts["defect_rate"] = (float(t.reject_count), float(t.graded))
+    if t.energy_kwh is not None and t.metered:
+        parts["energy_per_unit_kwh"] = (t.energy_kwh, float(t.metered))
+    return parts
+
+
+def manual_parts(rows: Sequence[Any]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for kpi in PORTFOLIO_KPIS:
+        days = baseline_daily_values(rows, kpi)
+        den = sum(d.den for d in days)
+        if days and den:
+            out[kpi] = (sum(d.num for d in days), den)
+    return out
+
+
+def gain_rows(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], sources: tuple[str, str]
+) -> list[dict[str, Any]]:
+    rows = []
+    for kpi in PORTFOLIO_KPIS:
+        b = before.get(kpi)
+        a = after.get(kpi)
+        bv = b[0] / b[1] if b and b[1] else None
+        av = a[0] / a[1] if a and a[1] else None
+        imp = improvement_rate(KPI_DIRECTIONS[kpi], bv, av)
+        ref = REFERENCE[KPI_REFERENCE[kpi]]
+        rows.append(
+            {
+                "kpi": kpi,
+                "before": bv,
+                "after": av,
+                "improvement": imp,
+                "reference": ref.improvement,
+                "meets_reference": None if imp is None else imp >= ref.improvement,
+                "source_before": sources[0] if b else "",
+                "source_after": sources[1] if a else "",
+            }
+        )
+    return rows
+
+
+def window_bounds(factory: Factory, w: DateWindow) -> tuple[float, float]:
+    from assessor.materialize import day_start
+
+    return day_start(factory, w.start), day_start(factory, w.end + dt.timedelta(days=1))
