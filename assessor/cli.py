@@ -115,7 +115,7 @@ def _baseline_import(store: object, factory_id: str, path: Path) -> int:
 
 async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, start: str, end: str) -> int:
     from assessor.influx_client import InfluxClient
-    from assessor.materialize import day_start, write_days
+    from assessor.materialize import day_start, ensure_retention_policy, write_days
     from assessor.measured import measured_day_totals
 
     factory = store.factory(factory_id)  # type: ignore[attr-defined]
@@ -132,7 +132,8 @@ async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, star
             day_start(factory, last + dt.timedelta(days=1)),
             cfg.kpi.hold_s,
         )
-        await write_days(client, factory, totals)
+        await ensure_retention_policy(client, cfg.kpi.retention_policy)
+        await write_days(client, factory, totals, cfg.kpi.retention_policy)
     finally:
         await client.close()
     print(f"materialised {len(totals)} machine-day(s) of {factory_id}")

@@ -62,6 +62,10 @@ class KpiSettings(_Strict):
     materialize_after_s: float = Field(6 * 3600.0, ge=0)
     #: days of data that count for "auto-capture coverage" and data health
     coverage_days: int = Field(7, ge=1)
+    #: retention policy for the materialised daily KPIs; empty: the database default.
+    #: On InfluxDB 1.x the assessor creates it with one shard per ten years: a portfolio
+    #: query then opens one shard instead of one per week (the default shard duration).
+    retention_policy: str = ""
 
 
 class ServerSettings(_Strict):

@@ -46,31 +46,35 @@ async def machine_evidence(
     counted = present + process
     counts_select = ", ".join(f"COUNT({ident(f)}) AS {ident(f)}" for f in counted)
     statements = [
-        f"SELECT {counts_select} FROM {m} WHERE {where} {group}" if counted else "SHOW MEASUREMENTS LIMIT 0",
         # sampling interval of the state signal over its most recent samples
         f"SELECT ELAPSED({ident('state')}, 1ms) FROM {m} WHERE {tag_equals(TAG_FACTORY, factory.id)} "
         f"AND {time_range(max(start, now - 86400.0), now)} {group} LIMIT 500",
         f"SELECT COUNT(*) FROM {m} WHERE {where} GROUP BY time(1d)",
     ]
+    if counted:
+        statements.append(f"SELECT {counts_select} FROM {m} WHERE {where} {group}")
     statements += [
         f"SELECT COUNT(DISTINCT({ident(sp)})) AS n FROM {m} WHERE {where} {group}" for sp in setpoints
     ]
-    results = await client.query("; ".join(statements))
+    results = await client.query("; ".join(statements)) if keys else []
     results += [[]] * (len(statements) - len(results))
+    elapsed, per_day = results[0], results[1]
+    count_series = results[2] if counted else []
+    setpoint_results = results[3:] if counted else results[2:]
     counts: dict[tuple[str, str], dict[str, int]] = {}
-    for s in results[0]:
+    for s in count_series:
         row = next(s.rows(), {})
         counts[(s.tags.get(TAG_LINE, ""), s.tags.get(TAG_MACHINE, ""))] = {
             k: int(v or 0) for k, v in row.items() if k != "time"
         }
     intervals: dict[tuple[str, str], float] = {}
-    for s in results[1]:
+    for s in elapsed:
         gaps = [row[1] / 1000.0 for row in s.values if row[1]]
         if gaps:
             intervals[(s.tags.get(TAG_LINE, ""), s.tags.get(TAG_MACHINE, ""))] = statistics.median(gaps)
-    data_days = sum(1 for s in results[2] for row in s.values if any(v for v in row[1:] if v))
+    data_days = sum(1 for s in per_day for row in s.values if any(v for v in row[1:] if v))
     sp_changes: dict[tuple[str, str], int] = {}
-    for stmt in results[3:]:
+    for stmt in setpoint_results:
         for s in stmt:
             key = (s.tags.get(TAG_LINE, ""), s.tags.get(TAG_MACHINE, ""))
             distinct = int(next(s.rows(), {}).get("n") or 0)

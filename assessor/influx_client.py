@@ -84,12 +84,12 @@ class InfluxClient:
             raise InfluxError(f"InfluxDB unreachable: {exc}") from exc
         return _parse_chunks(body)
 
-    async def write(self, lines: list[bytes]) -> None:
+    async def write(self, lines: list[bytes], *, rp: str = "") -> None:
         if not lines:
             return
         params = {"db": self.cfg.database, "precision": "ns"}
-        if self.cfg.retention_policy:
-            params["rp"] = self.cfg.retention_policy
+        if rp or self.cfg.retention_policy:
+            params["rp"] = rp or self.cfg.retention_policy
         s = await self.session()
         try:
             async with s.post(f"{self.cfg.url}/write", params=params, data=b"\n".join(lines)) as r:
@@ -113,11 +113,13 @@ def _parse_chunks(body: bytes) -> list[list[Series]]:
             statement = merged.setdefault(result.get("statement_id", 0), {})
             for s in result.get("series", []):
                 tags = s.get("tags") or {}
-                key = (s["name"], tuple(sorted(tags.items())))
+                key = (s.get("name", ""), tuple(sorted(tags.items())))
                 if key in statement:
                     statement[key].values.extend(s.get("values", []))
                 else:
-                    statement[key] = Series(s["name"], dict(tags), s["columns"], list(s.get("values", [])))
+                    statement[key] = Series(
+                        s.get("name", ""), dict(tags), s["columns"], list(s.get("values", []))
+                    )
     if not merged:
         return []
     return [list(merged.get(i, {}).values()) for i in range(max(merged) + 1)]

@@ -21,6 +21,8 @@ from assessor.kpi.model import Totals
 from datacontract import TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
 KPI_DAILY = "kpi_daily"
+#: the same rows summed per factory and day, so a portfolio reads one series per factory
+KPI_DAILY_FACTORY = "kpi_daily_factory"
 _FIELDS = [f for f in dataclasses.fields(Totals)]
 _INT_FIELDS = {
     "total_count",
@@ -48,25 +50,57 @@ def _value(name: str, v: float | int) -> str:
     return repr(f)
 
 
-def encode_day(factory_id: str, line: str, machine: str, day_start: float, t: Totals) -> bytes:
-    fields = ",".join(
+def _fields(t: Totals) -> str:
+    return ",".join(
         f"{f.name}={_value(f.name, getattr(t, f.name))}" for f in _FIELDS if getattr(t, f.name) is not None
     )
+
+
+def encode_day(factory_id: str, line: str, machine: str, day_start: float, t: Totals) -> bytes:
     tags = f"{TAG_FACTORY}={_tag(factory_id)},{TAG_LINE}={_tag(line)},{TAG_MACHINE}={_tag(machine)}"
-    return f"{KPI_DAILY},{tags} {fields} {round(day_start * 1e9)}".encode()
+    return f"{KPI_DAILY},{tags} {_fields(t)} {round(day_start * 1e9)}".encode()
+
+
+def encode_factory_day(factory_id: str, day_start: float, t: Totals) -> bytes:
+    return (
+        f"{KPI_DAILY_FACTORY},{TAG_FACTORY}={_tag(factory_id)} {_fields(t)} {round(day_start * 1e9)}".encode()
+    )
+
+
+def source(rp: str, measurement: str) -> str:
+    """``"rp"."measurement"`` (or just the measurement for the default policy)."""
+    return f"{ident(rp)}.{ident(measurement)}" if rp else ident(measurement)
+
+
+async def ensure_retention_policy(client: InfluxClient, rp: str) -> None:
+    """Create the KPI retention policy on InfluxDB 1.x if it is missing."""
+    if not rp or client.cfg.api != "v1":
+        return
+    result = await client.query("SHOW RETENTION POLICIES")
+    names = {row["name"] for s in (result[0] if result else []) for row in s.rows()}
+    if rp not in names:
+        await client.query(
+            f"CREATE RETENTION POLICY {ident(rp)} ON {ident(client.cfg.database)} "
+            "DURATION INF REPLICATION 1 SHARD DURATION 520w"
+        )
 
 
 def day_start(factory: Factory, day: dt.date) -> float:
     return dt.datetime.combine(day, dt.time(), ZoneInfo(factory.calendar.timezone)).timestamp()
 
 
-async def write_days(client: InfluxClient, factory: Factory, totals: Mapping[DayKey, Totals]) -> None:
-    lines = [
-        encode_day(factory.id, line, machine, day_start(factory, day), t)
-        for (line, machine, day), t in totals.items()
-    ]
+async def write_days(
+    client: InfluxClient, factory: Factory, totals: Mapping[DayKey, Totals], rp: str = ""
+) -> None:
+    lines = []
+    per_day: dict[dt.date, list[Totals]] = {}
+    for (line, machine, day), t in totals.items():
+        lines.append(encode_day(factory.id, line, machine, day_start(factory, day), t))
+        per_day.setdefault(day, []).append(t)
+    for day, parts in per_day.items():
+        lines.append(encode_factory_day(factory.id, day_start(factory, day), sum(parts, Totals.zero())))
     for i in range(0, len(lines), 5000):
-        await client.write(lines[i : i + 5000])
+        await client.write(lines[i : i + 5000], rp=rp)
 
 
 def _totals_from_row(row: Mapping[str, object]) -> Totals:
@@ -82,10 +116,12 @@ def _totals_from_row(row: Mapping[str, object]) -> Totals:
     return Totals(**kwargs)  # type: ignore[arg-type]
 
 
-async def read_days(client: InfluxClient, factory: Factory, start: float, end: float) -> dict[DayKey, Totals]:
+async def read_days(
+    client: InfluxClient, factory: Factory, start: float, end: float, rp: str = ""
+) -> dict[DayKey, Totals]:
     tz = ZoneInfo(factory.calendar.timezone)
     q = (
-        f"SELECT * FROM {ident(KPI_DAILY)} WHERE {tag_equals(TAG_FACTORY, factory.id)} "
+        f"SELECT * FROM {source(rp, KPI_DAILY)} WHERE {tag_equals(TAG_FACTORY, factory.id)} "
         f"AND {time_range(start, end)} GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
     )
     result = await client.query(q)

@@ -33,7 +33,7 @@ from assessor.kpi.calendar import local_days, planned_intervals, total
 from assessor.kpi.formulas import kpis, rollup
 from assessor.kpi.model import Totals
 from assessor.level import Assessment, LevelRules, assess
-from assessor.materialize import DayKey, day_start, read_days, write_days
+from assessor.materialize import DayKey, day_start, ensure_retention_policy, read_days, write_days
 from assessor.measured import measured_day_totals
 from assessor.portfolio import gain_rows, manual_parts, measured_parts, window_bounds, window_totals
 from assessor.registry.store import RegistryStore
@@ -73,11 +73,19 @@ class AssessorService:
     ) -> None:
         self.cfg, self.store, self.influx, self.rules, self.clock = cfg, store, influx, rules, clock
         self._assessments: dict[str, tuple[float, Assessment]] = {}
+        self._rp = cfg.kpi.retention_policy
+        self._rp_ready = not self._rp
+
+    async def _ensure_rp(self) -> None:
+        if not self._rp_ready:
+            await ensure_retention_policy(self.influx, self._rp)
+            self._rp_ready = True
 
     # -- measured totals -----------------------------------------------------------
 
     async def day_totals(self, factory: Factory, start: float, end: float) -> dict[DayKey, Totals]:
         """(line, machine, local day) -> Totals over [start, end)."""
+        await self._ensure_rp()
         tz = factory.calendar.timezone
         segments = local_days(tz, start, end)
         settled_before = self.clock() - self.cfg.kpi.materialize_after_s
@@ -91,7 +99,7 @@ class AssessorService:
         whole_days = {s[0] for s in whole}
         out: dict[DayKey, Totals] = {}
         if whole:
-            stored = await read_days(self.influx, factory, whole[0][1], whole[-1][2])
+            stored = await read_days(self.influx, factory, whole[0][1], whole[-1][2], self._rp)
             wanted = {(m.line_id, m.id) for m in factory.machines}
             missing = sorted(d for d in whole_days if any((ln, mc, d) not in stored for ln, mc in wanted))
             if missing:
@@ -99,7 +107,7 @@ class AssessorService:
                 last = day_start(factory, missing[-1] + dt.timedelta(days=1))
                 computed = await measured_day_totals(self.influx, factory, first, last, self.cfg.kpi.hold_s)
                 fresh = {k: v for k, v in computed.items() if k[2] in missing}
-                await write_days(self.influx, factory, fresh)
+                await write_days(self.influx, factory, fresh, self._rp)
                 stored.update(fresh)
             out.update({k: v for k, v in stored.items() if k[2] in whole_days})
         for seg in segments:
@@ -289,7 +297,7 @@ class AssessorService:
             if project is not None:
                 windows.append((f.id, *window_bounds(f, project.baseline)))
                 windows.append((f.id, *window_bounds(f, self.after_window(f, project))))
-        sums = await window_totals(self.influx, windows)
+        sums = await window_totals(self.influx, windows, self._rp)
         health = await self.data_health(factories)
         missing = [f for f in factories if f.id not in self._assessments]
         gate = asyncio.Semaphore(8)
