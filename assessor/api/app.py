@@ -22,7 +22,13 @@ from assessor.registry.importer import RegistryError, parse_registry
 from assessor.service import AssessorService
 
 MAX_WINDOW_DAYS = 800
+#: a gains window is a baseline or an after period: a year is typical, two the most
+MAX_GAINS_WINDOW_DAYS = 800
 MAX_UPLOAD_BYTES = 20 * 2**20
+MAX_REGISTRY_BYTES = 5 * 2**20
+#: dates the KPI code and InfluxDB (int64 nanoseconds since 1970) can both represent
+EARLIEST = dt.date(1970, 1, 2)
+LATEST = dt.date(2200, 1, 1)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -44,16 +50,23 @@ def parse_time(value: str, parameter: str, tz: str, *, end: bool = False) -> flo
     A bare date as ``end`` means the end of that day (inclusive, as people write it)."""
     try:
         if len(value) == 10:
-            day = dt.date.fromisoformat(value)
+            day = _in_range(dt.date.fromisoformat(value), parameter)
             if end:
                 day += dt.timedelta(days=1)
             return dt.datetime.combine(day, dt.time(), ZoneInfo(tz)).timestamp()
         t = dt.datetime.fromisoformat(value)
     except ValueError:
         raise ApiError(400, f"{parameter}: not an ISO date or date-time: {value!r}", parameter) from None
+    _in_range(t.date(), parameter)
     if t.tzinfo is None:
         t = t.replace(tzinfo=ZoneInfo(tz))
     return t.timestamp()
+
+
+def _in_range(day: dt.date, parameter: str) -> dt.date:
+    if not EARLIEST <= day <= LATEST:
+        raise ApiError(400, f"{parameter}: outside {EARLIEST} .. {LATEST}", parameter)
+    return day
 
 
 def _window(factory: Factory, start: str, end: str) -> tuple[float, float]:
@@ -70,9 +83,10 @@ def _date(value: str | None, parameter: str) -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise ApiError(400, f"{parameter}: not an ISO date (YYYY-MM-DD): {value!r}", parameter) from None
+    return _in_range(day, parameter)
 
 
 def create_app(
@@ -181,6 +195,9 @@ def create_app(
                 raise ApiError(400, "baseline_end: before baseline_start", "baseline_end")
             if ae < as_:
                 raise ApiError(400, "after_end: before after_start", "after_end")
+            for name, a, b in (("baseline_end", bs, be), ("after_end", as_, ae)):
+                if (b - a).days >= MAX_GAINS_WINDOW_DAYS:
+                    raise ApiError(400, f"{name}: window longer than {MAX_GAINS_WINDOW_DAYS} days", name)
             baseline, after = DateWindow(bs, be), DateWindow(as_, ae)
         else:
             missing = [
@@ -203,8 +220,8 @@ def create_app(
         f = factory_for(p, id)
         try:
             body = await request.json()
-        except ValueError:
-            raise ApiError(400, "body: not JSON", "body") from None
+        except (ValueError, RecursionError):
+            raise ApiError(400, "body: not JSON (or nested too deeply)", "body") from None
         answers = body.get("answers", body) if isinstance(body, dict) else None
         if not isinstance(answers, dict):
             raise ApiError(400, "answers: expected an object of item id -> 0..5", "answers")
@@ -239,7 +256,15 @@ def create_app(
 
     @app.post("/api/v1/registry", tags=["registry"])
     async def post_registry(request: Request, _: Annotated[Principal, Depends(operator)]) -> dict[str, Any]:
-        text = (await request.body()).decode("utf-8", errors="replace")
+        raw = await request.body()
+        if len(raw) > MAX_REGISTRY_BYTES:
+            raise ApiError(413, f"body: larger than {MAX_REGISTRY_BYTES // 2**20} MiB", "body")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ApiError(
+                400, f"body: not UTF-8 text (byte {exc.start}); save the file as UTF-8", "body"
+            ) from None
         try:
             factories = parse_registry(text, "request body")
         except RegistryError as exc:

@@ -122,6 +122,8 @@ def _line_index(text: str) -> dict[Path_, int]:
 
 # -- value checks -----------------------------------------------------------------
 
+MAX_ID_LENGTH = 256
+
 
 def _id(value: object) -> str:
     """Ids become InfluxDB tag values and URL parts: a line break cannot be carried at
@@ -135,8 +137,12 @@ def _id(value: object) -> str:
         raise ValueError(f"id must not start or end with blanks: {value!r}")
     if any(unicodedata.category(c) == "Cc" for c in value):
         raise ValueError(f"id must not contain line breaks or control characters: {value!r}")
-    if value.endswith("\\"):
-        raise ValueError(f"id must not end with a backslash: {value!r}")
+    if "\\" in value:
+        # InfluxDB's tag escaping cannot carry every backslash, so the query layer
+        # (assessor.influxql.check_id) refuses them: refuse them here first
+        raise ValueError(f"id must not contain a backslash: {value!r}")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"id longer than {MAX_ID_LENGTH} characters")
     return value
 
 

@@ -116,7 +116,7 @@ BAD = [
     ),
     pytest.param(
         ("id: line-1", 'id: "line-1\\\\"'),
-        "factories[0].lines[0].id: id must not end with a backslash: 'line-1\\\\' (line 12)",
+        "factories[0].lines[0].id: id must not contain a backslash: 'line-1\\\\' (line 12)",
         id="trailing-backslash",
     ),
     pytest.param(
