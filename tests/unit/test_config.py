@@ -171,3 +171,12 @@ def test_shipped_configs_validate():
     collector_configs = [p for p in root.glob("collector-*.yaml")]
     for path in collector_configs:
         load_config(path, env={})
+
+
+def test_shipped_assessor_configs_validate():
+    from assessor.config import load_assessor_config
+    from assessor.registry.importer import load_registry
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    load_assessor_config(root / "assessor.yaml", env={})
+    assert [f.id for f in load_registry(root / "registry-demo.yaml")] == ["demo-factory"]
