@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.support.influxd_fixtures",
     "tests.support.modbus_fixtures",
+    "tests.support.mosquitto_fixtures",
     "tests.support.assessor_env",
 ]

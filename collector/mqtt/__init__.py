@@ -1,0 +1,1 @@
+"""MQTT input: broker sessions, payload decoding and Sparkplug B state."""

@@ -1,0 +1,380 @@
+"""A real MQTT broker (Debian's ``mosquitto`` 2.0) run as a subprocess for tests and the demo.
+
+Config, log and persistence database live in one directory; the broker listens on loopback
+ports nobody else uses. With ``persistence=True`` (the default) a SIGTERM-restart keeps
+persistent sessions and the QoS 1/2 messages queued for disconnected clients, because
+mosquitto writes its database on a clean exit; after SIGKILL only what the last autosave
+(every second here) wrote survives.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from localservices.influxd import TlsFiles, free_port, make_tls_files
+
+__all__ = [
+    "MosquittoServer",
+    "MosquittoServerError",
+    "TlsFiles",
+    "TlsFilesLike",
+    "make_password_file",
+    "make_tls_files",
+]
+
+STARTUP_TIMEOUT = 10.0
+
+# mosquitto 2.0's own format ("$7$"): PBKDF2-HMAC-SHA512, 101 rounds, 12-byte salt, base64
+_PBKDF2_ROUNDS = 101
+_SALT_BYTES = 12
+
+
+class MosquittoServerError(RuntimeError):
+    """The broker did not start or could not be configured."""
+
+
+class TlsFilesLike(Protocol):
+    """Anything with PEM paths ``ca``, ``cert``, ``key`` (localservices.influxd.TlsFiles fits)."""
+
+    @property
+    def ca(self) -> Path: ...
+
+    @property
+    def cert(self) -> Path: ...
+
+    @property
+    def key(self) -> Path: ...
+
+
+def _kill_quietly(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+
+
+def _password_hash(password: str) -> str:
+    salt = secrets.token_bytes(_SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, _PBKDF2_ROUNDS, 64)
+    return f"$7${_PBKDF2_ROUNDS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def make_password_file(path: Path | str, users: Mapping[str, str], *, use_tool: bool | None = None) -> Path:
+    """Write a mosquitto password file for ``users`` (name -> password); returns its path.
+
+    Debian's mosquitto package ships ``mosquitto_passwd`` (in /usr/bin), which is used when
+    present. Without it (``use_tool=False`` forces this) the file is written directly in the
+    broker's own "$7$" format, which is documented and stable across 2.0.x; a test checks
+    that the broker accepts it.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    for name in users:
+        # the file is "name:hash" per line; mosquitto_passwd refuses these too
+        if not name or ":" in name or "\n" in name:
+            raise ValueError(f"invalid MQTT user name for a password file: {name!r}")
+    tool = shutil.which("mosquitto_passwd") if use_tool is not False else None
+    if use_tool and tool is None:
+        raise MosquittoServerError("mosquitto_passwd not found on PATH (Debian package mosquitto)")
+    if tool is None:
+        lines = [f"{name}:{_password_hash(pw)}\n" for name, pw in users.items()]
+        p.write_text("".join(lines), encoding="utf-8")
+    else:
+        p.write_text("", encoding="utf-8")
+        for name, pw in users.items():
+            done = subprocess.run([tool, "-b", str(p), name, pw], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise MosquittoServerError(f"mosquitto_passwd failed for {name!r}: {done.stderr.strip()}")
+    # newer mosquitto releases refuse a world-readable password file
+    p.chmod(0o600)
+    return p
+
+
+class MosquittoServer:
+    """One mosquitto process with its own config, log, persistence directory and ports.
+
+    ``port`` pins the plain listener (default: a free one, kept across restarts). With
+    ``tls`` a second listener on ``tls_port`` speaks MQTT over TLS with those files; the
+    plain one stays, so a test can set up and check over it. ``password_file`` (see
+    make_password_file) turns anonymous access off on every listener.
+    """
+
+    def __init__(
+        self,
+        base_dir: Path | str | None = None,
+        *,
+        port: int | None = None,
+        persistence: bool = True,
+        password_file: Path | str | None = None,
+        tls: TlsFilesLike | None = None,
+        binary: str = "mosquitto",
+        startup_timeout: float = STARTUP_TIMEOUT,
+    ) -> None:
+        # Debian installs the broker in /usr/sbin, which a non-root PATH may lack
+        found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/local/sbin")
+        if found is None:
+            raise MosquittoServerError(f"{binary!r} not found (Debian package mosquitto)")
+        self.binary = found
+        self._own_dir = base_dir is None
+        self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="mosquitto-")).resolve()
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.persistence = persistence
+        self.password_file = Path(password_file).resolve() if password_file is not None else None
+        self.tls = tls
+        self.startup_timeout = startup_timeout
+        self.host = "127.0.0.1"
+        self.port = port or 0
+        self.tls_port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._log_offset = 0
+
+    # -- paths -----------------------------------------------------------------------
+
+    @property
+    def config_path(self) -> Path:
+        return self.base_dir / "mosquitto.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self.base_dir / "mosquitto.log"
+
+    @property
+    def data_dir(self) -> Path:
+        """Where mosquitto.db is written (when persistence is on)."""
+        return self.base_dir / "data"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _config_lines(self) -> list[str]:
+        lines = [
+            # as root mosquitto would switch to user "mosquitto", which cannot write our
+            # temporary directory; as anyone else this line is ignored
+            f"user {pwd.getpwuid(os.getuid()).pw_name}",
+            f"listener {self.port} {self.host}",
+        ]
+        if self.tls is not None:
+            lines += [
+                f"listener {self.tls_port} {self.host}",
+                f"cafile {Path(self.tls.ca).resolve()}",
+                f"certfile {Path(self.tls.cert).resolve()}",
+                f"keyfile {Path(self.tls.key).resolve()}",
+            ]
+        # without per_listener_settings these apply to every listener
+        if self.password_file is not None:
+            lines += ["allow_anonymous false", f"password_file {self.password_file}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self.persistence:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            lines += [
+                "persistence true",
+                # with the trailing slash, as in Debian's own config: some releases join this
+                # and the file name without a separator
+                f"persistence_location {self.data_dir}/",
+                # the default is 30 minutes: a SIGKILL would lose every queued message
+                "autosave_interval 1",
+            ]
+        else:
+            lines.append("persistence false")
+        lines += [
+            # past the default limit (1000 per client) the broker drops further QoS 1/2
+            # messages for a disconnected subscriber without a log line, while the publisher
+            # still gets its PUBACK; tests of "no sample lost across a collector outage" need
+            # the broker to keep everything, memory permitting
+            "max_queued_messages 0",
+            f"log_dest file {self.log_path}",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_type information",
+            "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+        ]
+        return lines
+
+    def _write_config(self) -> None:
+        self.config_path.write_text("\n".join(self._config_lines()) + "\n", encoding="utf-8")
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> MosquittoServer:
+        """Start (or start again on the same ports and data) and wait until every listener
+        accepts TCP connections. mosquitto loads its database before it opens listeners,
+        so a restored session is in place by the time this returns."""
+        if self.running:
+            return self
+        # ports are chosen on the first start only, so clients can reconnect after a restart
+        choose = not self.port
+        choose_tls = self.tls is not None and not self.tls_port
+        attempts = 3 if choose or choose_tls else 1
+        for attempt in range(attempts):
+            if choose:
+                self.port = free_port(self.host)
+            if choose_tls:
+                self.tls_port = free_port(self.host)
+                while self.tls_port == self.port:
+                    self.tls_port = free_port(self.host)
+            self._write_config()
+            self._spawn()
+            try:
+                self._wait_ready()
+                return self
+            except MosquittoServerError:
+                tail = self.log_tail()
+                self._reap()
+                self._proc = None
+                # a port taken between free_port() and mosquitto's bind: try new ones
+                if "address already in use" in tail.lower() and attempt + 1 < attempts:
+                    continue
+                if choose:
+                    self.port = 0
+                if choose_tls:
+                    self.tls_port = 0
+                raise
+        raise AssertionError("unreachable")
+
+    def _spawn(self) -> None:
+        # mosquitto logs to its file once the config is read; errors before that go here
+        log = self.log_path.open("ab")
+        self._log_offset = log.tell()
+        try:
+            self._proc = subprocess.Popen(
+                [self.binary, "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.base_dir,
+                # own session: a Ctrl-C meant for pytest does not hit the broker half-way
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        # a test that crashes before stop() must not leave a broker running
+        self._finalizer = weakref.finalize(self, _kill_quietly, self._proc)
+
+    def _ports(self) -> list[int]:
+        return [self.port] + ([self.tls_port] if self.tls is not None else [])
+
+    def _wait_ready(self) -> None:
+        # a TCP connect alone can reach whoever else holds a port we thought free, so also
+        # wait for the line mosquitto logs once its listeners are open and its database loaded
+        deadline = time.monotonic() + self.startup_timeout
+        pending = self._ports()
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            assert self._proc is not None
+            code = self._proc.poll()
+            if code is not None:
+                raise MosquittoServerError(
+                    f"mosquitto exited with status {code} during start-up; log {self.log_path}:\n"
+                    f"{self.log_tail()}"
+                )
+            for port in list(pending):
+                try:
+                    with socket.create_connection((self.host, port), timeout=0.5):
+                        pending.remove(port)
+                except OSError as exc:
+                    last_error = f"port {port}: {exc}"
+            if not pending:
+                if self._logged_running():
+                    return
+                last_error = "no 'running' line in the log yet"
+            time.sleep(0.02)
+        raise MosquittoServerError(
+            f"mosquitto did not accept connections within {self.startup_timeout:.0f}s "
+            f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
+        )
+
+    def _logged_running(self) -> bool:
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(self._log_offset)
+                return b" running\n" in f.read()
+        except FileNotFoundError:
+            return False
+
+    def _reap(self) -> None:
+        if self._proc is not None:
+            _kill_quietly(self._proc)
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Clean shutdown (SIGTERM: mosquitto saves its database); SIGKILL after ``timeout``."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self._reap()
+        self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as in a power cut: only the last autosave (at most ~1 s old) survives."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        self._reap()
+        self._proc = None
+
+    def restart(self) -> MosquittoServer:
+        """Stop cleanly and start again on the same ports and persistence directory."""
+        self.stop()
+        return self.start()
+
+    def cleanup(self) -> None:
+        """Stop, and remove the directory if this object created it."""
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> MosquittoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return "(no log file)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        where = f"{self.host}:{self.port}" if self.port else "unstarted"
+        return f"<MosquittoServer {where} {state} dir={self.base_dir}>"
