@@ -23,6 +23,7 @@ from collector.modbus.datatypes import (
     ByteOrder,
     DataType,
 )
+from collector.mqtt.config import MqttConfig
 from datacontract import CANONICAL_STATES, ROLES, FieldType
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -382,6 +383,7 @@ class CollectorConfig(_Strict):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     modbus: ModbusConfig = Field(default_factory=ModbusConfig)
+    mqtt: MqttConfig | None = None
 
     @model_validator(mode="after")
     def _unique_machines(self) -> CollectorConfig:
@@ -394,8 +396,11 @@ class CollectorConfig(_Strict):
                     f"repeats modbus.devices[{seen[key]}]"
                 )
             seen[key] = i
-        if not self.modbus.devices:
-            raise ValueError("no sources: list at least one device under modbus.devices")
+        if not self.modbus.devices and self.mqtt is None:
+            raise ValueError(
+                "no sources: list at least one device under modbus.devices "
+                "or a subscription under mqtt.subscriptions"
+            )
         return self
 
     def line_of(self, dev: DeviceConfig) -> str:
