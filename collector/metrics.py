@@ -105,5 +105,22 @@ class CollectorMetrics:
             registry=r,
         )
 
+        self.mqtt_messages = Counter(
+            "collector_mqtt_messages_total",
+            "MQTT messages per subscription: received, stored, rejected (dead-lettered)",
+            ["subscription", "outcome"],
+            registry=r,
+        )
+        self.mqtt_lag = Histogram(
+            "collector_mqtt_lag_seconds",
+            "From the payload's time stamp (or arrival) to the samples being durable",
+            ["subscription"],
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600),
+            registry=r,
+        )
+        self.mqtt_disconnects = Counter(
+            "collector_mqtt_disconnects_total", "Connections to the broker lost", registry=r
+        )
+
     def watch_spool(self, stats: Callable[[], object]) -> None:
         self.registry.register(_SpoolCollector(stats))

@@ -19,6 +19,8 @@ from collector.influx.sink import make_sink
 from collector.metrics import CollectorMetrics
 from collector.modbus.client import ModbusEndpoint, endpoint_key
 from collector.modbus.poller import DevicePoller, PollStats, run_poller
+from collector.mqtt.deadletter import DeadLetters
+from collector.mqtt.source import MqttSource
 from collector.spool import Spool
 from collector.spool_appender import SpoolAppender
 
@@ -46,6 +48,7 @@ class Collector:
         self.pollers: list[DevicePoller] = []
         self._polls = 0
         self._children: dict[str, tuple[Any, Any, Any, Any]] = {}
+        self.mqtt: MqttSource | None = None
 
     def _build_pollers(self, appender: SpoolAppender) -> list[ModbusEndpoint]:
         endpoints: dict[tuple[str, str], ModbusEndpoint] = {}
@@ -135,6 +138,7 @@ class Collector:
             self.spool, delivery, appender.data_available, batch_points=cfg.influx.batch_points
         )
         endpoints = self._build_pollers(appender)
+        mqtt = await self._start_mqtt(appender) if cfg.mqtt is not None and not once else None
         http = None
         if cfg.metrics.listen:
             http = await start_http_endpoint(cfg.metrics.listen, m.registry, self.health)
@@ -149,6 +153,8 @@ class Collector:
                 await self._poll_until(stop, poll_stop)
         finally:
             poll_stop.set()
+            if mqtt is not None:
+                await mqtt.stop()
             await appender.stop()
             delivered = await forwarder.drain(cfg.influx.flush_timeout)
             forward_task.cancel()
@@ -166,6 +172,24 @@ class Collector:
                 "stopped with %d point(s) not yet in InfluxDB; they stay spooled for the next start", pending
             )
         return RunResult(delivered_all=delivered, pending_points=pending, polls=self._polls)
+
+    async def _start_mqtt(self, appender: SpoolAppender) -> MqttSource:
+        cfg = self.cfg
+        assert cfg.mqtt is not None
+        source = MqttSource(
+            cfg.mqtt,
+            factory=cfg.site.factory,
+            site_line=cfg.site.line,
+            appender=appender,
+            deadletters=DeadLetters(
+                cfg.mqtt.dead_letter_dir(cfg.spool.path), max_bytes=cfg.mqtt.dead_letter_max_bytes
+            ),
+            metrics=self.metrics,
+            on_accepted=self.metrics.accepted.labels("mqtt").inc,
+        )
+        await source.start()
+        self.mqtt = source
+        return source
 
     async def _poll_until(self, stop: asyncio.Event, poll_stop: asyncio.Event) -> None:
         now = time.monotonic()

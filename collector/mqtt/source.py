@@ -1,0 +1,284 @@
+"""MQTT sources: subscribe, map each message to samples, spool them, then acknowledge.
+
+paho's network loop runs in its own thread (``loop_forever``: the measured fast path);
+messages cross into the asyncio loop in batches. A QoS 1/2 message is acknowledged only
+after its samples are durable in the spool or it is written to the dead-letter file, so
+a crash in between means the broker delivers it again. Acknowledgements go out in the
+order the messages arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from collector.lineprotocol import encode_point, series_prefix
+from collector.mqtt.config import MqttConfig
+from collector.mqtt.deadletter import DeadLetters
+from collector.mqtt.mapping import BadMessage, Sample, SubscriptionMapper
+from collector.mqtt.sparkplug import SparkplugTracker, rebirth_payload
+from collector.spool_appender import SpoolAppender
+from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE, MachineState
+
+log = logging.getLogger(__name__)
+BATCH = 2000
+
+
+@dataclass
+class Inbound:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    arrival_ns: int
+
+
+class MqttSource:
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        *,
+        factory: str,
+        site_line: str,
+        appender: SpoolAppender,
+        deadletters: DeadLetters,
+        metrics: Any,
+        on_accepted: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self.cfg = cfg
+        self.factory = factory
+        self.site_line = site_line
+        self._appender = appender
+        self._dead = deadletters
+        self._m = metrics
+        self._on_accepted = on_accepted
+        self._mappers = [
+            SubscriptionMapper(
+                s, site_line=site_line, max_payload=cfg.max_payload_bytes, max_future_s=cfg.max_future
+            )
+            for s in cfg.subscriptions
+        ]
+        self._sparkplug = SparkplugTracker()
+        self._prefixes: dict[tuple[str, str], bytes] = {}
+        self._inbox: deque[Inbound] = deque()
+        self._wake = asyncio.Event()
+        self._wake_pending = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: mqtt.Client | None = None
+        self._thread: threading.Thread | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.connected = threading.Event()
+
+    # -- paho side (network thread) ------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.cfg
+        v5 = str(cfg.protocol) == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
+        if cfg.username:
+            client.username_pw_set(cfg.username, cfg.password or None)
+        url = urlparse(cfg.url)
+        if url.scheme == "mqtts":
+            tls = cfg.tls
+            ctx = ssl.create_default_context(cafile=str(tls.ca) if tls and tls.ca else None)
+            if tls and tls.cert:
+                ctx.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
+            client.tls_set_context(ctx)
+        client.reconnect_delay_set(1, 30)
+        client.max_inflight_messages_set(1000)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            log.error("mqtt: broker refused the connection: %s", reason)
+            return
+        # subscribe again on every connect: a broker without our session has forgotten them
+        client.subscribe([(s.topic, s.qos) for s in self.cfg.subscriptions])
+        self.connected.set()
+        log.info("mqtt: connected to %s, %d subscription(s)", self.cfg.url, len(self.cfg.subscriptions))
+
+    def _on_disconnect(self, _c: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self.connected.clear()
+        if self._m is not None:
+            self._m.mqtt_disconnects.inc()
+        log.warning("mqtt: disconnected (%s); reconnecting with backoff", reason)
+
+    def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        self._inbox.append(Inbound(msg.topic, msg.payload, msg.mid, msg.qos, time.time_ns()))
+        # one wake-up per burst, not per message: call_soon_threadsafe costs a syscall
+        if not self._wake_pending.is_set():
+            self._wake_pending.set()
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _network(self) -> None:
+        assert self._client is not None
+        url = urlparse(self.cfg.url)
+        port = url.port or (8883 if url.scheme == "mqtts" else 1883)
+        kwargs: dict[str, Any] = {"keepalive": int(self.cfg.keepalive)}
+        if str(self.cfg.protocol) == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = int(self.cfg.session_expiry)
+            kwargs.update(clean_start=False, properties=props)
+        try:
+            self._client.connect(url.hostname or "127.0.0.1", port, **kwargs)
+        except OSError as exc:
+            log.warning("mqtt: cannot connect to %s yet (%s); retrying", self.cfg.url, exc)
+        self._client.loop_forever(retry_first_connection=True)
+
+    # -- asyncio side ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._client = self._make_client()
+        self._thread = threading.Thread(target=self._network, name="mqtt-network", daemon=True)
+        self._thread.start()
+        self._task = asyncio.create_task(self._consume(), name="mqtt-consume")
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10)
+        if self._task is not None:
+            # what arrived is stored and acknowledged before we go (the session keeps the rest)
+            self._wake.set()
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _consume(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                self._wake_pending.clear()
+                while self._inbox:
+                    await self._process(self._take())
+        except asyncio.CancelledError:
+            while self._inbox:
+                await asyncio.shield(self._process(self._take()))
+            raise
+
+    def _take(self) -> list[Inbound]:
+        batch = []
+        inbox = self._inbox
+        while inbox and len(batch) < BATCH:
+            batch.append(inbox.popleft())
+        return batch
+
+    async def _process(self, batch: list[Inbound]) -> None:
+        points: list[bytes] = []
+        dead: list[tuple[Inbound, int, str]] = []
+        stored_per_sub: dict[int, int] = {}
+        for msg in batch:
+            index, mapper = self._mapper_for(msg.topic)
+            if mapper is None:
+                continue  # a topic no subscription maps (overlapping broker delivery): nothing to store
+            self._count("received", index)
+            try:
+                samples, problems = self._samples(mapper, msg)
+            except BadMessage as exc:
+                dead.append((msg, index, exc.reason))
+                continue
+            if problems:
+                # part of the message could not be used: keep what could, and the whole
+                # message with the reason beside it, so nothing is dropped silently
+                dead.append((msg, index, "; ".join(problems)))
+            try:
+                points.extend(self._encode(s) for s in samples)
+            except ValueError as exc:
+                dead.append((msg, index, str(exc)))
+                continue
+            stored_per_sub[index] = stored_per_sub.get(index, 0) + 1
+            self._lag(index, samples)
+        if dead:
+            records = [
+                (m.topic, i, self.cfg.subscriptions[i].topic, reason, m.payload, m.arrival_ns)
+                for m, i, reason in dead
+            ]
+            await asyncio.to_thread(self._dead.write_many, records)
+            for m, i, reason in dead:
+                self._count("rejected", i)
+                log.warning("mqtt: topic=%s: dead-lettered: %s", m.topic, reason)
+        if points:
+            await self._appender.append(points)
+            self._on_accepted(len(points))
+        for index, n in stored_per_sub.items():
+            self._count("stored", index, n)
+        assert self._client is not None
+        for msg in batch:
+            if msg.qos:
+                self._client.ack(msg.mid, msg.qos)
+
+    def _mapper_for(self, topic: str) -> tuple[int, SubscriptionMapper | None]:
+        for i, mapper in enumerate(self._mappers):
+            if mapper.topic_matches(topic):
+                return i, mapper
+        return -1, None
+
+    def _samples(self, mapper: SubscriptionMapper, msg: Inbound) -> tuple[list[Sample], list[str]]:
+        if mapper.sub.format != "sparkplug_b":
+            return mapper.map(msg.topic, msg.payload, msg.arrival_ns), []
+        outcome = self._sparkplug.handle(msg.topic, msg.payload, msg.arrival_ns)
+        for topic in outcome.rebirth_topics:
+            assert self._client is not None
+            self._client.publish(topic, rebirth_payload(), qos=0)
+            log.warning("mqtt: sparkplug: asked %s for a rebirth", topic)
+        mapped = [mapper.map_metrics(msg.topic, s) for s in outcome.samples]
+        samples = [s for s in mapped if s is not None and s.fields]
+        samples += [
+            Sample(
+                line=mapper.line_for(msg.topic),
+                machine=device or node,
+                fields=(("state", MachineState.OFFLINE.value),),
+                ts_ns=ts,
+            )
+            for _group, node, device, ts in outcome.offline
+        ]
+        if outcome.problems and not samples:
+            raise BadMessage("; ".join(outcome.problems))
+        return samples, list(outcome.problems)
+
+    def _encode(self, s: Sample) -> bytes:
+        key = (s.line, s.machine)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = self._prefixes[key] = series_prefix(
+                MEASUREMENT_MACHINE, {TAG_FACTORY: self.factory, TAG_LINE: s.line, TAG_MACHINE: s.machine}
+            )
+        return encode_point(prefix, list(s.fields), s.ts_ns)
+
+    def _count(self, what: str, index: int, n: int = 1) -> None:
+        if self._m is not None:
+            self._m.mqtt_messages.labels(self.cfg.subscriptions[index].topic, what).inc(n)
+
+    def _lag(self, index: int, samples: list[Sample]) -> None:
+        if self._m is not None and samples:
+            now = time.time_ns()
+            self._m.mqtt_lag.labels(self.cfg.subscriptions[index].topic).observe(
+                max(0.0, (now - samples[-1].ts_ns) / 1e9)
+            )
