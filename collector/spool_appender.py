@@ -25,6 +25,7 @@ class _Pending:
     points: list[bytes]
     future: asyncio.Future[None]
     queued_at: float
+    urgent: bool = False
 
 
 class SpoolAppender:
@@ -108,20 +109,21 @@ class SpoolAppender:
                 item.future.set_exception(exc)
         self._queued_points = 0
 
-    async def append(self, points: list[bytes]) -> None:
+    async def append(self, points: list[bytes], *, urgent: bool = False) -> None:
         """Return once ``points`` are fsynced; raise if they could not be written.
 
         If this call is cancelled the points may still be written: cancellation
         does not undo an accepted append, it only stops waiting for it.
         """
-        await asyncio.shield(self.append_nowait(points))
+        await asyncio.shield(self.append_nowait(points, urgent=urgent))
 
-    def append_nowait(self, points: list[bytes]) -> asyncio.Future[None]:
+    def append_nowait(self, points: list[bytes], *, urgent: bool = False) -> asyncio.Future[None]:
         """Queue ``points``; the future resolves when they are durable.
 
         Call from the event loop's thread. The caller must retrieve the future's
         result: on a write error it holds the exception and the points were not
-        accepted.
+        accepted. ``urgent`` skips the group-commit window: for a producer that already
+        batches and waits on the result (MQTT acknowledges only after it).
         """
         if self._task is None or self._stopping:
             raise RuntimeError("SpoolAppender is not running")
@@ -130,10 +132,10 @@ class SpoolAppender:
         if not points:
             future.set_result(None)
             return future
-        self._queue.append(_Pending(points, future, loop.time()))
+        self._queue.append(_Pending(points, future, loop.time(), urgent))
         self._queued_points += len(points)
         self._wakeup.set()
-        if self._queued_points >= self._max_points:
+        if urgent or self._queued_points >= self._max_points:
             self._full.set()
         return future
 
@@ -151,6 +153,8 @@ class SpoolAppender:
     async def _gather_window(self) -> None:
         """Give more producers a chance to join, until the oldest queued append is due."""
         if self._stopping or self._queued_points >= self._max_points:
+            return
+        if any(item.urgent for item in self._queue):
             return
         loop = asyncio.get_running_loop()
         remaining = self._queue[0].queued_at + self._max_delay - loop.time()

@@ -205,6 +205,9 @@ class MosquittoServer:
             # still gets its PUBACK; tests of "no sample lost across a collector outage" need
             # the broker to keep everything, memory permitting
             "max_queued_messages 0",
+            # the default of 20 unacknowledged QoS 1/2 messages per subscriber caps a client
+            # that acknowledges only after storing (as the collector does) at 20 per commit
+            "max_inflight_messages 1000",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",

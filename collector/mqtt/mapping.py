@@ -65,6 +65,11 @@ def _refuse_constant(name: str) -> Any:
     raise _NotJson(f"payload holds {name}, which is not JSON and cannot be stored")
 
 
+# built once: json.loads with options constructs a new decoder for every message
+_JSON = json.JSONDecoder(parse_constant=_refuse_constant)
+TAGS_CACHE = 10_000
+
+
 def _show(value: Any) -> str:
     """A value for a reason: repr keeps it on one line; long text is cut."""
     text = repr(value)
@@ -262,6 +267,7 @@ class SubscriptionMapper:
         self, sub: SubscriptionConfig, *, site_line: str, max_payload: int, max_future_s: float
     ) -> None:
         self.sub = sub
+        self._tags_cache: dict[str, tuple[str, str]] = {}
         self._filter = topic_filter_levels(sub.topic)
         self._line = parse_template(sub.line) if sub.line is not None else (site_line,)
         # None: Sparkplug's default, the device id or else the edge node id
@@ -336,7 +342,17 @@ class SubscriptionMapper:
 
     def tags(self, topic: str) -> tuple[str, str]:
         """(line, machine) for a topic; BadMessage when it does not match or a level
-        cannot be a tag value."""
+        cannot be a tag value. Cached per topic: a line publishes on a few topics."""
+        cached = self._tags_cache.get(topic)
+        if cached is not None:
+            return cached
+        result = self._tags_uncached(topic)
+        if len(self._tags_cache) >= TAGS_CACHE:
+            self._tags_cache.clear()
+        self._tags_cache[topic] = result
+        return result
+
+    def _tags_uncached(self, topic: str) -> tuple[str, str]:
         if not self.topic_matches(topic):
             raise BadMessage(f"topic {_show(topic)} does not match {self.sub.topic!r}")
         levels = topic.split("/")
@@ -406,7 +422,7 @@ class SubscriptionMapper:
     @staticmethod
     def _parse_json(text: str) -> Any:
         try:
-            return json.loads(text, parse_constant=_refuse_constant)
+            return _JSON.decode(text)
         except _NotJson as exc:
             raise BadMessage(str(exc)) from None
         except json.JSONDecodeError as exc:

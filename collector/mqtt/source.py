@@ -26,16 +26,19 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from collector.lineprotocol import encode_point, series_prefix
+from collector.lineprotocol import encode_point, field_key, format_value, series_prefix
 from collector.mqtt.config import MqttConfig
 from collector.mqtt.deadletter import DeadLetters
 from collector.mqtt.mapping import BadMessage, Sample, SubscriptionMapper
+from collector.mqtt.paho_client import CollectorMqttClient
 from collector.mqtt.sparkplug import SparkplugTracker, rebirth_payload
 from collector.spool_appender import SpoolAppender
 from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE, MachineState
 
 log = logging.getLogger(__name__)
 BATCH = 2000
+RECEIVE_MAXIMUM = 1000
+PREFIX_CACHE = 10_000
 
 
 @dataclass
@@ -73,22 +76,25 @@ class MqttSource:
             for s in cfg.subscriptions
         ]
         self._sparkplug = SparkplugTracker()
+        #: escaped series keys and field keys, bounded: topic levels come from outside
         self._prefixes: dict[tuple[str, str], bytes] = {}
+        self._field_keys: dict[str, bytes] = {}
+        self._counters: dict[tuple[int, str], Any] = {}
         self._inbox: deque[Inbound] = deque()
         self._wake = asyncio.Event()
         self._wake_pending = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: mqtt.Client | None = None
+        self._client: CollectorMqttClient | None = None
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
         self.connected = threading.Event()
 
     # -- paho side (network thread) ------------------------------------------------
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self) -> CollectorMqttClient:
         cfg = self.cfg
         v5 = str(cfg.protocol) == "5"
-        client = mqtt.Client(
+        client = CollectorMqttClient(
             CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id,
             protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
@@ -142,12 +148,14 @@ class MqttSource:
         if str(self.cfg.protocol) == "5":
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = int(self.cfg.session_expiry)
+            # acknowledgements wait for the spool: let the broker keep many messages in flight
+            props.ReceiveMaximum = RECEIVE_MAXIMUM
             kwargs.update(clean_start=False, properties=props)
         try:
             self._client.connect(url.hostname or "127.0.0.1", port, **kwargs)
         except OSError as exc:
             log.warning("mqtt: cannot connect to %s yet (%s); retrying", self.cfg.url, exc)
-        self._client.loop_forever(retry_first_connection=True)
+        self._client.run_network()
 
     # -- asyncio side ---------------------------------------------------------------
 
@@ -194,6 +202,7 @@ class MqttSource:
         points: list[bytes] = []
         dead: list[tuple[Inbound, int, str]] = []
         stored_per_sub: dict[int, int] = {}
+        newest: dict[int, int] = {}
         for msg in batch:
             index, mapper = self._mapper_for(msg.topic)
             if mapper is None:
@@ -214,7 +223,8 @@ class MqttSource:
                 dead.append((msg, index, str(exc)))
                 continue
             stored_per_sub[index] = stored_per_sub.get(index, 0) + 1
-            self._lag(index, samples)
+            if samples:
+                newest[index] = max(newest.get(index, 0), samples[-1].ts_ns)
         if dead:
             records = [
                 (m.topic, i, self.cfg.subscriptions[i].topic, reason, m.payload, m.arrival_ns)
@@ -225,14 +235,19 @@ class MqttSource:
                 self._count("rejected", i)
                 log.warning("mqtt: topic=%s: dead-lettered: %s", m.topic, reason)
         if points:
-            await self._appender.append(points)
+            # the broker holds back further messages until these are acknowledged: no window
+            await self._appender.append(points, urgent=True)
             self._on_accepted(len(points))
         for index, n in stored_per_sub.items():
             self._count("stored", index, n)
+        if self._m is not None:
+            now = time.time_ns()
+            for index, ts in newest.items():
+                self._m.mqtt_lag.labels(self.cfg.subscriptions[index].topic).observe(
+                    max(0.0, (now - ts) / 1e9)
+                )
         assert self._client is not None
-        for msg in batch:
-            if msg.qos:
-                self._client.ack(msg.mid, msg.qos)
+        self._client.ack_many((msg.mid, msg.qos) for msg in batch if msg.qos)
 
     def _mapper_for(self, topic: str) -> tuple[int, SubscriptionMapper | None]:
         for i, mapper in enumerate(self._mappers):
@@ -267,18 +282,28 @@ class MqttSource:
         key = (s.line, s.machine)
         prefix = self._prefixes.get(key)
         if prefix is None:
+            if len(self._prefixes) > PREFIX_CACHE:
+                self._prefixes.clear()
             prefix = self._prefixes[key] = series_prefix(
                 MEASUREMENT_MACHINE, {TAG_FACTORY: self.factory, TAG_LINE: s.line, TAG_MACHINE: s.machine}
             )
-        return encode_point(prefix, list(s.fields), s.ts_ns)
+        keys = self._field_keys
+        fields = []
+        for name, value in s.fields:
+            k = keys.get(name)
+            if k is None:
+                if len(keys) > PREFIX_CACHE:
+                    keys.clear()
+                k = keys[name] = field_key(name)
+            fields.append((k, format_value(value)))
+        return encode_point(prefix, fields, s.ts_ns)
 
     def _count(self, what: str, index: int, n: int = 1) -> None:
-        if self._m is not None:
-            self._m.mqtt_messages.labels(self.cfg.subscriptions[index].topic, what).inc(n)
-
-    def _lag(self, index: int, samples: list[Sample]) -> None:
-        if self._m is not None and samples:
-            now = time.time_ns()
-            self._m.mqtt_lag.labels(self.cfg.subscriptions[index].topic).observe(
-                max(0.0, (now - samples[-1].ts_ns) / 1e9)
+        if self._m is None:
+            return
+        child = self._counters.get((index, what))
+        if child is None:
+            child = self._counters[(index, what)] = self._m.mqtt_messages.labels(
+                self.cfg.subscriptions[index].topic, what
             )
+        child.inc(n)
