@@ -355,6 +355,11 @@ class SubscriptionMapper:
     def _tags_uncached(self, topic: str) -> tuple[str, str]:
         if not self.topic_matches(topic):
             raise BadMessage(f"topic {_show(topic)} does not match {self.sub.topic!r}")
+        return self.tags_of_levels(topic)
+
+    def tags_of_levels(self, topic: str) -> tuple[str, str]:
+        """(line, machine) rendered from a topic's levels without checking it against the
+        filter: for a Sparkplug death, whose devices' data came on other topics."""
         levels = topic.split("/")
         line = self._render(self._line, levels, "line", topic)
         if self._machine is not None:

@@ -121,8 +121,11 @@ class MqttSource:
         if reason.is_failure:
             log.error("mqtt: broker refused the connection: %s", reason)
             return
-        # subscribe again on every connect: a broker without our session has forgotten them
-        client.subscribe([(s.topic, s.qos) for s in self.cfg.subscriptions])
+        # subscribe again on every connect: a broker without our session has forgotten them.
+        # QoS 2 is asked for as QoS 1: paho completes the first half of the QoS 2 handshake
+        # (PUBREC) on arrival, before the samples are stored, so a crash would lose the
+        # message; QoS 1 is redelivered instead, and payload time stamps make that harmless.
+        client.subscribe([(s.topic, min(s.qos, 1)) for s in self.cfg.subscriptions])
         self.connected.set()
         log.info("mqtt: connected to %s, %d subscription(s)", self.cfg.url, len(self.cfg.subscriptions))
 
@@ -200,7 +203,8 @@ class MqttSource:
 
     async def _process(self, batch: list[Inbound]) -> None:
         points: list[bytes] = []
-        dead: list[tuple[Inbound, int, str]] = []
+        #: (message, subscription, reason, partly stored)
+        dead: list[tuple[Inbound, int, str, bool]] = []
         stored_per_sub: dict[int, int] = {}
         newest: dict[int, int] = {}
         for msg in batch:
@@ -210,29 +214,31 @@ class MqttSource:
             self._count("received", index)
             try:
                 samples, problems = self._samples(mapper, msg)
+                # all of a message's points or none: encode before adding any
+                encoded = [self._encode(s) for s in samples]
             except BadMessage as exc:
-                dead.append((msg, index, exc.reason))
+                dead.append((msg, index, exc.reason, False))
+                continue
+            except ValueError as exc:
+                dead.append((msg, index, str(exc), False))
                 continue
             if problems:
                 # part of the message could not be used: keep what could, and the whole
                 # message with the reason beside it, so nothing is dropped silently
-                dead.append((msg, index, "; ".join(problems)))
-            try:
-                points.extend(self._encode(s) for s in samples)
-            except ValueError as exc:
-                dead.append((msg, index, str(exc)))
-                continue
+                dead.append((msg, index, "; ".join(problems), True))
+            points.extend(encoded)
             stored_per_sub[index] = stored_per_sub.get(index, 0) + 1
             if samples:
                 newest[index] = max(newest.get(index, 0), samples[-1].ts_ns)
         if dead:
             records = [
                 (m.topic, i, self.cfg.subscriptions[i].topic, reason, m.payload, m.arrival_ns)
-                for m, i, reason in dead
+                for m, i, reason, _ in dead
             ]
             await asyncio.to_thread(self._dead.write_many, records)
-            for m, i, reason in dead:
-                self._count("rejected", i)
+            for m, i, reason, partly_stored in dead:
+                # a partly used message counts as stored; its leftovers are in the dead letters
+                self._count("partial" if partly_stored else "rejected", i)
                 log.warning("mqtt: topic=%s: dead-lettered: %s", m.topic, reason)
         if points:
             # the broker holds back further messages until these are acknowledged: no window
@@ -258,25 +264,35 @@ class MqttSource:
     def _samples(self, mapper: SubscriptionMapper, msg: Inbound) -> tuple[list[Sample], list[str]]:
         if mapper.sub.format != "sparkplug_b":
             return mapper.map(msg.topic, msg.payload, msg.arrival_ns), []
+        if len(msg.payload) > self.cfg.max_payload_bytes:
+            raise BadMessage(f"payload of {len(msg.payload)} bytes exceeds max_payload_bytes")
         outcome = self._sparkplug.handle(msg.topic, msg.payload, msg.arrival_ns)
         for topic in outcome.rebirth_topics:
             assert self._client is not None
             self._client.publish(topic, rebirth_payload(), qos=0)
             log.warning("mqtt: sparkplug: asked %s for a rebirth", topic)
-        mapped = [mapper.map_metrics(msg.topic, s) for s in outcome.samples]
-        samples = [s for s in mapped if s is not None and s.fields]
-        samples += [
-            Sample(
-                line=mapper.line_for(msg.topic),
-                machine=device or node,
-                fields=(("state", MachineState.OFFLINE.value),),
-                ts_ns=ts,
-            )
-            for _group, node, device, ts in outcome.offline
-        ]
-        if outcome.problems and not samples:
-            raise BadMessage("; ".join(outcome.problems))
-        return samples, list(outcome.problems)
+        problems = list(outcome.problems)
+        latest = msg.arrival_ns + int(self.cfg.max_future * 1e9)
+        samples = []
+        for s in outcome.samples:
+            mapped = mapper.map_metrics(msg.topic, s)
+            if mapped is None or not mapped.fields:
+                continue
+            if mapped.ts_ns > latest:
+                ahead = (mapped.ts_ns - msg.arrival_ns) / 1e9
+                problems.append(
+                    f"metrics of {mapped.machine}: time stamp {ahead:.0f} s in the future (max_future)"
+                )
+                continue
+            samples.append(mapped)
+        for group, node, device, ts in outcome.offline:
+            # the same templates as data, so "offline" lands on the machine its data went to
+            kind, tail = ("DDATA", f"{node}/{device}") if device else ("NDATA", node)
+            line, machine = mapper.tags_of_levels(f"spBv1.0/{group}/{kind}/{tail}")
+            samples.append(Sample(line, machine, (("state", MachineState.OFFLINE.value),), ts))
+        if problems and not samples:
+            raise BadMessage("; ".join(problems))
+        return samples, problems
 
     def _encode(self, s: Sample) -> bytes:
         key = (s.line, s.machine)
