@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt import _packet
 from paho.mqtt.enums import MQTTErrorCode
 
 PUBACK = 0x40
@@ -30,6 +31,32 @@ class CollectorMqttClient(mqtt.Client):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rbuf = bytearray()
+        #: (topic, payload, mid, qos) for QoS 0/1 messages, instead of on_message: no
+        #: MQTTMessage and MQTTMessageInfo (with its Condition) built per message
+        self.on_raw_message: Callable[[str, bytes, int, int], None] | None = None
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        handler = self.on_raw_message
+        qos = (self._in_packet["command"] & 0x06) >> 1
+        if handler is None or qos == 2:
+            return super()._handle_publish()
+        result = _packet.decode_publish(self._in_packet["command"], self._in_packet["packet"], self._protocol)
+        try:
+            topic = result.topic.decode("utf-8")
+        except UnicodeDecodeError:
+            # paho's own path turns this into a message whose topic raises; keep its handling
+            return self._publish_from(result)
+        with self._in_callback_mutex:
+            handler(topic, result.payload, result.mid, qos)
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(result.mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _publish_from(self, result: Any) -> MQTTErrorCode:
+        message = mqtt.MQTTMessage(mid=result.mid, topic=result.topic)
+        message.qos, message.retain, message.payload = result.qos, result.retain, result.payload
+        self._handle_on_message(message)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if not self._rbuf:

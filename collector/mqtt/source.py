@@ -115,6 +115,7 @@ class MqttSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_raw_message = self._on_raw_message
         return client
 
     def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
@@ -136,7 +137,14 @@ class MqttSource:
         log.warning("mqtt: disconnected (%s); reconnecting with backoff", reason)
 
     def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
-        self._inbox.append(Inbound(msg.topic, msg.payload, msg.mid, msg.qos, time.time_ns()))
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = msg._topic.decode("utf-8", errors="replace")  # dead-lettered: no subscription maps it
+        self._on_raw_message(topic, msg.payload, msg.mid, msg.qos)
+
+    def _on_raw_message(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._inbox.append(Inbound(topic, payload, mid, qos, time.time_ns()))
         # one wake-up per burst, not per message: call_soon_threadsafe costs a syscall
         if not self._wake_pending.is_set():
             self._wake_pending.set()
@@ -206,12 +214,14 @@ class MqttSource:
         #: (message, subscription, reason, partly stored)
         dead: list[tuple[Inbound, int, str, bool]] = []
         stored_per_sub: dict[int, int] = {}
+        received: dict[int, int] = {}
         newest: dict[int, int] = {}
         for msg in batch:
             index, mapper = self._mapper_for(msg.topic)
             if mapper is None:
                 continue  # a topic no subscription maps (overlapping broker delivery): nothing to store
-            self._count("received", index)
+            # counted per batch: a metric increment takes a lock
+            received[index] = received.get(index, 0) + 1
             try:
                 samples, problems = self._samples(mapper, msg)
                 # all of a message's points or none: encode before adding any
@@ -230,6 +240,8 @@ class MqttSource:
             stored_per_sub[index] = stored_per_sub.get(index, 0) + 1
             if samples:
                 newest[index] = max(newest.get(index, 0), samples[-1].ts_ns)
+        for index, n in received.items():
+            self._count("received", index, n)
         if dead:
             records = [
                 (m.topic, i, self.cfg.subscriptions[i].topic, reason, m.payload, m.arrival_ns)
