@@ -12,7 +12,6 @@ import base64
 import contextlib
 import json
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -21,11 +20,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from localservices.process import ManagedProcess
 
 HttpValue = str | int | bool
 
@@ -66,14 +66,6 @@ def _toml_value(value: HttpValue | Path) -> str:
 def _parse_int(text: str) -> int | float:
     # the server writes a float -0.0 as "-0"; keep its sign (integers have no -0)
     return -0.0 if text == "-0" else int(text)
-
-
-def _kill_quietly(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
 
 
 @dataclass(frozen=True)
@@ -165,7 +157,7 @@ def make_tls_files(directory: Path | str, *, days: int = 2) -> TlsFiles:
     return TlsFiles(ca=ca, cert=cert, key=key)
 
 
-class InfluxServer:
+class InfluxServer(ManagedProcess):
     """One influxd process with its own config, data and ports.
 
     ``http`` adds or overrides keys of the ``[http]`` section, for example
@@ -193,8 +185,7 @@ class InfluxServer:
         self.host = "127.0.0.1"
         self.http_port = 0
         self.rpc_port = 0
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize | None = None
+        ManagedProcess.__init__(self)
         self._credentials: tuple[str, str] | None = None
         self._ssl_context: ssl.SSLContext | None = None
 
@@ -218,14 +209,6 @@ class InfluxServer:
             raise InfluxServerError("server has not been started")
         scheme = "https" if self.https else "http"
         return f"{scheme}://{self.host}:{self.http_port}"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def use_credentials(self, username: str, password: str) -> None:
         """Basic auth for the helper methods (after create_user on an auth-enabled server)."""
@@ -305,7 +288,7 @@ class InfluxServer:
     def _spawn(self) -> None:
         log = self.log_path.open("ab")
         try:
-            self._proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [self.binary, "run", "-config", str(self.config_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -316,8 +299,7 @@ class InfluxServer:
             )
         finally:
             log.close()
-        # a test that crashes before stop() must not leave influxd running
-        self._finalizer = weakref.finalize(self, _kill_quietly, self._proc)
+        self._watch(proc)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
@@ -343,41 +325,6 @@ class InfluxServer:
             f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
         )
 
-    def _reap(self) -> None:
-        if self._proc is not None:
-            _kill_quietly(self._proc)
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Graceful shutdown (SIGTERM); SIGKILL if it does not exit within ``timeout``."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        self._reap()
-        self._proc = None
-
-    def kill(self) -> None:
-        """SIGKILL, as in a power cut: only what influxd had fsynced (its WAL) survives."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGKILL)
-            proc.wait(10)
-        self._reap()
-        self._proc = None
-
     def restart(self) -> InfluxServer:
         """Stop and start again on the same data directory and ports."""
         self.stop()
@@ -394,13 +341,6 @@ class InfluxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no log file)"
-        return "\n".join(text.splitlines()[-lines:])
 
     # -- HTTP helpers ------------------------------------------------------------------
 

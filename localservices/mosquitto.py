@@ -10,23 +10,21 @@ mosquitto writes its database on a clean exit; after SIGKILL only what the last 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
-import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from localservices.influxd import TlsFiles, free_port, make_tls_files
+from localservices.process import ManagedProcess
 
 __all__ = [
     "MosquittoServer",
@@ -59,14 +57,6 @@ class TlsFilesLike(Protocol):
 
     @property
     def key(self) -> Path: ...
-
-
-def _kill_quietly(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
 
 
 def _password_hash(password: str) -> str:
@@ -106,7 +96,7 @@ def make_password_file(path: Path | str, users: Mapping[str, str], *, use_tool: 
     return p
 
 
-class MosquittoServer:
+class MosquittoServer(ManagedProcess):
     """One mosquitto process with its own config, log, persistence directory and ports.
 
     ``port`` pins the plain listener (default: a free one, kept across restarts). With
@@ -141,8 +131,7 @@ class MosquittoServer:
         self.host = "127.0.0.1"
         self.port = port or 0
         self.tls_port = 0
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize | None = None
+        ManagedProcess.__init__(self)
         self._log_offset = 0
 
     # -- paths -----------------------------------------------------------------------
@@ -159,14 +148,6 @@ class MosquittoServer:
     def data_dir(self) -> Path:
         """Where mosquitto.db is written (when persistence is on)."""
         return self.base_dir / "data"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def _config_lines(self) -> list[str]:
         lines = [
@@ -263,7 +244,7 @@ class MosquittoServer:
         log = self.log_path.open("ab")
         self._log_offset = log.tell()
         try:
-            self._proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [self.binary, "-c", str(self.config_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -274,8 +255,7 @@ class MosquittoServer:
             )
         finally:
             log.close()
-        # a test that crashes before stop() must not leave a broker running
-        self._finalizer = weakref.finalize(self, _kill_quietly, self._proc)
+        self._watch(proc)
 
     def _ports(self) -> list[int]:
         return [self.port] + ([self.tls_port] if self.tls is not None else [])
@@ -318,41 +298,6 @@ class MosquittoServer:
         except FileNotFoundError:
             return False
 
-    def _reap(self) -> None:
-        if self._proc is not None:
-            _kill_quietly(self._proc)
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Clean shutdown (SIGTERM: mosquitto saves its database); SIGKILL after ``timeout``."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        self._reap()
-        self._proc = None
-
-    def kill(self) -> None:
-        """SIGKILL, as in a power cut: only the last autosave (at most ~1 s old) survives."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        self._reap()
-        self._proc = None
-
     def restart(self) -> MosquittoServer:
         """Stop cleanly and start again on the same ports and persistence directory."""
         self.stop()
@@ -369,13 +314,6 @@ class MosquittoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no log file)"
-        return "\n".join(text.splitlines()[-lines:])
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
