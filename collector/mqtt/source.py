@@ -50,21 +50,6 @@ class Inbound:
     arrival_ns: int
 
 
-@dataclass
-class Mapped:
-    """A message after mapping, done in the network thread where it arrived: one thread
-    does the per-message work, the asyncio side only spools, dead-letters and acks."""
-
-    msg: Inbound
-    #: subscription index; -1 when no subscription maps the topic
-    index: int
-    points: list[bytes]
-    #: why (part of) the message went to the dead letters, or None
-    reason: str | None = None
-    partial: bool = False
-    newest_ns: int = 0
-
-
 class MqttSource:
     def __init__(
         self,
@@ -95,7 +80,7 @@ class MqttSource:
         self._prefixes: dict[tuple[str, str], bytes] = {}
         self._field_keys: dict[str, bytes] = {}
         self._counters: dict[tuple[int, str], Any] = {}
-        self._inbox: deque[Mapped] = deque()
+        self._inbox: deque[Inbound] = deque()
         self._wake = asyncio.Event()
         self._wake_pending = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -159,13 +144,7 @@ class MqttSource:
         self._on_raw_message(topic, msg.payload, msg.mid, msg.qos)
 
     def _on_raw_message(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        msg = Inbound(topic, payload, mid, qos, time.time_ns())
-        try:
-            mapped = self._map(msg)
-        except Exception as exc:  # a bug here must not stop paho's network loop
-            log.exception("mqtt: topic=%s: mapping failed", topic)
-            mapped = Mapped(msg, self._mapper_for(topic)[0], [], f"internal error: {exc!r}")
-        self._inbox.append(mapped)
+        self._inbox.append(Inbound(topic, payload, mid, qos, time.time_ns()))
         # one wake-up per burst, not per message: call_soon_threadsafe costs a syscall
         if not self._wake_pending.is_set():
             self._wake_pending.set()
@@ -223,72 +202,61 @@ class MqttSource:
                 await asyncio.shield(self._process(self._take()))
             raise
 
-    def _take(self) -> list[Mapped]:
+    def _take(self) -> list[Inbound]:
         batch = []
         inbox = self._inbox
         while inbox and len(batch) < BATCH:
             batch.append(inbox.popleft())
         return batch
 
-    def _map(self, msg: Inbound) -> Mapped:
-        index, mapper = self._mapper_for(msg.topic)
-        if mapper is None:
-            return Mapped(msg, -1, [])  # no subscription maps it (overlapping delivery)
-        try:
-            samples, problems = self._samples(mapper, msg)
-            # all of a message's points or none: encode before keeping any
-            encoded = [self._encode(s) for s in samples]
-        except BadMessage as exc:
-            return Mapped(msg, index, [], exc.reason)
-        except ValueError as exc:
-            return Mapped(msg, index, [], str(exc))
-        # part of a message that could not be used goes to the dead letters with the
-        # reason, the rest is stored: nothing is dropped silently
-        reason = "; ".join(problems) if problems else None
-        return Mapped(msg, index, encoded, reason, bool(problems), samples[-1].ts_ns if samples else 0)
-
-    async def _process(self, batch: list[Mapped]) -> None:
+    async def _process(self, batch: list[Inbound]) -> None:
         points: list[bytes] = []
-        dead: list[Mapped] = []
-        stored: dict[int, int] = {}
+        #: (message, subscription, reason, partly stored)
+        dead: list[tuple[Inbound, int, str, bool]] = []
+        stored_per_sub: dict[int, int] = {}
         received: dict[int, int] = {}
         newest: dict[int, int] = {}
-        for m in batch:
-            if m.index < 0:
-                continue
+        for msg in batch:
+            index, mapper = self._mapper_for(msg.topic)
+            if mapper is None:
+                continue  # a topic no subscription maps (overlapping broker delivery): nothing to store
             # counted per batch: a metric increment takes a lock
-            received[m.index] = received.get(m.index, 0) + 1
-            if m.reason is not None:
-                dead.append(m)
-            if m.reason is None or m.partial:
-                points.extend(m.points)
-                stored[m.index] = stored.get(m.index, 0) + 1
-                if m.newest_ns > newest.get(m.index, 0):
-                    newest[m.index] = m.newest_ns
+            received[index] = received.get(index, 0) + 1
+            try:
+                samples, problems = self._samples(mapper, msg)
+                # all of a message's points or none: encode before adding any
+                encoded = [self._encode(s) for s in samples]
+            except BadMessage as exc:
+                dead.append((msg, index, exc.reason, False))
+                continue
+            except ValueError as exc:
+                dead.append((msg, index, str(exc), False))
+                continue
+            if problems:
+                # part of the message could not be used: keep what could, and the whole
+                # message with the reason beside it, so nothing is dropped silently
+                dead.append((msg, index, "; ".join(problems), True))
+            points.extend(encoded)
+            stored_per_sub[index] = stored_per_sub.get(index, 0) + 1
+            if samples:
+                newest[index] = max(newest.get(index, 0), samples[-1].ts_ns)
         for index, n in received.items():
             self._count("received", index, n)
         if dead:
             records = [
-                (
-                    m.msg.topic,
-                    m.index,
-                    self.cfg.subscriptions[m.index].topic,
-                    m.reason,
-                    m.msg.payload,
-                    m.msg.arrival_ns,
-                )
-                for m in dead
+                (m.topic, i, self.cfg.subscriptions[i].topic, reason, m.payload, m.arrival_ns)
+                for m, i, reason, _ in dead
             ]
             await asyncio.to_thread(self._dead.write_many, records)
-            for m in dead:
+            for m, i, reason, partly_stored in dead:
                 # a partly used message counts as stored; its leftovers are in the dead letters
-                self._count("partial" if m.partial else "rejected", m.index)
-                log.warning("mqtt: topic=%s: dead-lettered: %s", m.msg.topic, m.reason)
+                self._count("partial" if partly_stored else "rejected", i)
+                log.warning("mqtt: topic=%s: dead-lettered: %s", m.topic, reason)
         if points:
             # the broker holds back further messages until these are acknowledged: no window
             await self._appender.append(points, urgent=True)
             self._on_accepted(len(points))
-        for index, n in stored.items():
+        for index, n in stored_per_sub.items():
             self._count("stored", index, n)
         if self._m is not None:
             now = time.time_ns()
@@ -297,7 +265,7 @@ class MqttSource:
                     max(0.0, (now - ts) / 1e9)
                 )
         assert self._client is not None
-        self._client.ack_many((m.msg.mid, m.msg.qos) for m in batch if m.msg.qos)
+        self._client.ack_many((msg.mid, msg.qos) for msg in batch if msg.qos)
 
     def _mapper_for(self, topic: str) -> tuple[int, SubscriptionMapper | None]:
         for i, mapper in enumerate(self._mappers):
