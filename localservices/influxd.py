@@ -325,23 +325,6 @@ class InfluxServer(ManagedProcess):
             f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
         )
 
-    def restart(self) -> InfluxServer:
-        """Stop and start again on the same data directory and ports."""
-        self.stop()
-        return self.start()
-
-    def cleanup(self) -> None:
-        """Stop, and remove the directory if this object created it."""
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> InfluxServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
-
     # -- HTTP helpers ------------------------------------------------------------------
 
     def _request(

@@ -298,23 +298,6 @@ class MosquittoServer(ManagedProcess):
         except FileNotFoundError:
             return False
 
-    def restart(self) -> MosquittoServer:
-        """Stop cleanly and start again on the same ports and persistence directory."""
-        self.stop()
-        return self.start()
-
-    def cleanup(self) -> None:
-        """Stop, and remove the directory if this object created it."""
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> MosquittoServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
-
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         where = f"{self.host}:{self.port}" if self.port else "unstarted"

@@ -4,10 +4,12 @@ behind when a test or the demo crashes, and showing the end of its log."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import subprocess
 import weakref
 from pathlib import Path
+from typing import Self
 
 
 def kill_quietly(proc: subprocess.Popen[bytes]) -> None:
@@ -19,9 +21,32 @@ def kill_quietly(proc: subprocess.Popen[bytes]) -> None:
 
 
 class ManagedProcess:
-    """Base of InfluxServer and MosquittoServer: one child process and its log file."""
+    """Base of InfluxServer and MosquittoServer: one child process and its log file.
+    Subclasses provide ``start()`` and set ``base_dir`` and ``_own_dir``."""
 
     log_path: Path
+    base_dir: Path
+    _own_dir: bool
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def restart(self) -> Self:
+        """Stop cleanly and start again on the same ports and data directory."""
+        self.stop()
+        return self.start()
+
+    def cleanup(self) -> None:
+        """Stop, and remove the directory if this object created it."""
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None

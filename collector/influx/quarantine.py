@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from collector.jsonl_files import append_durable, day_files, read_records
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +77,7 @@ class Quarantine:
         data = line.encode("utf-8")
         path = self.path_for(when)
         with self._lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            new_file = not path.exists()
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if new_file:
-                # the new directory entry must survive a power cut as well
-                _fsync_dir(self.directory)
+            append_durable(self.directory, path, data)
         return path
 
     def files(self) -> list[Path]:
@@ -99,17 +87,9 @@ class Quarantine:
         return read_quarantine(self.directory)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def quarantine_files(directory: Path | str) -> list[Path]:
     """Quarantine files, oldest day first."""
-    return sorted(Path(directory).glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
+    return day_files(directory, FILE_PREFIX, FILE_SUFFIX)
 
 
 def read_quarantine(directory: Path | str) -> Iterator[QuarantinedBatch]:
@@ -118,25 +98,16 @@ def read_quarantine(directory: Path | str) -> Iterator[QuarantinedBatch]:
     A last line without its newline (the process died while appending) is skipped with
     a warning; a damaged line anywhere else raises ValueError naming file and line.
     """
-    for path in quarantine_files(directory):
-        data = path.read_bytes()
-        lines = data.split(b"\n")
-        torn = lines.pop()  # b"" when the file ends with a newline
-        if torn:
-            log.warning("%s: ignoring incomplete last line (%d bytes)", path, len(torn))
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-                batch = QuarantinedBatch(
-                    quarantined_at=datetime.fromisoformat(record["quarantined_at"]),
-                    status=int(record["status"]),
-                    reason=str(record["reason"]),
-                    points=[p.encode("utf-8", "surrogateescape") for p in record["points"]],
-                    file=path,
-                    line=number,
-                )
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise ValueError(f"{path}:{number}: not a quarantine record: {exc}") from exc
-            yield batch
+    for path, number, record in read_records(directory, FILE_PREFIX, FILE_SUFFIX, "quarantine"):
+        try:
+            batch = QuarantinedBatch(
+                quarantined_at=datetime.fromisoformat(record["quarantined_at"]),
+                status=int(record["status"]),
+                reason=str(record["reason"]),
+                points=[p.encode("utf-8", "surrogateescape") for p in record["points"]],
+                file=path,
+                line=number,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{path}:{number}: not a quarantine record: {exc}") from exc
+        yield batch

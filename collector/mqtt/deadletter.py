@@ -20,13 +20,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
+
+from collector.jsonl_files import append_durable, day_files, read_records
 
 log = logging.getLogger(__name__)
 
@@ -151,18 +152,7 @@ class DeadLetters:
                 self._capped = True
                 return 0
             self._capped = False
-            new_file = not path.exists()
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if new_file:
-                # the new directory entry must survive a power cut as well
-                _fsync_dir(self.directory)
+            append_durable(self.directory, path, data)
         except OSError as exc:
             log.error("dead letter: cannot write %s: %s; %d record(s) lost", path, exc, len(lines))
             self.failed += len(lines)
@@ -196,17 +186,9 @@ class DeadLetters:
         return read_dead_letters(self.directory)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def dead_letter_files(directory: Path | str) -> list[Path]:
     """Dead-letter files, oldest day first."""
-    return sorted(Path(directory).glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
+    return day_files(directory, FILE_PREFIX, FILE_SUFFIX)
 
 
 def read_dead_letters(directory: Path | str) -> Iterator[StoredDeadLetter]:
@@ -215,31 +197,23 @@ def read_dead_letters(directory: Path | str) -> Iterator[StoredDeadLetter]:
     A last line without its newline (the process died while appending) is skipped with
     a warning; a damaged line anywhere else raises ValueError naming file and line.
     """
-    for path in dead_letter_files(directory):
-        lines = path.read_bytes().split(b"\n")
-        torn = lines.pop()  # b"" when the file ends with a newline
-        if torn:
-            log.warning("%s: ignoring incomplete last line (%d bytes)", path, len(torn))
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-                sub = record["subscription"]
-                received_ns = int(record["received_ns"])
-                letter = StoredDeadLetter(
-                    received_at=datetime.fromtimestamp(received_ns // 10**9, UTC).replace(
-                        microsecond=received_ns % 10**9 // 1000
-                    ),
-                    received_ns=received_ns,
-                    topic=str(record["topic"]),
-                    subscription_index=None if sub is None else int(sub["index"]),
-                    subscription_filter=None if sub is None else sub["filter"],
-                    reason=str(record["reason"]),
-                    payload=base64.b64decode(record["payload_b64"], validate=True),
-                    file=path,
-                    line=number,
-                )
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise ValueError(f"{path}:{number}: not a dead-letter record: {exc}") from exc
-            yield letter
+    for path, number, record in read_records(directory, FILE_PREFIX, FILE_SUFFIX, "dead-letter"):
+        try:
+            sub = record["subscription"]
+            received_ns = int(record["received_ns"])
+            letter = StoredDeadLetter(
+                received_at=datetime.fromtimestamp(received_ns // 10**9, UTC).replace(
+                    microsecond=received_ns % 10**9 // 1000
+                ),
+                received_ns=received_ns,
+                topic=str(record["topic"]),
+                subscription_index=None if sub is None else int(sub["index"]),
+                subscription_filter=None if sub is None else sub["filter"],
+                reason=str(record["reason"]),
+                payload=base64.b64decode(record["payload_b64"], validate=True),
+                file=path,
+                line=number,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{path}:{number}: not a dead-letter record: {exc}") from exc
+        yield letter
