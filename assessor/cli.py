@@ -19,6 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--config", type=Path, dest="config_sub")
+    chk = sub.add_parser("check", help="validate the config and the level rules it names; exit 2 if not valid")
+    chk.add_argument("--config", type=Path, dest="config_sub")
     reg = sub.add_parser("registry", help="factories, lines, machines, support projects")
     reg_sub = reg.add_subparsers(dest="action", required=True)
     imp = reg_sub.add_parser("import", help="import (upsert) factories from a YAML file")
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = _config(args)
     if cfg is None:
         return EXIT_CONFIG
+    if args.command == "check":
+        return _check(cfg)
     cfg.registry.parent.mkdir(parents=True, exist_ok=True)
     if args.command == "serve":
         from assessor.server import serve
@@ -90,6 +94,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "materialize":
             return asyncio.run(_materialize(cfg, store, args.factory, args.start, args.end))
     return EXIT_CONFIG
+
+
+def _check(cfg: AssessorConfig) -> int:
+    from assessor.level import RulesError, load_rules
+
+    try:
+        load_rules(cfg.level_rules)
+    except RulesError as exc:
+        print(f"{exc.source}: level rules are not valid:", file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"configuration is valid: InfluxDB {cfg.influx.url} ({cfg.influx.api}), registry {cfg.registry}")
+    return EXIT_OK
 
 
 def _baseline_import(store: object, factory_id: str, path: Path) -> int:

@@ -9,6 +9,12 @@ command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 # socat links two pseudo-terminals: the serial RTU test's stand-in for a cable
 command -v socat >/dev/null 2>&1 || need_apt+=(socat)
+# Nanum Gothic: Hangul in PDF reports (embedded) and in browser screenshots
+[ -f /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || need_apt+=(fonts-nanum)
+# the web UI tests drive Debian's headless Chromium (SETUP_BROWSER=1 from scripts/test.sh)
+if [ "${SETUP_BROWSER:-0}" = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""

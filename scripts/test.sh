@@ -2,7 +2,7 @@
 # The test command: sets itself up, lints, runs the whole suite against real services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+SETUP_BROWSER=1 bash scripts/setup.sh
 .venv/bin/ruff check .
 set +e
 .venv/bin/python -m pytest "$@"

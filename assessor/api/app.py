@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from assessor.api.errors import ApiError, install_error_handlers
+from assessor.api.reports import install_report_routes
 from assessor.auth import Principal, Role, authenticate
 from assessor.baseline import BaselineError, import_baseline
 from assessor.domain import DateWindow, Factory
@@ -20,6 +21,7 @@ from assessor.influx_client import InfluxError
 from assessor.level import ITEMS, QuestionnaireError, validate_answers
 from assessor.registry.importer import RegistryError, parse_registry
 from assessor.service import AssessorService
+from assessor.web import install_web
 
 MAX_WINDOW_DAYS = 800
 #: a gains window is a baseline or an after period: a year is typical, two the most
@@ -279,6 +281,8 @@ def create_app(
         visible = [f for f in service.store.factories() if p.can_see(f.id)]
         return {"factories": _jsonable(await service.portfolio(visible))}
 
+    install_report_routes(app, service, Caller, factory_for)
+    install_web(app, service)
     if extra is not None:
         extra(app)
     return app

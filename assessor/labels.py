@@ -1,0 +1,168 @@
+"""Names and number formats that pages and reports show, in Korean and English.
+
+Korean is the default language. Terms follow the programme's own vocabulary
+(docs/web.md lists them); dates are YYYY-MM-DD, times 24-hour in Asia/Seoul unless
+the factory's calendar says otherwise, percentages with one decimal, thousands
+separators everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+Lang = Literal["ko", "en"]
+LANGS: tuple[Lang, ...] = ("ko", "en")
+DEFAULT_LANG: Lang = "ko"
+DISPLAY_TZ = "Asia/Seoul"
+
+#: KPI key -> (Korean, English); keys are those of assessor.kpi.model.Kpis and
+#: assessor.gains.KPI_DIRECTIONS
+KPI_NAMES: dict[str, tuple[str, str]] = {
+    "oee": ("설비종합효율 (OEE)", "OEE"),
+    "availability": ("가동률", "Availability"),
+    "performance": ("성능가동률", "Performance"),
+    "quality": ("양품률", "Quality"),
+    "quality_ratio": ("양품률", "Quality ratio"),
+    "units_per_hour": ("시간당 생산량", "Units per hour"),
+    "units_per_labour_hour": ("인시당 생산량", "Units per labour hour"),
+    "defect_rate": ("공정불량률", "Process defect rate"),
+    "scrap_ratio": ("폐기율", "Scrap ratio"),
+    "energy_per_unit_kwh": ("단위당 에너지 (kWh)", "Energy per unit (kWh)"),
+    "on_time_delivery": ("납기 준수율", "On-time delivery"),
+    "mtbf_h": ("평균고장간격 (시간)", "MTBF (h)"),
+    "mttr_h": ("평균수리시간 (시간)", "MTTR (h)"),
+    "mtbf_s": ("평균고장간격", "MTBF"),
+    "mttr_s": ("평균수리시간", "MTTR"),
+    "lead_time_h": ("리드타임 (시간)", "Lead time (h)"),
+    "coverage": ("데이터 수집률", "Data coverage"),
+    "planned_time_s": ("계획 시간", "Planned time"),
+    "run_time_s": ("가동 시간", "Run time"),
+    "unknown_time_s": ("미확인 시간", "Unknown time"),
+    "total_count": ("생산 수량", "Units produced"),
+    "good_count": ("양품 수량", "Good units"),
+    "reject_count": ("불량 수량", "Rejected units"),
+}
+
+#: KPIs that are fractions and shown as percentages
+PERCENT_KPIS = frozenset(
+    {"oee", "availability", "performance", "quality", "quality_ratio", "defect_rate", "scrap_ratio",
+     "on_time_delivery", "coverage"}
+)
+
+STATE_NAMES: dict[str, tuple[str, str]] = {
+    "running": ("가동", "Running"),
+    "idle": ("대기", "Idle"),
+    "setup": ("준비 (셋업)", "Setup"),
+    "fault": ("고장", "Fault"),
+    "stopped": ("정지", "Stopped"),
+    "planned_stop": ("계획 정지", "Planned stop"),
+    "unknown": ("미확인", "Unknown"),
+    "offline": ("오프라인", "Offline"),
+}
+
+TIER_NAMES: dict[str, tuple[str, str]] = {
+    "basic": ("기초", "Basic"),
+    "intermediate1": ("중간1", "Intermediate 1"),
+    "intermediate2": ("중간2", "Intermediate 2"),
+    "advanced": ("고도화", "Advanced"),
+}
+
+SOURCE_NAMES: dict[str, tuple[str, str]] = {
+    "measured": ("자동 수집", "measured"),
+    "manual": ("수기 기록", "manual log"),
+    "mixed": ("혼합", "mixed"),
+    "none": ("없음", "none"),
+}
+
+WORDS: dict[str, tuple[str, str]] = {
+    "before": ("도입 전", "Before"),
+    "after": ("도입 후", "After"),
+    "gain": ("개선율", "Improvement"),
+    "level": ("수준", "Level"),
+    "tier": ("지원 유형", "Tier"),
+    "project": ("지원사업", "Support project"),
+    "portfolio": ("포트폴리오", "Portfolio"),
+    "factory": ("공장", "Factory"),
+    "company": ("기업", "Company"),
+    "downtime": ("비가동", "Downtime"),
+    "productivity": ("생산성", "Productivity"),
+    "level_confirmation": ("수준확인", "Level confirmation"),
+    "reference": ("사업 참고치", "Programme reference"),
+    "interval": ("95% 신뢰구간", "95% interval"),
+    "source": ("데이터 출처", "Source"),
+    "days": ("일수", "Days"),
+}
+
+
+def pick(pair: tuple[str, str], lang: Lang) -> str:
+    return pair[0] if lang == "ko" else pair[1]
+
+
+def _name(table: dict[str, tuple[str, str]], key: str, lang: Lang) -> str:
+    pair = table.get(key)
+    return key if pair is None else pick(pair, lang)
+
+
+def kpi_name(key: str, lang: Lang = DEFAULT_LANG) -> str:
+    return _name(KPI_NAMES, key, lang)
+
+
+def state_name(key: str, lang: Lang = DEFAULT_LANG) -> str:
+    return _name(STATE_NAMES, key, lang)
+
+
+def tier_name(key: str, lang: Lang = DEFAULT_LANG) -> str:
+    return _name(TIER_NAMES, key, lang)
+
+
+def source_name(key: str, lang: Lang = DEFAULT_LANG) -> str:
+    return _name(SOURCE_NAMES, key, lang)
+
+
+def word(key: str, lang: Lang = DEFAULT_LANG) -> str:
+    return _name(WORDS, key, lang)
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def fmt_pct(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage with one decimal: 0.7479 -> '74.8%'; None -> '–'."""
+    if _missing(value):
+        return "–"
+    assert value is not None
+    return f"{value * 100:,.{digits}f}%"
+
+
+def fmt_num(value: float | None, digits: int = 0) -> str:
+    """Thousands separators: 12345.6 -> '12,346' (digits=0) or '12,345.6' (digits=1)."""
+    if _missing(value):
+        return "–"
+    assert value is not None
+    return f"{value:,.{digits}f}"
+
+
+def fmt_kpi(key: str, value: float | None) -> str:
+    if key in PERCENT_KPIS:
+        return fmt_pct(value)
+    if key.endswith("_s") and not _missing(value):
+        assert value is not None
+        return fmt_num(value / 3600.0, 1) + " h"
+    return fmt_num(value, 2 if key.startswith("energy") else 1)
+
+
+def fmt_date(day: dt.date) -> str:
+    return day.isoformat()
+
+
+def fmt_time(ts: float, tz: str = DISPLAY_TZ) -> str:
+    """Unix seconds -> 'YYYY-MM-DD HH:MM' (24-hour) in the display zone."""
+    return dt.datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def parse_lang(value: str | None) -> Lang:
+    return "en" if value == "en" else "ko"
