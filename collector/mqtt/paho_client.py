@@ -21,9 +21,11 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt import _packet
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.client import time_func
+from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
 PUBACK = 0x40
+PUBLISH = 0x30
 READ_CHUNK = 65536
 
 
@@ -72,8 +74,42 @@ class CollectorMqttClient(mqtt.Client):
         rc = super().loop_read(max_packets)
         # whole packets already in the buffer would wait for the next select() otherwise
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._rbuf and self._sock is not None:
+            self._drain_publishes()
+            if not self._rbuf:
+                break
             rc = super().loop_read(max_packets)
         return rc
+
+    def _drain_publishes(self) -> None:
+        """Hand every complete QoS 0/1 PUBLISH at the front of the buffer to on_raw_message.
+
+        paho reads a packet with three recv calls and builds a dict, a struct format and a
+        Properties object for it; this parses the packets in place, one slice each. It
+        stops at anything else (another packet type, QoS 2, an incomplete or odd packet,
+        a topic that is not UTF-8) and leaves that to paho's own reader, which also reports
+        malformed packets as before."""
+        handler = self.on_raw_message
+        if handler is None or self._in_packet["command"] != 0:
+            return
+        data = bytes(self._rbuf)
+        n = len(data)
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        auto_ack = not self._manual_ack
+        pos = 0
+        with self._in_callback_mutex:
+            while pos + 4 <= n:
+                packet = _publish_at(data, pos, n, v5)
+                if packet is None:
+                    break
+                topic, start, end, mid, qos = packet
+                handler(topic, data[start:end], mid, qos)
+                if qos == 1 and auto_ack:
+                    self._send_puback(mid)
+                pos = end
+        if pos:
+            del self._rbuf[:pos]
+            with self._msgtime_mutex:
+                self._last_bytes_received = time_func()
 
     def _reset_sockets(self, sockpair_only: bool = False) -> None:
         if not sockpair_only:
@@ -111,3 +147,54 @@ class CollectorMqttClient(mqtt.Client):
                 self.ack(mid, qos)
         if pubacks:
             self._packet_queue(PUBACK, bytes(pubacks), 0, 0)
+
+
+def _varint(data: bytes, i: int, n: int) -> tuple[int, int] | None:
+    """(value, index after it) of an MQTT variable byte integer, None if cut off or too long."""
+    value, shift = 0, 0
+    while i < n and shift <= 21:
+        b = data[i]
+        i += 1
+        value |= (b & 127) << shift
+        if not b & 128:
+            return value, i
+        shift += 7
+    return None
+
+
+def _publish_at(data: bytes, pos: int, n: int, v5: bool) -> tuple[str, int, int, int, int] | None:
+    """(topic, payload start, packet end, packet id, qos) of a complete QoS 0/1 PUBLISH at
+    ``pos``; None for anything paho's reader should see instead."""
+    cmd = data[pos]
+    qos = (cmd >> 1) & 3
+    if cmd & 0xF0 != PUBLISH or qos > 1:
+        return None
+    head = _varint(data, pos + 1, n)
+    if head is None:
+        return None
+    length, i = head
+    end = i + length
+    if end > n or length < 2:
+        return None
+    tlen = data[i] << 8 | data[i + 1]
+    p = i + 2 + tlen
+    if tlen == 0 or p > end:
+        return None  # v5 topic aliases and malformed packets go the long way
+    try:
+        topic = data[i + 2 : p].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    mid = 0
+    if qos:
+        if p + 2 > end:
+            return None
+        mid = data[p] << 8 | data[p + 1]
+        p += 2
+    if v5:
+        props = _varint(data, p, end)
+        if props is None:
+            return None
+        p = props[1] + props[0]
+        if p > end:
+            return None
+    return topic, p, end, mid, qos
