@@ -37,7 +37,11 @@ class InfluxClient:
         self._session: aiohttp.ClientSession | None = None
 
     def _headers(self) -> dict[str, str]:
-        if self.cfg.api == "v2" and self.cfg.token:
+        # A token is sent whenever one is configured, also with api v1: InfluxDB 2.x and 3.x
+        # accept "Token" on their v1-compatible /query and /write, and a 2.x server handed
+        # out only tokens. Basic auth (a username) takes precedence for v1, since 1.x before
+        # 1.8 does not understand the Token scheme.
+        if self.cfg.token and (self.cfg.api == "v2" or not self.cfg.username):
             return {"Authorization": f"Token {self.cfg.token}"}
         return {}
 

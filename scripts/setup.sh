@@ -14,6 +14,8 @@ command -v socat >/dev/null 2>&1 || need_apt+=(socat)
 # the web UI tests drive Debian's headless Chromium (SETUP_BROWSER=1 from scripts/test.sh)
 if [ "${SETUP_BROWSER:-0}" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # docker-compose (v1, Debian) only to validate docker-compose.yml; no engine runs here
+  command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
