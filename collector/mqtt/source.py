@@ -26,7 +26,15 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from collector.lineprotocol import encode_point, field_key, format_value, series_prefix
+from collector.lineprotocol import (
+    MAX_KEY_BYTES,
+    TIME_MAX_NS,
+    TIME_MIN_NS,
+    encode_point,
+    field_key,
+    format_value,
+    series_prefix,
+)
 from collector.mqtt.config import MqttConfig
 from collector.mqtt.deadletter import DeadLetters
 from collector.mqtt.mapping import BadMessage, Sample, SubscriptionMapper
@@ -307,6 +315,9 @@ class MqttSource:
         return samples, problems
 
     def _encode(self, s: Sample) -> bytes:
+        """The line of one sample. The mapping has already checked every value (finite
+        floats, 64-bit integers, UTF-8 text, time in range), so this only formats; names
+        are escaped and checked once and cached."""
         key = (s.line, s.machine)
         prefix = self._prefixes.get(key)
         if prefix is None:
@@ -316,15 +327,28 @@ class MqttSource:
                 MEASUREMENT_MACHINE, {TAG_FACTORY: self.factory, TAG_LINE: s.line, TAG_MACHINE: s.machine}
             )
         keys = self._field_keys
-        fields = []
+        parts = []
         for name, value in s.fields:
             k = keys.get(name)
             if k is None:
                 if len(keys) > PREFIX_CACHE:
                     keys.clear()
-                k = keys[name] = field_key(name)
-            fields.append((k, format_value(value)))
-        return encode_point(prefix, fields, s.ts_ns)
+                k = keys[name] = field_key(name) + b"="
+            kind = type(value)
+            if kind is float:
+                parts.append(k + repr(value).encode())
+            elif kind is str and '"' not in value and "\\" not in value:
+                parts.append(k + b'"' + value.encode() + b'"')
+            else:
+                parts.append(k + format_value(value))
+        if len(parts) > 1 and len({name for name, _ in s.fields}) != len(parts):
+            raise ValueError(f"duplicate field names in one sample: {sorted(n for n, _ in s.fields)}")
+        if len(prefix) + len(max(parts, key=len)) > MAX_KEY_BYTES:
+            # generous: the key limit counts the field key, checked here with its value
+            return encode_point(prefix, list(s.fields), s.ts_ns)
+        if not TIME_MIN_NS <= s.ts_ns <= TIME_MAX_NS:
+            raise ValueError(f"timestamp {s.ts_ns} ns is outside InfluxDB's time range")
+        return b"%s %s %d" % (prefix, b",".join(parts), s.ts_ns)
 
     def _count(self, what: str, index: int, n: int = 1) -> None:
         if self._m is None:
