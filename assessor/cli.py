@@ -1,4 +1,5 @@
-"""`assessor` command line: serve, registry import, token create, baseline import, materialize."""
+"""`assessor` command line: serve, registry import, token create, baseline import, materialize,
+report."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 from assessor.config import AssessorConfig, AssessorConfigError, load_assessor_config
 
 EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
+#: the measurement store did not answer: worth trying again later, unlike a refusal
+EXIT_UNAVAILABLE = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--config", type=Path, dest="config_sub")
-    chk = sub.add_parser("check", help="validate the config and the level rules it names; exit 2 if not valid")
+    chk = sub.add_parser(
+        "check", help="validate the config and the level rules it names; exit 2 if not valid"
+    )
     chk.add_argument("--config", type=Path, dest="config_sub")
     reg = sub.add_parser("registry", help="factories, lines, machines, support projects")
     reg_sub = reg.add_subparsers(dest="action", required=True)
@@ -44,7 +49,22 @@ def _parser() -> argparse.ArgumentParser:
     mat.add_argument("--start", required=True, help="first local day, YYYY-MM-DD")
     mat.add_argument("--end", required=True, help="last local day, YYYY-MM-DD")
     mat.add_argument("--config", type=Path, dest="config_sub")
+    _report_parser(sub)
     return p
+
+
+def _report_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    rep = sub.add_parser("report", help="before/after report of a factory, or the portfolio report")
+    rep_sub = rep.add_subparsers(dest="action", required=True)
+    fac = rep_sub.add_parser("factory", help="one factory and support project (default: its latest)")
+    fac.add_argument("--factory", required=True)
+    fac.add_argument("--project", help="support project id; default: the factory's latest")
+    port = rep_sub.add_parser("portfolio", help="every registered factory")
+    for p in (fac, port):
+        p.add_argument("--format", choices=["pdf", "csv"], default="pdf")
+        p.add_argument("--lang", choices=["ko", "en"], default="ko")
+        p.add_argument("--output", type=Path, help="file or existing directory; default: the report's name")
+        p.add_argument("--config", type=Path, dest="config_sub")
 
 
 def _config(args: argparse.Namespace) -> AssessorConfig | None:
@@ -93,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             return _baseline_import(store, args.factory, args.file)
         if args.command == "materialize":
             return asyncio.run(_materialize(cfg, store, args.factory, args.start, args.end))
+        if args.command == "report":
+            return asyncio.run(_report(cfg, store, args))
     return EXIT_CONFIG
 
 
@@ -155,6 +177,56 @@ async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, star
     finally:
         await client.close()
     print(f"materialised {len(totals)} machine-day(s) of {factory_id}")
+    return EXIT_OK
+
+
+async def _report(cfg: AssessorConfig, store: object, args: argparse.Namespace) -> int:
+    from assessor.influx_client import InfluxClient, InfluxError
+    from assessor.level import RulesError, load_rules
+    from assessor.report import UnknownProjectError, factory_report, portfolio_report
+    from assessor.report.pdf_common import ReportFontError
+    from assessor.service import AssessorService
+
+    try:
+        rules = load_rules(cfg.level_rules)
+    except RulesError as exc:
+        print(f"{exc.source}: level rules are not valid: {'; '.join(exc.errors)}", file=sys.stderr)
+        return EXIT_CONFIG
+    client = InfluxClient(cfg.influx)
+    service = AssessorService(cfg, store, client, rules)  # type: ignore[arg-type]
+    try:
+        if args.action == "factory":
+            factory = store.factory(args.factory)  # type: ignore[attr-defined]
+            if factory is None:
+                print(f"assessor: unknown factory {args.factory!r}", file=sys.stderr)
+                return EXIT_REFUSED
+            content, name, _ = await factory_report(service, factory, args.project, args.lang, args.format)
+        else:
+            factories = store.factories()  # type: ignore[attr-defined]
+            content, name, _ = await portfolio_report(service, factories, args.lang, args.format)
+    except UnknownProjectError as exc:
+        known = ", ".join(p.id for p in factory.support_projects) or "none"
+        print(f"assessor: {exc} (known: {known})", file=sys.stderr)
+        return EXIT_REFUSED
+    except (InfluxError, TimeoutError) as exc:
+        print(f"assessor: cannot read InfluxDB at {cfg.influx.url}: {exc or 'timed out'}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except ReportFontError as exc:
+        print(f"assessor: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    finally:
+        await client.close()
+    return _write_report(content, name, args.output)
+
+
+def _write_report(content: bytes, name: str, output: Path | None) -> int:
+    path = Path(name) if output is None else output / name if output.is_dir() else output
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        print(f"{path}: cannot write: {exc.strerror}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(path)
     return EXIT_OK
 
 

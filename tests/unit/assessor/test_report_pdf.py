@@ -1,0 +1,69 @@
+"""PDF reports rendered from report data built in memory (no InfluxDB)."""
+
+from __future__ import annotations
+
+from assessor.labels import fmt_kpi
+from assessor.report.pdf_factory import render_factory_pdf
+from assessor.report.pdf_portfolio import render_portfolio_pdf
+from assessor.report.text import fmt_interval, fmt_rate
+from tests.support.report_pdf import embedded_fonts, pdf_text, save_artifact
+from tests.unit.assessor.report_samples import factory_data, portfolio_data
+
+
+def _nanum_embedded(content: bytes) -> None:
+    fonts = embedded_fonts(content)
+    nanum = {name: embedded for name, embedded in fonts.items() if "NanumGothic" in name}
+    assert nanum, f"no Nanum Gothic font in {sorted(fonts)}"
+    assert all(nanum.values()), f"Nanum Gothic named but not embedded: {nanum}"
+
+
+def test_korean_factory_report_states_the_gains_and_embeds_the_font():
+    data = factory_data()
+    content = render_factory_pdf(data, "ko")
+    save_artifact("unit-factory-ko.pdf", content)
+    assert content.startswith(b"%PDF-")
+    _nanum_embedded(content)
+    text = pdf_text(content)
+    assert "시뮬정밀" in text and "스마트공장 도입 성과 보고서" in text
+    assert "sp-2024" in text and "2024-01-01 ~ 2024-01-10" in text and "2024-02-01 ~ 2024-04-30" in text
+    uph = data.gain("units_per_hour")
+    assert uph is not None
+    for shown in (fmt_kpi("units_per_hour", uph.before), fmt_kpi("units_per_hour", uph.after)):
+        assert shown in text
+    assert fmt_rate(uph.improvement) in text
+    assert fmt_interval(uph.ci95_low, uph.ci95_high) in text
+    assert "시간당 생산량" in text and "공정불량률" in text and "생산성 30% 향상" in text
+    assert "수기 기록" in text and "자동 수집" in text  # the sources of the two sides
+    assert "측정 방식의 차이" in text  # the mixed-sources warning
+    assert "0.0 / 1,000" in text and "Level 1 (점검)" in text and "미충족" in text
+    assert "2024-05-05 10:30 (Asia/Seoul)" in text
+    assert "ISO 22400" in text
+
+
+def test_english_factory_report():
+    content = render_factory_pdf(factory_data(), "en")
+    save_artifact("unit-factory-en.pdf", content)
+    _nanum_embedded(content)
+    text = pdf_text(content)
+    assert "Smart-factory before/after report" in text and "시뮬정밀" in text
+    assert "Units per hour" in text and "Process defect rate" in text and "productivity +30%" in text
+    assert "manual log" in text and "Level 1 (checking)" in text and "bootstrap" in text
+
+
+def test_factory_without_project_gets_level_and_recent_kpis():
+    content = render_factory_pdf(factory_data(with_project=False), "ko")
+    text = pdf_text(content)
+    assert "평범산업 <주>" in text  # registry text is escaped, not read as markup
+    assert "등록된 지원사업이 없어" in text
+    assert "수준확인" in text and "61.2%" in text
+    assert "123,456" in text and "123,456.0" not in text
+
+
+def test_portfolio_report_lists_every_factory():
+    content = render_portfolio_pdf(portfolio_data(), "ko")
+    save_artifact("unit-portfolio-ko.pdf", content)
+    _nanum_embedded(content)
+    text = pdf_text(content)
+    assert "시뮬정밀" in text and "다른공장" in text
+    assert "+35.0%" in text and "Level 2: 2" in text
+    assert "1/2" in text and "2024-05-05 10:29" in text
