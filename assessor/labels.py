@@ -94,6 +94,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "interval": ("95% 신뢰구간", "95% interval"),
     "source": ("데이터 출처", "Source"),
     "days": ("일수", "Days"),
+    "score": ("점수", "Score"),
+    "build_level": ("구축 수준", "Build level"),
+    "data_health": ("데이터 상태", "Data health"),
+    "next_step": ("다음 단계", "Next step"),
+    "gate": ("기준 항목", "Gate"),
+    "region": ("지역", "Region"),
+    "machine": ("설비", "Machine"),
+    "line": ("라인", "Line"),
+    "reason": ("비가동 사유", "Downtime reason"),
+    "no_reason": ("사유 미입력", "no reason given"),
 }
 
 
@@ -144,6 +154,14 @@ def fmt_num(value: float | None, digits: int = 0) -> str:
         return "–"
     assert value is not None
     return f"{value:,.{digits}f}"
+
+
+def fmt_signed_pct(value: float | None, digits: int = 1) -> str:
+    """An improvement rate with its sign: 0.352 -> '+35.2%', -0.05 -> '-5.0%'; None -> '–'."""
+    if _missing(value):
+        return "–"
+    assert value is not None
+    return f"{value * 100:+,.{digits}f}%"
 
 
 def fmt_kpi(key: str, value: float | None) -> str:

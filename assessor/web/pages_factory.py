@@ -1,0 +1,245 @@
+"""One factory: KPIs over time, OEE losses, machine states, downtime Pareto, level, gains."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from assessor import labels
+from assessor.domain import Factory
+from assessor.influx_client import InfluxError
+from assessor.labels import Lang
+from assessor.level.evidence import METRICS, format_threshold, format_value
+from assessor.level.scoring import SCORE_GATE, Assessment
+from assessor.service import GAIN_KPIS
+from assessor.timeline_query import downtime_by_reason, factory_planned, pareto, state_timeline
+from assessor.web import charts
+from assessor.web.base import Web, attachment
+from assessor.web.i18n import t
+
+KPI_DAYS = 30
+TIMELINE_DAYS = 7
+MAX_KPI_DAYS = 800
+#: a month of states is already thousands of bars per machine before bucketing
+MAX_TIMELINE_DAYS = 31
+#: the level is re-assessed at most this often per factory while people browse
+ASSESSMENT_MAX_AGE_S = 300.0
+
+
+class PeriodError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Period:
+    start_day: dt.date
+    end_day: dt.date  # inclusive
+    start: float
+    end: float
+
+
+def _midnight(day: dt.date, tz: ZoneInfo) -> float:
+    return dt.datetime.combine(day, dt.time(), tz).timestamp()
+
+
+def period(
+    request: Request, prefix: str, factory: Factory, default_days: int, max_days: int, now: float
+) -> tuple[Period, str | None]:
+    """The period asked for in ``{prefix}_start`` / ``{prefix}_end`` (dates, end inclusive),
+    or the last ``default_days`` days with the reason the request could not be used."""
+    tz = ZoneInfo(factory.calendar.timezone)
+    today = dt.datetime.fromtimestamp(now, tz).date()
+    start_q = request.query_params.get(f"{prefix}_start")
+    end_q = request.query_params.get(f"{prefix}_end")
+    problem = None
+    try:
+        if start_q or end_q:
+            end_day = dt.date.fromisoformat(end_q) if end_q else today
+            start_day = (
+                dt.date.fromisoformat(start_q) if start_q else end_day - dt.timedelta(days=default_days - 1)
+            )
+            if end_day < start_day:
+                raise PeriodError(f"{end_day} < {start_day}")
+            if (end_day - start_day).days >= max_days:
+                raise PeriodError(f"> {max_days}")
+            if not dt.date(1970, 1, 2) <= start_day <= end_day <= dt.date(2200, 1, 1):
+                raise PeriodError(f"{start_day} .. {end_day}")
+            end = min(_midnight(end_day + dt.timedelta(days=1), tz), now)
+            start = _midnight(start_day, tz)
+            if end > start:
+                return Period(start_day, end_day, start, end), None
+            raise PeriodError(f"{start_day} > {today}")
+    except ValueError as exc:
+        problem = str(exc)
+    start_day = today - dt.timedelta(days=default_days - 1)
+    return Period(start_day, today, _midnight(start_day, tz), now), problem
+
+
+def gate_rows(a: Assessment, lang: Lang) -> list[dict[str, Any]]:
+    rows = []
+    for g in a.gates:
+        if g.id == SCORE_GATE:
+            name = t("score_gate", lang)
+            evidence = labels.fmt_num(float(g.evidence or 0.0), 1)
+            threshold = f">= {labels.fmt_num(float(g.threshold), 0)}"
+        else:
+            m = METRICS[g.id]
+            name = m.label_ko if lang == "ko" else m.label_en
+            evidence = format_value(m, g.evidence, lang)
+            threshold = format_threshold(m, g.threshold, lang)
+        rows.append(
+            {"level": g.level, "name": name, "evidence": evidence, "threshold": threshold, "passed": g.passed}
+        )
+    return rows
+
+
+def _mark(improvement: float | None, meets: bool | None) -> str:
+    """▲/▼ better or worse than before, ✔ when the programme reference is met."""
+    if not improvement:
+        return ""
+    return ("▲" if improvement > 0 else "▼") + (" ✔" if meets else "")
+
+
+def gain_tables(reports: list[tuple[Any, Any]], lang: Lang) -> list[dict[str, Any]]:
+    """One table per support project: each KPI's sides, improvement, interval and warnings."""
+    tables = []
+    for project, rep in reports:
+        rows = []
+        for g in rep.gains:
+            ref = g.reference.improvement if g.reference else None
+            interval = (
+                f"{labels.fmt_signed_pct(g.ci95_low)} ~ {labels.fmt_signed_pct(g.ci95_high)}"
+                if g.ci95_low is not None and g.ci95_high is not None
+                else "–"
+            )
+            rows.append(
+                {
+                    "kpi": labels.kpi_name(g.kpi, lang),
+                    "before": labels.fmt_kpi(g.kpi, g.before),
+                    "after": labels.fmt_kpi(g.kpi, g.after),
+                    "days_before": g.days_before,
+                    "days_after": g.days_after,
+                    "source_before": labels.source_name(g.source_before or "none", lang),
+                    "source_after": labels.source_name(g.source_after or "none", lang),
+                    "improvement": labels.fmt_signed_pct(g.improvement),
+                    "interval": interval,
+                    "reference": labels.fmt_signed_pct(ref) if ref is not None else "–",
+                    "meets": g.meets_reference,
+                    "css": "" if not g.improvement else ("better" if g.improvement > 0 else "worse"),
+                    "mark": _mark(g.improvement, g.meets_reference),
+                    "warnings": [w.ko if lang == "ko" else w.en for w in g.warnings],
+                }
+            )
+        tables.append(
+            {
+                "project": project,
+                "period": t(
+                    "gains_period",
+                    lang,
+                    b_start=rep.baseline.start,
+                    b_end=rep.baseline.end,
+                    a_start=rep.after.start,
+                    a_end=rep.after.end,
+                ),
+                "rows": rows,
+            }
+        )
+    return tables
+
+
+async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) -> dict[str, Any]:
+    service = web.service
+    now = time.time()
+    kpi_p, kpi_problem = period(request, "kpi", f, KPI_DAYS, MAX_KPI_DAYS, now)
+    tl_p, tl_problem = period(request, "tl", f, TIMELINE_DAYS, MAX_TIMELINE_DAYS, now)
+    daily = await service.kpi_rows(f, kpi_p.start, kpi_p.end, "factory", "day")
+    totals = await service.factory_kpis(f, kpi_p.start, kpi_p.end)
+    has_kpis = any(r.get("availability") is not None for r in daily)
+    timeline = await state_timeline(service.influx, f, tl_p.start, tl_p.end, service.cfg.kpi.hold_s)
+    by_reason = downtime_by_reason(timeline, factory_planned(f, tl_p.start, tl_p.end))
+    reason_hours: dict[str, float] = {}
+    for (state, reason), seconds in by_reason.items():
+        label = reason or f"{labels.word('no_reason', lang)} ({labels.state_name(state, lang)})"
+        reason_hours[label] = reason_hours.get(label, 0.0) + seconds
+    bars = pareto(reason_hours, t("other_reasons", lang))
+    assessment = await service.assessment(f, max_age_s=ASSESSMENT_MAX_AGE_S)
+    reports = [
+        (p, await service.gains(f, p.baseline, service.after_window(f, p), p.id)) for p in f.support_projects
+    ]
+    return {
+        "factory": f,
+        "kpi_period": kpi_p,
+        "tl_period": tl_p,
+        "period_problem": kpi_problem or tl_problem,
+        "has_kpis": has_kpis,
+        "totals": totals,
+        "total_keys": (
+            "oee",
+            "availability",
+            "performance",
+            "quality",
+            "units_per_hour",
+            "defect_rate",
+            "total_count",
+            "mtbf_s",
+            "mttr_s",
+            "coverage",
+        ),
+        "trend_fig": charts.kpi_trend(daily, lang) if has_kpis else None,
+        "waterfall_fig": charts.oee_waterfall(totals, lang) if has_kpis else None,
+        "timeline_fig": charts.state_timeline(timeline, f.calendar.timezone, lang)
+        if timeline.has_data
+        else None,
+        "timeline_bucket": timeline.bucket_s,
+        "pareto_fig": charts.downtime_pareto(bars, lang) if bars else None,
+        "pareto_rows": bars,
+        "assessment": assessment,
+        "gates": gate_rows(assessment, lang),
+        "gain_tables": gain_tables(reports, lang),
+        "gain_kpis": GAIN_KPIS,
+    }
+
+
+def install(app: FastAPI, web: Web) -> None:
+    @app.get("/factories/{factory_id}", include_in_schema=False)
+    async def factory_page(request: Request, factory_id: str) -> Response:
+        p = web.principal(request)
+        if p is None:
+            return web.to_login(request)
+        f = web.factory_or_error(request, p, factory_id)
+        if isinstance(f, Response):
+            return f
+        lang = web.lang(request)
+        try:
+            ctx = await factory_context(web, request, f, lang)
+        except InfluxError:
+            return web.error(request, 503, "influx_down", p)
+        return web.render(request, "factory.html", ctx, principal=p)
+
+    @app.get("/factories/{factory_id}/report", include_in_schema=False)
+    async def factory_report(request: Request, factory_id: str) -> Response:
+        from assessor import report
+
+        p = web.principal(request)
+        if p is None:
+            return web.to_login(request)
+        f = web.factory_or_error(request, p, factory_id)
+        if isinstance(f, Response):
+            return f
+        fmt = "csv" if request.query_params.get("format") == "csv" else "pdf"
+        project = request.query_params.get("project") or None
+        try:
+            content, name, media = await report.factory_report(
+                web.service, f, project, web.lang(request), fmt
+            )
+        except NotImplementedError:
+            return web.error(request, 501, "report_unavailable", p)
+        except InfluxError:
+            return web.error(request, 503, "influx_down", p)
+        return attachment(content, name, media)
