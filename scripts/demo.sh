@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The local demo: sets itself up, then runs InfluxDB, a simulated line and the collector.
+# The local demo: sets itself up, then runs InfluxDB, Mosquitto, simulated Modbus and MQTT
+# machines, the collector and the assessor; the first run loads history (docs/demo.md).
+# Options go to python -m localservices.demo (--var DIR, --exit-when-ready, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

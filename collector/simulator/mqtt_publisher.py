@@ -1,0 +1,289 @@
+"""Simulated machines that report over MQTT: JSON telemetry, as a packaging line's gateway
+would publish it.
+
+    python -m collector.simulator.mqtt_publisher --config configs/simulated-packaging.yaml \\
+        --url mqtt://127.0.0.1:1883          # credentials from MQTT_USER / MQTT_PASSWORD
+
+The machines are the same model the Modbus simulator serves (``collector.simulator.machine``);
+only the way they report differs. Every ``interval`` each machine publishes one message
+to ``topic`` (``{line}`` and ``{machine}`` filled in), QoS 1, with its own time stamp:
+
+    {"ts": 1764140400000, "status": "RUN", "reason": "none",
+     "counters": {"total": 18234, "reject": 211},
+     "energy_kwh": 1523.402, "power_kw": 4.2, "temp_c": 38.6}
+
+``status`` is the gateway's own vocabulary (RUN, IDLE, ALARM, SETUP, STOP, OFF), which the
+collector's ``states`` map turns into canonical states; see configs/collector-demo.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from collector.simulator.config import (
+    AfterSpec,
+    CalendarSpec,
+    Duration,
+    InitialSpec,
+    ParamsSpec,
+    parse_start,
+    parse_utc_offset,
+)
+from collector.simulator.machine import Calendar, MachineModel, MachineParams, MachineSnapshot
+from datacontract import MachineState
+
+log = logging.getLogger(__name__)
+
+#: canonical state -> what the simulated gateway sends
+STATUS: dict[MachineState, str] = {
+    MachineState.RUNNING: "RUN",
+    MachineState.IDLE: "IDLE",
+    MachineState.FAULT: "ALARM",
+    MachineState.SETUP: "SETUP",
+    MachineState.STOPPED: "STOP",
+    MachineState.PLANNED_STOP: "OFF",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttMachineSpec(_Strict):
+    name: str
+    line: str
+    seed: int
+    params: ParamsSpec = Field(default_factory=ParamsSpec)
+    after: AfterSpec | None = None
+    initial: InitialSpec = Field(default_factory=InitialSpec)
+
+
+class MqttSimulatorConfig(_Strict):
+    """The Modbus simulator's file without ports, plus where and how often to publish."""
+
+    timezone: str = "+00:00"
+    start: str = "now"
+    speed: float = Field(1.0, gt=0, le=1_000_000)
+    #: ``{line}`` and ``{machine}`` are replaced per machine
+    topic: str = "plant/{line}/{machine}/telemetry"
+    interval: Duration = 2.0
+    qos: int = Field(1, ge=0, le=2)
+    calendar: CalendarSpec | None = None
+    defaults: ParamsSpec = Field(default_factory=ParamsSpec)
+    machines: list[MqttMachineSpec] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        parse_utc_offset(v)
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: str) -> str:
+        if v != "now":
+            parse_start(v)
+        return v
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: float) -> float:
+        if v < 0.05:
+            raise ValueError("interval must be at least 50ms")
+        return v
+
+    @field_validator("machines")
+    @classmethod
+    def _unique(cls, v: list[MqttMachineSpec]) -> list[MqttMachineSpec]:
+        names = [(m.line, m.name) for m in v]
+        if len(set(names)) != len(names):
+            raise ValueError("machine names repeat within a line")
+        return v
+
+    @property
+    def utc_offset_s(self) -> int:
+        return parse_utc_offset(self.timezone)
+
+    def params_of(self, m: MqttMachineSpec) -> MachineParams:
+        off = self.utc_offset_s
+        calendar = self.calendar.calendar(off) if self.calendar else Calendar(utc_offset_s=off)
+        return m.params.apply(self.defaults.apply(MachineParams(calendar=calendar), off), off)
+
+    def after_of(self, m: MqttMachineSpec) -> MachineParams | None:
+        return None if m.after is None else m.after.apply(self.params_of(m), self.utc_offset_s)
+
+    def build_model(self, m: MqttMachineSpec, start_time_s: float) -> MachineModel:
+        return MachineModel(
+            self.params_of(m),
+            seed=m.seed,
+            start_time_s=start_time_s,
+            after=self.after_of(m),
+            switch_at_s=m.after.switch_at.timestamp() if m.after else None,
+            initial_total=m.initial.total,
+            initial_rejects=m.initial.rejects,
+            initial_energy_wh=m.initial.energy_wh,
+        )
+
+    def topic_of(self, m: MqttMachineSpec) -> str:
+        return self.topic.replace("{line}", m.line).replace("{machine}", m.name)
+
+
+class MqttSimulatorConfigError(Exception):
+    def __init__(self, source: str, errors: list[str]):
+        self.source, self.errors = source, errors
+        super().__init__(f"{source}: " + "; ".join(errors))
+
+
+def load_mqtt_simulator_config(path: str | Path) -> MqttSimulatorConfig:
+    source = str(path)
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MqttSimulatorConfigError(source, [f"cannot read: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise MqttSimulatorConfigError(source, ["expected a mapping with 'machines'"])
+    try:
+        return MqttSimulatorConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise MqttSimulatorConfigError(
+            source,
+            [
+                ".".join(str(p) for p in e["loc"]) + ": " + str(e["msg"]).removeprefix("Value error, ")
+                for e in exc.errors()
+            ],
+        ) from None
+
+
+def payload(snap: MachineSnapshot) -> dict[str, Any]:
+    """One telemetry message of a machine as its gateway sends it."""
+    return {
+        "ts": round(snap.time_s * 1000),
+        "status": STATUS[snap.state],
+        "reason": snap.reason,
+        "counters": {"total": snap.total, "reject": snap.rejects},
+        "energy_kwh": snap.energy_wh / 1000,
+        "power_kw": snap.power_w / 1000,
+        "temp_c": snap.temperature_c,
+    }
+
+
+# -- publishing -------------------------------------------------------------------
+
+
+def _client(url: str, client_id: str, username: str, password: str) -> Any:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    if username:
+        client.username_pw_set(username, password or None)
+    client.reconnect_delay_set(1, 10)
+
+    def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the connection: %s", reason)
+        else:
+            log.info("connected to %s", url)
+
+    def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        log.info("disconnected (%s); reconnecting", reason)
+
+    client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    return client
+
+
+def publish_loop(
+    cfg: MqttSimulatorConfig,
+    url: str,
+    stop: threading.Event,
+    *,
+    username: str = "",
+    password: str = "",
+    client_id: str = "packaging-gateway",
+) -> int:
+    """Publish until ``stop`` is set; returns the number of messages handed to paho."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise ValueError(f"expected mqtt://host:port, got {url!r}")
+    now = time.time()
+    start = cfg.start
+    t0 = now if start == "now" else parse_start(start).timestamp()
+    base = time.monotonic()
+    models = [(m, cfg.topic_of(m), cfg.build_model(m, t0)) for m in cfg.machines]
+    client = _client(url, client_id, username, password)
+    client.connect_async(parts.hostname, parts.port or 1883, keepalive=30)
+    client.loop_start()
+    sent = 0
+    try:
+        while not stop.is_set():
+            sim_now = t0 + (time.monotonic() - base) * cfg.speed
+            for _, topic, model in models:
+                model.advance(max(sim_now, model.now_s))
+                body = json.dumps(payload(model.snapshot()), separators=(",", ":"))
+                # paho queues while disconnected and sends once the connection is back
+                client.publish(topic, body, qos=cfg.qos)
+                sent += 1
+            stop.wait(cfg.interval)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return sent
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m collector.simulator.mqtt_publisher",
+        description="Publish simulated machines' telemetry over MQTT (JSON, QoS 1).",
+    )
+    ap.add_argument("--config", required=True, help="e.g. configs/simulated-packaging.yaml")
+    ap.add_argument("--url", default="mqtt://127.0.0.1:1883", help="broker, mqtt://host:port")
+    ap.add_argument("--client-id", default="packaging-gateway")
+    ap.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_mqtt_simulator_config(args.config)
+    except MqttSimulatorConfigError as exc:
+        print("\n".join([f"{exc.source}: invalid simulator config", *exc.errors]), file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        sent = publish_loop(
+            cfg,
+            args.url,
+            stop,
+            username=os.environ.get("MQTT_USER", ""),
+            password=os.environ.get("MQTT_PASSWORD", ""),
+            client_id=args.client_id,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log.info("stopped after %d message(s)", sent)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""The local demo's history: deterministic, a real improvement, only in shift hours, and
+records the assessor reads back as they were meant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from bisect import bisect_right
+from collections.abc import Callable
+from itertools import pairwise
+
+import pytest
+
+from assessor.baseline import parse_baseline
+from assessor.kpi.calendar import planned_intervals
+from assessor.registry.importer import load_registry
+from collector.config import load_config
+from collector.mqtt.mapping import SubscriptionMapper
+from collector.simulator.mqtt_publisher import load_mqtt_simulator_config, payload
+from localservices.demo_history import (
+    FactoryPlan,
+    baseline_csv,
+    line_protocol,
+    manual_days,
+    measured_samples,
+    planned_by_day,
+    true_totals,
+    window_bounds,
+)
+from localservices.demo_portfolio import CONFIGS, build_plans, timeline
+
+#: a Thursday, as the demo's first run could be
+ANCHOR = dt.date(2025, 11, 27)
+DAYS = 12
+
+
+@pytest.fixture(scope="module")
+def plans() -> list[FactoryPlan]:
+    return build_plans(ANCHOR, DAYS, 6)
+
+
+def _measured(plan: FactoryPlan, machine: int = 0) -> list[tuple[int, dict]]:
+    f = plan.factory
+    planned = [iv for _, day in planned_by_day(f, plan.after_window) for iv in day]
+    start = window_bounds(f, plan.after_window)[0]
+    return list(measured_samples(plan.machines[machine], planned, start, until_s=plan.silent_from))
+
+
+def _interval_of(planned: list[tuple[float, float]], what: str) -> Callable[[float], int]:
+    """Index of the planned interval holding a time (ends included); fails outside them."""
+    starts = [lo for lo, _ in planned]
+
+    def interval(t: float) -> int:
+        k = bisect_right(starts, t) - 1
+        assert k >= 0 and t <= planned[k][1], f"{what}: sample at {t} outside shifts"
+        return k
+
+    return interval
+
+
+def test_timeline_places_baseline_project_and_after_window_before_the_anchor():
+    t = timeline(ANCHOR, 90)
+    assert t.after_end == ANCHOR - dt.timedelta(days=1)
+    assert (t.after_end - t.project_end).days == 90
+    assert (t.project_end - t.project_start).days + 1 == 60
+    assert (t.baseline_end - t.baseline_start).days + 1 == 120
+    assert t.baseline_end < t.project_start
+
+
+def test_the_same_plan_gives_the_same_history(plans):
+    again = build_plans(ANCHOR, DAYS, 6)
+    for a, b in zip(plans[:2], again[:2], strict=True):
+        assert manual_days(a, a.project.baseline) == manual_days(b, b.project.baseline)
+        assert _measured(a) == _measured(b)
+    first = _measured(plans[0])[:3]
+    assert [line_protocol("demo-factory", "press", "press-01", s) for s in first] == [
+        line_protocol("demo-factory", "press", "press-01", s) for s in _measured(again[0])[:3]
+    ]
+
+
+def test_samples_only_in_planned_time_and_never_further_apart_than_the_hold(plans):
+    for plan in plans:
+        f = plan.factory
+        start, end = window_bounds(f, plan.after_window)
+        planned = planned_intervals(f.calendar, start, end)
+        interval = _interval_of(planned, f.id)
+        for i in range(len(plan.machines)):
+            times = [t for t, _ in _measured(plan, i)]
+            assert times, f"{f.id}: no samples"
+            assert times == sorted(set(times))
+            # inside one planned interval consecutive samples are at most 60 s (kpi.hold_s) apart
+            for a, b in pairwise(times):
+                assert interval(a) != interval(b) or b - a <= 60
+
+
+def test_a_silent_edge_box_sends_nothing_after_it_went_silent(plans):
+    silent = [p for p in plans if p.silent_from is not None]
+    assert [p.factory.id for p in silent] == ["gongju-precision"]
+    plan = silent[0]
+    times = [t for t, _ in _measured(plan)]
+    assert max(times) <= plan.silent_from
+    # silent two days before the anchor, mid-morning
+    assert plan.silent_from - max(times) < 3 * 3600
+
+
+def test_after_is_a_real_improvement_over_before(plans):
+    for plan in plans:
+        before = true_totals(plan, plan.project.baseline, "before")
+        after = true_totals(plan, plan.after_window, "after")
+        assert before.oee is not None and after.oee is not None
+        assert after.oee - before.oee >= 0.08, plan.factory.id
+        assert 0.5 <= before.oee <= 0.7, plan.factory.id
+        assert after.rejects / after.units <= 0.6 * before.rejects / before.units, plan.factory.id
+        assert after.units / after.planned_busy_s > 1.1 * before.units / before.planned_busy_s
+
+
+def test_the_manual_log_records_the_before_regime(plans):
+    plan = plans[0]
+    rows = manual_days(plan, plan.project.baseline)
+    truth = true_totals(plan, plan.project.baseline, "before")
+    produced = sum(r.produced for r in rows)
+    assert produced == pytest.approx(truth.units, rel=0.01)
+    assert sum(r.defects for r in rows) == pytest.approx(truth.rejects, rel=0.02)
+    # hours to the half hour, as people write them; a line's hours are its busy time
+    assert all((r.hours_worked * 2).is_integer() and 0 < r.hours_worked <= 24 for r in rows)
+    assert sum(r.hours_worked for r in rows) * 3600 == pytest.approx(truth.planned_busy_s, rel=0.03)
+    # workers of all lines add up to the headcount, so labour productivity compares
+    day = rows[0].day
+    assert sum(r.workers for r in rows if r.day == day) == plan.factory.employees
+
+
+def test_the_csv_is_the_log_as_the_assessor_reads_it(plans):
+    for plan in plans[:3]:
+        rows = manual_days(plan, plan.project.baseline)
+        data = baseline_csv(rows, plan.factory)
+        assert data.startswith(b"\xef\xbb\xbf")
+        assert "날짜,라인,가동시간(h)" in data.decode("utf-8-sig")
+        assert parse_baseline(data, "log.csv", factory=plan.factory) == rows
+
+
+def test_measured_points_carry_the_fields_of_their_edge_box(plans):
+    live, advanced, basic = plans[0], plans[1], plans[2]
+    modbus = _measured(live, 0)[1][1]
+    assert {"state", "state_code", "downtime_reason", "count_total", "count_reject", "energy_kwh"} <= set(
+        modbus
+    )
+    assert isinstance(modbus["count_total"], int) and isinstance(modbus["energy_kwh"], float)
+    traced = _measured(advanced, 0)[1][1]
+    assert {"lot_id", "sp_speed_pct"} <= set(traced)
+    counts_only = _measured(basic, 0)[1][1]
+    assert set(counts_only) == {"state", "count_total", "count_reject"}
+    line = line_protocol("demo-factory", "press", "press-01", (1_700_000_000, modbus))
+    assert line.startswith("machine_data,factory=demo-factory,line=press,machine=press-01 state=")
+    assert line.endswith(" 1700000000") and "count_total=" in line and "i," in line
+
+
+def test_every_simulated_machine_is_a_registered_machine():
+    registry = {f.id: f for f in load_registry(CONFIGS / "registry-demo.yaml")}
+    factory = registry["demo-factory"]
+    registered = {(m.line_id, m.id) for m in factory.machines}
+    collector = load_config(CONFIGS / "collector-demo.yaml", env={})
+    modbus = {(collector.line_of(d), d.machine) for d in collector.modbus.devices}
+    mqtt_sim = load_mqtt_simulator_config(CONFIGS / "simulated-packaging.yaml")
+    mqtt = {(m.line, m.name) for m in mqtt_sim.machines}
+    assert modbus | mqtt == registered
+    assert collector.site.factory == "demo-factory"
+
+
+def test_the_collector_maps_the_packaging_gateways_messages():
+    collector = load_config(CONFIGS / "collector-demo.yaml", env={})
+    assert collector.mqtt is not None
+    mapper = SubscriptionMapper(
+        collector.mqtt.subscriptions[0], site_line="press", max_payload=4096, max_future_s=300.0
+    )
+    sim = load_mqtt_simulator_config(CONFIGS / "simulated-packaging.yaml")
+    spec = sim.machines[0]
+    model = sim.build_model(spec, dt.datetime(2025, 11, 27, 9, 30, tzinfo=dt.UTC).timestamp() - 9 * 3600)
+    model.advance(model.now_s + 600)
+    message = payload(model.snapshot())
+    [sample] = mapper.map(sim.topic_of(spec), json.dumps(message).encode(), message["ts"] * 10**6)
+    fields = dict(sample.fields)
+    assert (sample.line, sample.machine) == (spec.line, spec.name)
+    assert sample.ts_ns == message["ts"] * 10**6
+    assert fields["state"] == model.snapshot().state.value
+    assert fields["count_total"] == message["counters"]["total"]
+    assert {"downtime_reason", "count_reject", "energy_kwh", "power_kw", "temperature"} <= set(fields)
