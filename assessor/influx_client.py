@@ -3,6 +3,7 @@ through their v1 compatibility API) and line protocol over ``/write``."""
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 from collections.abc import Iterator
@@ -43,12 +44,10 @@ class InfluxClient:
         # 1.8 does not understand the Token scheme.
         if self.cfg.token and (self.cfg.api == "v2" or not self.cfg.username):
             return {"Authorization": f"Token {self.cfg.token}"}
-        return {}
-
-    def _auth(self) -> aiohttp.BasicAuth | None:
         if self.cfg.api == "v1" and self.cfg.username:
-            return aiohttp.BasicAuth(self.cfg.username, self.cfg.password)
-        return None
+            plain = f"{self.cfg.username}:{self.cfg.password}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(plain).decode("ascii")}
+        return {}
 
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -64,7 +63,6 @@ class InfluxClient:
                 connector=aiohttp.TCPConnector(limit=8, ssl=ssl_ctx),
                 timeout=aiohttp.ClientTimeout(total=self.cfg.timeout),
                 headers=self._headers(),
-                auth=self._auth(),
             )
         return self._session
 
