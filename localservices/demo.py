@@ -34,6 +34,8 @@ import yaml
 from assessor.config import load_assessor_config
 from assessor.registry.store import RegistryStore
 from localservices import demo_load
+from localservices.demo_feed import EdgeBoxFeed, fed_plans
+from localservices.demo_history import FactoryPlan
 from localservices.demo_portfolio import LIVE_FACTORY, answers_of, build_plans
 from localservices.demo_registry import DemoTokens, demo_tokens, prepare_registry
 from localservices.influxd import InfluxServer, InfluxServerError, free_port, quote_ident, quote_string
@@ -42,6 +44,8 @@ from localservices.mosquitto import MosquittoServer, MosquittoServerError, make_
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 DATABASE = "factory"
+#: how often the other factories' edge boxes send what they have (seconds)
+FEED_EVERY_S = 10.0
 MODBUS_PORTS = (5020, 5021, 5022, 5023)
 #: what the ready check waits for: a sample from a Modbus and from an MQTT machine
 LIVE_CHECK = {"modbus": "press-01", "mqtt": "filler-01"}
@@ -356,8 +360,8 @@ def _today() -> dt.date:
     return dt.datetime.now(ZoneInfo("Asia/Seoul")).date()
 
 
-def prepare_data(opts: Options, influx: InfluxServer) -> DemoTokens:
-    """Registry, tokens and (on the first run) history; returns the tokens."""
+def prepare_data(opts: Options, influx: InfluxServer) -> tuple[DemoTokens, list[FactoryPlan]]:
+    """Registry, tokens and (on the first run) history; returns the tokens and the plans."""
     var = opts.var
     cfg = load_assessor_config(
         CONFIGS / "assessor-demo.yaml",
@@ -378,7 +382,7 @@ def prepare_data(opts: Options, influx: InfluxServer) -> DemoTokens:
         tokens = demo_tokens(store, var, LIVE_FACTORY)
         if demo_load.complete(var):
             print(f"demo: 이력 재사용 / reusing the history in {var} (loaded on {plan.anchor})", flush=True)
-            return tokens
+            return tokens, plans
         t0 = time.monotonic()
         print(
             f"demo: 이력 생성 / loading history: {len(plans)} factories, {plan.history_days} measured days "
@@ -386,16 +390,49 @@ def prepare_data(opts: Options, influx: InfluxServer) -> DemoTokens:
             flush=True,
         )
 
-        def post(body: bytes) -> None:
-            status, text = influx.write(body, DATABASE, precision="s")
-            if status != 204:
-                raise InfluxServerError(f"InfluxDB refused a history batch: HTTP {status} {text}")
-
-        demo_load.load_history(plans, var, store, post)
+        demo_load.load_history(plans, var, store, _post_lines(influx))
     demo_load.materialise(cfg, plans)
     demo_load.mark_complete(var)
     print(f"demo: history ready in {time.monotonic() - t0:.0f} s", flush=True)
-    return tokens
+    return tokens, plans
+
+
+def _post_lines(influx: InfluxServer) -> Callable[[bytes], None]:
+    def post(body: bytes) -> None:
+        status, text = influx.write(body, DATABASE, precision="s")
+        if status != 204:
+            raise InfluxServerError(f"InfluxDB refused a batch of demo points: HTTP {status} {text}")
+
+    return post
+
+
+def newest_stored(influx: InfluxServer, factory_ids: list[str]) -> dict[str, float]:
+    """Time (epoch seconds) of each factory's newest stored state sample."""
+    newest: dict[str, float] = {}
+    for fid in factory_ids:
+        q = (
+            f"SELECT LAST({quote_ident('state')}) FROM machine_data "
+            f"WHERE {quote_ident('factory')} = {quote_string(fid)}"
+        )
+        results = influx.query(q, DATABASE, epoch="s")
+        rows = [v for r in results for series in r.get("series", []) for v in series["values"]]
+        if rows:
+            newest[fid] = float(rows[0][0])
+    return newest
+
+
+def start_feed(influx: InfluxServer, plans: list[FactoryPlan]) -> EdgeBoxFeed:
+    """The other factories' edge boxes, caught up to now (docs/demo.md)."""
+    fed = fed_plans(plans, LIVE_FACTORY)
+    feed = EdgeBoxFeed(fed, _post_lines(influx), newest_stored(influx, [p.factory.id for p in fed]))
+    t0 = time.monotonic()
+    n = feed.feed(time.time())
+    print(
+        f"demo: {len(fed)} other factories' edge boxes caught up to now ({n:,} points, "
+        f"{time.monotonic() - t0:.1f} s); they keep sending while the demo runs",
+        flush=True,
+    )
+    return feed
 
 
 def start_live(
@@ -489,13 +526,18 @@ def wait_ready(opts: Options, influx: InfluxServer, children: Children, assessor
         raise RuntimeError(f"no live {missing} data reached InfluxDB within 45 s; see {opts.var}/logs")
 
 
-def watch(opts: Options, children: Children, metrics: str) -> None:
-    """Until a signal: report the collector's counters now and then, and stop if a child dies."""
+def watch(opts: Options, children: Children, metrics: str, feed: EdgeBoxFeed) -> None:
+    """Until a signal: keep the other edge boxes sending, report the collector's counters
+    now and then, and stop if a child dies."""
     url = f"http://{metrics}/metrics"
     next_report = time.monotonic() + 30
+    next_feed = time.monotonic() + FEED_EVERY_S
     while True:
         if (dead := children.dead()) is not None:
             raise ChildDied(dead)
+        if time.monotonic() >= next_feed:
+            next_feed += FEED_EVERY_S
+            feed.feed(time.time())
         if time.monotonic() >= next_report:
             next_report += 30
             print(
@@ -520,7 +562,8 @@ def run(opts: Options) -> int:
     with stop_on_signals():
         try:
             influx = start_influx(opts.var, opts.influx_port)
-            tokens = prepare_data(opts, influx)
+            tokens, plans = prepare_data(opts, influx)
+            feed = start_feed(influx, plans)
             users = mqtt_credentials(opts.var)
             broker = start_mosquitto(opts.var, opts.mqtt_port, users)
             since = time.time()
@@ -528,7 +571,7 @@ def run(opts: Options) -> int:
             wait_ready(opts, influx, children, assessor, since)
             print(banner(opts, influx, broker, users, tokens, metrics, assessor), flush=True)
             if not opts.exit_when_ready:
-                watch(opts, children, metrics)
+                watch(opts, children, metrics, feed)
         except Stop:
             print("\ndemo: 종료 중 / stopping", flush=True)
         except ChildDied as exc:
