@@ -219,18 +219,25 @@ class InitialSpec(_Strict):
     energy_wh: int = Field(0, ge=0, lt=1 << 32)
 
 
-class MachineSpec(_Strict):
+class SimulatedMachine(_Strict):
+    """What every simulated machine has, whatever protocol it speaks."""
+
     name: str
-    port: int = Field(ge=1, le=65535)
-    unit: int = Field(1, ge=0, le=255)
     seed: int
     params: ParamsSpec = Field(default_factory=ParamsSpec)
     after: AfterSpec | None = None
     initial: InitialSpec = Field(default_factory=InitialSpec)
 
 
-class SimulatorConfig(_Strict):
-    host: str = "127.0.0.1"
+class MachineSpec(SimulatedMachine):
+    port: int = Field(ge=1, le=65535)
+    unit: int = Field(1, ge=0, le=255)
+
+
+class SimulationSettings(_Strict):
+    """The plant's clock and the machines' shared parameters: the Modbus simulator's file
+    and the MQTT publisher's file both start with these keys."""
+
     #: UTC offset of the plant's clock, for shift calendars
     timezone: str = "+00:00"
     #: simulated time at start: "now" or an ISO time with offset
@@ -239,7 +246,6 @@ class SimulatorConfig(_Strict):
     speed: float = Field(1.0, gt=0, le=1_000_000)
     calendar: CalendarSpec | None = None
     defaults: ParamsSpec = Field(default_factory=ParamsSpec)
-    machines: list[MachineSpec] = Field(min_length=1)
 
     @field_validator("timezone")
     @classmethod
@@ -253,6 +259,29 @@ class SimulatorConfig(_Strict):
         if v != "now":
             parse_start(v)
         return v
+
+    @property
+    def utc_offset_s(self) -> int:
+        return parse_utc_offset(self.timezone)
+
+    def start_time_s(self, now_s: float) -> float:
+        return now_s if self.start == "now" else parse_start(self.start).timestamp()
+
+    def params_of(self, m: SimulatedMachine) -> MachineParams:
+        off = self.utc_offset_s
+        calendar = self.calendar.calendar(off) if self.calendar else Calendar(utc_offset_s=off)
+        base = MachineParams(calendar=calendar)
+        return m.params.apply(self.defaults.apply(base, off), off)
+
+    def after_of(self, m: SimulatedMachine) -> MachineParams | None:
+        if m.after is None:
+            return None
+        return m.after.apply(self.params_of(m), self.utc_offset_s)
+
+
+class SimulatorConfig(SimulationSettings):
+    host: str = "127.0.0.1"
+    machines: list[MachineSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _checks(self) -> SimulatorConfig:
@@ -277,24 +306,6 @@ class SimulatorConfig(_Strict):
                         "the cycle register holds"
                     )
         return self
-
-    @property
-    def utc_offset_s(self) -> int:
-        return parse_utc_offset(self.timezone)
-
-    def start_time_s(self, now_s: float) -> float:
-        return now_s if self.start == "now" else parse_start(self.start).timestamp()
-
-    def params_of(self, m: MachineSpec) -> MachineParams:
-        off = self.utc_offset_s
-        calendar = self.calendar.calendar(off) if self.calendar else Calendar(utc_offset_s=off)
-        base = MachineParams(calendar=calendar)
-        return m.params.apply(self.defaults.apply(base, off), off)
-
-    def after_of(self, m: MachineSpec) -> MachineParams | None:
-        if m.after is None:
-            return None
-        return m.after.apply(self.params_of(m), self.utc_offset_s)
 
     def machine(self, name: str) -> MachineSpec:
         for m in self.machines:

@@ -32,18 +32,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from collector.simulator.config import (
-    AfterSpec,
-    CalendarSpec,
-    Duration,
-    InitialSpec,
-    ParamsSpec,
-    parse_start,
-    parse_utc_offset,
-)
-from collector.simulator.machine import Calendar, MachineModel, MachineParams, MachineSnapshot
+from collector.simulator.config import Duration, SimulatedMachine, SimulationSettings
+from collector.simulator.machine import MachineModel, MachineSnapshot
 from datacontract import MachineState
 
 log = logging.getLogger(__name__)
@@ -59,45 +51,18 @@ STATUS: dict[MachineState, str] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MqttMachineSpec(_Strict):
-    name: str
+class MqttMachineSpec(SimulatedMachine):
     line: str
-    seed: int
-    params: ParamsSpec = Field(default_factory=ParamsSpec)
-    after: AfterSpec | None = None
-    initial: InitialSpec = Field(default_factory=InitialSpec)
 
 
-class MqttSimulatorConfig(_Strict):
+class MqttSimulatorConfig(SimulationSettings):
     """The Modbus simulator's file without ports, plus where and how often to publish."""
 
-    timezone: str = "+00:00"
-    start: str = "now"
-    speed: float = Field(1.0, gt=0, le=1_000_000)
     #: ``{line}`` and ``{machine}`` are replaced per machine
     topic: str = "plant/{line}/{machine}/telemetry"
     interval: Duration = 2.0
     qos: int = Field(1, ge=0, le=2)
-    calendar: CalendarSpec | None = None
-    defaults: ParamsSpec = Field(default_factory=ParamsSpec)
     machines: list[MqttMachineSpec] = Field(min_length=1)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        parse_utc_offset(v)
-        return v
-
-    @field_validator("start")
-    @classmethod
-    def _start(cls, v: str) -> str:
-        if v != "now":
-            parse_start(v)
-        return v
 
     @field_validator("interval")
     @classmethod
@@ -113,18 +78,6 @@ class MqttSimulatorConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("machine names repeat within a line")
         return v
-
-    @property
-    def utc_offset_s(self) -> int:
-        return parse_utc_offset(self.timezone)
-
-    def params_of(self, m: MqttMachineSpec) -> MachineParams:
-        off = self.utc_offset_s
-        calendar = self.calendar.calendar(off) if self.calendar else Calendar(utc_offset_s=off)
-        return m.params.apply(self.defaults.apply(MachineParams(calendar=calendar), off), off)
-
-    def after_of(self, m: MqttMachineSpec) -> MachineParams | None:
-        return None if m.after is None else m.after.apply(self.params_of(m), self.utc_offset_s)
 
     def build_model(self, m: MqttMachineSpec, start_time_s: float) -> MachineModel:
         return MachineModel(
@@ -223,8 +176,7 @@ def publish_loop(
     if parts.scheme != "mqtt" or not parts.hostname:
         raise ValueError(f"expected mqtt://host:port, got {url!r}")
     now = time.time()
-    start = cfg.start
-    t0 = now if start == "now" else parse_start(start).timestamp()
+    t0 = cfg.start_time_s(now)
     base = time.monotonic()
     models = [(m, cfg.topic_of(m), cfg.build_model(m, t0)) for m in cfg.machines]
     client = _client(url, client_id, username, password)
