@@ -40,7 +40,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     # errors
     "error_403": ("접근 권한 없음", "Access denied"),
     "error_404": ("찾을 수 없음", "Not found"),
-    "error_501": ("준비 중", "Not available yet"),
     "error_503": ("측정 데이터 저장소 응답 없음", "Measurement store unavailable"),
     "forbidden_factory": (
         "이 토큰으로는 해당 공장의 정보를 볼 수 없습니다.",
@@ -48,9 +47,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "operators_only": ("운영기관 사용자만 사용할 수 있습니다.", "Only operators may use this page."),
     "unknown_factory": ("등록되지 않은 공장입니다: {id}", "Unknown factory: {id}"),
-    "report_unavailable": (
-        "보고서 생성 기능이 아직 준비되지 않았습니다.",
-        "Report generation is not available yet.",
+    "unknown_project": (
+        "이 공장에 등록되지 않은 지원사업입니다: {id}",
+        "This factory has no support project {id}",
     ),
     "influx_down": (
         "InfluxDB에 연결할 수 없습니다. 잠시 후 다시 시도하세요.",

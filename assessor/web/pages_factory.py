@@ -238,8 +238,8 @@ def install(app: FastAPI, web: Web) -> None:
             content, name, media = await report.factory_report(
                 web.service, f, project, web.lang(request), fmt
             )
-        except NotImplementedError:
-            return web.error(request, 501, "report_unavailable", p)
+        except report.UnknownProjectError:
+            return web.error(request, 404, "unknown_project", p, id=project or "")
         except InfluxError:
             return web.error(request, 503, "influx_down", p)
         return attachment(content, name, media)

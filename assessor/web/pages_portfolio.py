@@ -219,8 +219,6 @@ def install(app: FastAPI, web: Web) -> None:
         visible = [f for f in web.service.store.factories() if p.can_see(f.id)]
         try:
             content, name, media = await report.portfolio_report(web.service, visible, web.lang(request), fmt)
-        except NotImplementedError:
-            return web.error(request, 501, "report_unavailable", p)
         except InfluxError:
             return web.error(request, 503, "influx_down", p)
         return attachment(content, name, media)
