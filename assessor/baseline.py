@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from assessor.domain import BaselineDay, Factory
 from assessor.registry.store import UnknownFactoryError
@@ -33,7 +33,10 @@ class RowError:
     row: int
     #: the column's header as written in the file; "" for problems of the whole row or file
     column: str
+    #: English, as the CLI and the API's ``message`` show it
     message: str
+    #: the same problem in Korean, for Korean pages
+    message_ko: str
 
     def __str__(self) -> str:
         where = f"row {self.row}" + (f", column {self.column}" if self.column else "")
@@ -48,6 +51,20 @@ class BaselineError(ValueError):
         shown = "\n".join(str(e) for e in errors[:50])
         more = f"\n... and {len(errors) - 50} more" if len(errors) > 50 else ""
         super().__init__(f"{len(errors)} problem(s) in the baseline file\n{shown}{more}")
+
+
+class _Msg(NamedTuple):
+    en: str
+    ko: str
+
+
+def _error(row: int, column: str, msg: _Msg) -> RowError:
+    return RowError(row, column, msg.en, msg.ko)
+
+
+def _refused(msg: _Msg, row: int = 1) -> BaselineError:
+    """A file refused for one problem of the whole file."""
+    return BaselineError([_error(row, "", msg)])
 
 
 # -- columns ----------------------------------------------------------------------
@@ -93,6 +110,197 @@ Cell = object
 Grid = list[tuple[int, list[Cell]]]
 
 
+# -- messages ---------------------------------------------------------------------
+# Every problem in English and Korean, one function each. The Korean names a field by
+# _FIELD_KO; a column in the file by its header as written there.
+
+#: field -> Korean name in messages; each is also a header the reader accepts
+_FIELD_KO = {
+    "date": "날짜",
+    "line": "라인",
+    "hours_worked": "작업시간",
+    "workers": "작업인원",
+    "produced": "생산수량",
+    "defects": "불량수량",
+    "energy_kwh": "전력량",
+    "orders_on_time": "납기준수건수",
+    "orders_total": "주문건수",
+}
+
+
+def _shown(value: Cell) -> str:
+    """A cell's value for a message, cut short: the message should point, not copy."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _msg_not_text() -> _Msg:
+    return _Msg(
+        "cannot read the text: not UTF-8, UTF-16 or CP949; save the file as CSV UTF-8",
+        "글자를 읽을 수 없습니다. UTF-8, UTF-16, CP949 중 어느 인코딩도 아닙니다. "
+        "파일을 'CSV UTF-8' 형식으로 다시 저장하세요.",
+    )
+
+
+def _msg_bad_csv(exc: Exception) -> _Msg:
+    return _Msg(f"not a readable CSV file: {exc}", f"CSV 파일로 읽을 수 없습니다: {exc}")
+
+
+def _msg_bad_xlsx(exc: Exception) -> _Msg:
+    return _Msg(f"not a readable .xlsx file: {exc}", f".xlsx 파일로 읽을 수 없습니다: {exc}")
+
+
+def _msg_no_sheet() -> _Msg:
+    return _Msg("the workbook has no worksheet", "통합 문서에 워크시트가 없습니다.")
+
+
+def _msg_xls() -> _Msg:
+    return _Msg(
+        "old Excel 97-2003 (.xls) files are not read; save the sheet as .xlsx or CSV",
+        "예전 Excel 97-2003 형식(.xls) 파일은 읽을 수 없습니다. 시트를 .xlsx 또는 CSV로 저장하세요.",
+    )
+
+
+def _msg_not_zip() -> _Msg:
+    return _Msg(
+        "not a readable .xlsx file (it is not a zip archive)",
+        ".xlsx 파일로 읽을 수 없습니다. 파일 내용이 .xlsx 형식(zip 압축)이 아닙니다.",
+    )
+
+
+def _msg_empty() -> _Msg:
+    return _Msg("the file is empty", "파일이 비어 있습니다.")
+
+
+def _msg_no_rows() -> _Msg:
+    return _Msg("the file has a header but no data rows", "머리글 행만 있고 데이터 행이 없습니다.")
+
+
+def _msg_same_field(field: str, first: str, second: str) -> _Msg:
+    return _Msg(
+        f"columns {first!r} and {second!r} both mean {field}",
+        f"같은 항목({_FIELD_KO[field]})을 뜻하는 열이 두 개입니다: {first!r}, {second!r}. 하나만 남기세요.",
+    )
+
+
+def _msg_pair_column(given: str, lacking: str) -> _Msg:
+    return _Msg(
+        f"{given} needs a column {lacking} as well",
+        f"{_FIELD_KO[lacking]} 열도 있어야 합니다. {_FIELD_KO['orders_on_time']} 열과 "
+        f"{_FIELD_KO['orders_total']} 열은 함께 씁니다.",
+    )
+
+
+def _msg_missing_columns(missing: Sequence[Column]) -> _Msg:
+    names = ", ".join(f"{c.field} ({c.aliases[_korean_alias(c)]})" for c in missing)
+    names_ko = ", ".join(_FIELD_KO[c.field] for c in missing)
+    return _Msg(f"missing required column(s): {names}", f"필수 열이 없습니다: {names_ko}")
+
+
+def _msg_missing_value() -> _Msg:
+    return _Msg("value is missing", "값이 비어 있습니다.")
+
+
+def _msg_pair_value() -> _Msg:
+    return _Msg(
+        "value is missing: orders_on_time and orders_total go together",
+        f"값이 비어 있습니다. {_FIELD_KO['orders_on_time']} 값과 {_FIELD_KO['orders_total']} 값은 "
+        "함께 입력해야 합니다.",
+    )
+
+
+def _msg_negative(raw: Cell) -> _Msg:
+    return _Msg(f"must not be negative, got {_shown(raw)}", f"음수일 수 없습니다 (입력값 {_shown(raw)}).")
+
+
+def _msg_range(at_most: float, raw: Cell) -> _Msg:
+    return _Msg(
+        f"must be between 0 and {at_most:g}, got {_shown(raw)}",
+        f"0에서 {at_most:g} 사이여야 합니다 (입력값 {_shown(raw)}).",
+    )
+
+
+def _msg_bool(value: bool) -> _Msg:
+    return _Msg(f"expected a number, got {value}", f"숫자를 입력하세요 (입력값 {value}).")
+
+
+def _msg_unusable_number(value: Cell) -> _Msg:
+    return _Msg(f"not a usable number: {_shown(value)}", f"사용할 수 없는 숫자입니다: {_shown(value)}")
+
+
+def _msg_not_number(value: Cell) -> _Msg:
+    return _Msg(f"not a number: {_shown(value)}", f"숫자가 아닙니다: {_shown(value)}")
+
+
+def _msg_not_whole(value: Cell) -> _Msg:
+    return _Msg(
+        f"expected a whole number, got {_shown(value)}",
+        f"소수점 없는 정수여야 합니다 (입력값 {_shown(value)}).",
+    )
+
+
+def _msg_time_of_day(value: dt.datetime) -> _Msg:
+    shown = value.isoformat(" ")
+    return _Msg(
+        f"expected a date without a time of day, got {shown}",
+        f"시각 없이 날짜만 입력하세요 (입력값 {shown}).",
+    )
+
+
+def _msg_fraction_date(value: float) -> _Msg:
+    return _Msg(f"not a date: {_shown(value)}", f"날짜가 아닙니다: {_shown(value)}")
+
+
+def _msg_invalid_date(value: Cell, exc: ValueError) -> _Msg:
+    return _Msg(
+        f"not a valid date: {_shown(value)} ({exc})",
+        f"달력에 없는 날짜입니다: {_shown(value)}",
+    )
+
+
+def _msg_not_date(value: Cell) -> _Msg:
+    return _Msg(
+        f"not a date: {_shown(value)}; expected YYYY-MM-DD, YYYY.MM.DD or YYYY/MM/DD",
+        f"날짜가 아닙니다: {_shown(value)}. YYYY-MM-DD, YYYY.MM.DD 또는 YYYY/MM/DD 형식으로 입력하세요.",
+    )
+
+
+def _msg_hours_date(value: Cell) -> _Msg:
+    return _Msg(
+        f"expected hours, got a date {_shown(value)}",
+        f"날짜가 아니라 시간 수를 입력하세요 (입력값 {_shown(value)}).",
+    )
+
+
+def _msg_unknown_line(text: str, factory: Factory) -> _Msg:
+    ids = [line.id for line in factory.lines]
+    return _Msg(
+        f"unknown line {_shown(text)}; lines of factory {factory.id!r}: {', '.join(ids) or 'none'}",
+        f"등록되지 않은 라인입니다: {_shown(text)}. 공장 {factory.id!r}의 라인: {', '.join(ids) or '없음'}",
+    )
+
+
+def _msg_defects_exceed(defects: int, produced: int) -> _Msg:
+    return _Msg(
+        f"defects ({defects}) exceed produced ({produced})",
+        f"불량수량({defects})이 생산수량({produced})보다 많습니다.",
+    )
+
+
+def _msg_on_time_exceed(on_time: int, total: int) -> _Msg:
+    return _Msg(
+        f"orders on time ({on_time}) exceed orders in total ({total})",
+        f"납기준수건수({on_time})가 주문건수({total})보다 많습니다.",
+    )
+
+
+def _msg_duplicate(day: object, line: object, row: int) -> _Msg:
+    return _Msg(
+        f"{day} of line {line!r} is already in row {row}",
+        f"{day} {line!r} 라인의 기록이 이미 {row}행에 있습니다.",
+    )
+
+
 # -- reading the file into rows of cells ------------------------------------------
 
 
@@ -126,9 +334,7 @@ def _read_csv(data: bytes) -> Grid:
     try:
         text = _decode(data)
     except UnicodeDecodeError:
-        raise BaselineError(
-            [RowError(1, "", "cannot read the text: not UTF-8, UTF-16 or CP949; save the file as CSV UTF-8")]
-        ) from None
+        raise _refused(_msg_not_text()) from None
     # the delimiter whose header row is recognised best wins: thousands separators and
     # decimal commas make counting characters unreliable
     best, best_score = ",", -1
@@ -140,7 +346,7 @@ def _read_csv(data: bytes) -> Grid:
                 best, best_score = delimiter, score
         return _csv_grid(text, best)
     except csv.Error as exc:
-        raise BaselineError([RowError(1, "", f"not a readable CSV file: {exc}")]) from None
+        raise _refused(_msg_bad_csv(exc)) from None
 
 
 def _read_xlsx(data: bytes) -> Grid:
@@ -151,10 +357,10 @@ def _read_xlsx(data: bytes) -> Grid:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
-        raise BaselineError([RowError(1, "", f"not a readable .xlsx file: {exc}")]) from None
+        raise _refused(_msg_bad_xlsx(exc)) from None
     try:
         if not workbook.worksheets:
-            raise BaselineError([RowError(1, "", "the workbook has no worksheet")])
+            raise _refused(_msg_no_sheet())
         sheet = workbook.worksheets[0]
         # data_only: a formula's value is the result Excel saved with the file
         return [
@@ -164,7 +370,7 @@ def _read_xlsx(data: bytes) -> Grid:
     except BaselineError:
         raise
     except Exception as exc:
-        raise BaselineError([RowError(1, "", f"not a readable .xlsx file: {exc}")]) from None
+        raise _refused(_msg_bad_xlsx(exc)) from None
     finally:
         workbook.close()
 
@@ -174,11 +380,9 @@ def _grid(data: bytes, filename: str) -> Grid:
     if data.startswith(b"PK\x03\x04"):
         return _read_xlsx(data)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise BaselineError(
-            [RowError(1, "", "old Excel 97-2003 (.xls) files are not read; save the sheet as .xlsx or CSV")]
-        )
+        raise _refused(_msg_xls())
     if name.endswith((".xlsx", ".xlsm")):
-        raise BaselineError([RowError(1, "", "not a readable .xlsx file (it is not a zip archive)")])
+        raise _refused(_msg_not_zip())
     return _read_csv(data)
 
 
@@ -202,7 +406,7 @@ def _find_header(grid: Grid) -> int:
     non-blank rows, else the first non-blank row (whose missing columns are then reported)."""
     candidates = [i for i, (_, cells) in enumerate(grid) if not _blank(cells)][:_HEADER_SEARCH_ROWS]
     if not candidates:
-        raise BaselineError([RowError(1, "", "the file is empty")])
+        raise _refused(_msg_empty())
     for i in candidates:
         if "date" in _known_fields(grid[i][1]):
             return i
@@ -220,21 +424,16 @@ def _map_columns(row: int, cells: Sequence[Cell]) -> dict[str, tuple[int, str]]:
         if field is None:
             continue  # remarks (비고) and other columns of the factory's own sheet
         if field in found:
-            errors.append(
-                RowError(
-                    row, cell.strip(), f"columns {found[field][1]!r} and {cell.strip()!r} both mean {field}"
-                )
-            )
+            errors.append(_error(row, cell.strip(), _msg_same_field(field, found[field][1], cell.strip())))
             continue
         found[field] = (index, cell.strip())
     pair = ("orders_on_time", "orders_total")
     if (pair[0] in found) != (pair[1] in found):
         given, lacking = pair if pair[0] in found else pair[::-1]
-        errors.append(RowError(row, found[given][1], f"{given} needs a column {lacking} as well"))
+        errors.append(_error(row, found[given][1], _msg_pair_column(given, lacking)))
     missing = [c for c in COLUMNS if c.required and c.field not in found]
     if missing:
-        names = ", ".join(f"{c.field} ({c.aliases[_korean_alias(c)]})" for c in missing)
-        errors.insert(0, RowError(row, "", f"missing required column(s): {names}"))
+        errors.insert(0, _error(row, "", _msg_missing_columns(missing)))
     if errors:
         raise BaselineError(errors)
     return found
@@ -263,19 +462,17 @@ _SERIAL_RANGE = (7306, 109574)
 class _Bad(ValueError):
     """A cell that cannot be read; the message is shown to the user."""
 
-
-def _shown(value: Cell) -> str:
-    """A cell's value for a message, cut short: the message should point, not copy."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    def __init__(self, msg: _Msg):
+        super().__init__(msg.en)
+        self.msg = msg
 
 
 def _number(value: Cell) -> float:
     if isinstance(value, bool):
-        raise _Bad(f"expected a number, got {value}")
+        raise _Bad(_msg_bool(value))
     if isinstance(value, int | float):
         if (isinstance(value, int) and abs(value) > 2**63) or not math.isfinite(value):
-            raise _Bad(f"not a usable number: {_shown(value)}")
+            raise _Bad(_msg_unusable_number(value))
         return float(value)
     if isinstance(value, str):
         text = unicodedata.normalize("NFKC", value).strip()
@@ -286,27 +483,27 @@ def _number(value: Cell) -> float:
             number = float(text.replace(",", ""))
             if math.isfinite(number):
                 return number
-    raise _Bad(f"not a number: {_shown(value)}")
+    raise _Bad(_msg_not_number(value))
 
 
 def _whole(value: Cell) -> int:
     number = _number(value)
     if not number.is_integer():
-        raise _Bad(f"expected a whole number, got {_shown(value)}")
+        raise _Bad(_msg_not_whole(value))
     return int(number)
 
 
 def _date(value: Cell) -> dt.date:
     if isinstance(value, dt.datetime):
         if value.time() != dt.time(0, 0):
-            raise _Bad(f"expected a date without a time of day, got {value.isoformat(' ')}")
+            raise _Bad(_msg_time_of_day(value))
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         if isinstance(value, float):
             if not value.is_integer():
-                raise _Bad(f"not a date: {_shown(value)}")
+                raise _Bad(_msg_fraction_date(value))
             value = int(value)
         if _SERIAL_RANGE[0] <= value < _SERIAL_RANGE[1]:
             # day 0 is 1899-12-30: Excel counts the 1900-02-29 that never was
@@ -320,8 +517,8 @@ def _date(value: Cell) -> dt.date:
             try:
                 return dt.date(year, month, day)
             except ValueError as exc:
-                raise _Bad(f"not a valid date: {_shown(value)} ({exc})") from None
-    raise _Bad(f"not a date: {_shown(value)}; expected YYYY-MM-DD, YYYY.MM.DD or YYYY/MM/DD")
+                raise _Bad(_msg_invalid_date(value, exc)) from None
+    raise _Bad(_msg_not_date(value))
 
 
 def _hours(value: Cell) -> float:
@@ -335,7 +532,7 @@ def _hours(value: Cell) -> float:
         if minutes < 60 and seconds < 60:
             return hours + minutes / 60 + seconds / 3600
     if isinstance(value, dt.datetime | dt.date):
-        raise _Bad(f"expected hours, got a date {_shown(value)}")
+        raise _Bad(_msg_hours_date(value))
     return _number(value)
 
 
@@ -366,8 +563,7 @@ class _LineLookup:
             return text
         if text in self._names:
             return self._names[text]
-        known = ", ".join(line.id for line in self._factory.lines) or "none"
-        raise _Bad(f"unknown line {_shown(text)}; lines of factory {self._factory.id!r}: {known}")
+        raise _Bad(_msg_unknown_line(text, self._factory))
 
 
 class _RowReader:
@@ -381,9 +577,9 @@ class _RowReader:
         self.errors: list[RowError] = []
         self._failed: set[str] = set()
 
-    def fail(self, field: str, message: str) -> None:
+    def fail(self, field: str, msg: _Msg) -> None:
         self._failed.add(field)
-        self.errors.append(RowError(self.row, self.columns[field][1], message))
+        self.errors.append(_error(self.row, self.columns[field][1], msg))
 
     def ok(self, field: str) -> bool:
         return field not in self._failed
@@ -396,16 +592,16 @@ class _RowReader:
         raw = self.cells[index] if index < len(self.cells) else None
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if _BY_FIELD[field].required:
-                self.fail(field, "value is missing")
+                self.fail(field, _msg_missing_value())
             return None
         try:
             value = convert(raw)
             if isinstance(value, int | float) and value < 0:
-                raise _Bad(f"must not be negative, got {_shown(raw)}")
+                raise _Bad(_msg_negative(raw))
             if at_most is not None and value > at_most:
-                raise _Bad(f"must be between 0 and {at_most:g}, got {_shown(raw)}")
+                raise _Bad(_msg_range(at_most, raw))
         except _Bad as exc:
-            self.fail(field, str(exc))
+            self.fail(field, exc.msg)
             return None
         self.values[field] = value
         return value
@@ -422,13 +618,13 @@ def _read_row(reader: _RowReader, line_of: _LineLookup) -> None:
     on_time = reader.read("orders_on_time", _whole, at_most=_MAX_COUNT)
     total = reader.read("orders_total", _whole, at_most=_MAX_COUNT)
     if produced is not None and defects is not None and defects > produced:
-        reader.fail("defects", f"defects ({defects}) exceed produced ({produced})")
+        reader.fail("defects", _msg_defects_exceed(defects, produced))
     if reader.ok("orders_on_time") and reader.ok("orders_total"):
         if (on_time is None) != (total is None):
             lacking = "orders_total" if total is None else "orders_on_time"
-            reader.fail(lacking, "value is missing: orders_on_time and orders_total go together")
+            reader.fail(lacking, _msg_pair_value())
         elif on_time is not None and total is not None and on_time > total:
-            reader.fail("orders_on_time", f"orders on time ({on_time}) exceed orders in total ({total})")
+            reader.fail("orders_on_time", _msg_on_time_exceed(on_time, total))
 
 
 def _parse_rows(
@@ -447,7 +643,7 @@ def _parse_rows(
         if "date" in v and "line" in v:
             key = (v["date"], v["line"])
             if key in seen:
-                reader.fail("date", f"{key[0]} of line {key[1]!r} is already in row {seen[key]}")
+                reader.fail("date", _msg_duplicate(key[0], key[1], seen[key]))
             else:
                 seen[key] = row
         if reader.errors:
@@ -483,7 +679,7 @@ def parse_baseline(data: bytes, filename: str, *, factory: Factory) -> list[Base
     if errors:
         raise BaselineError(errors)
     if not days:
-        raise BaselineError([RowError(header_row, "", "the file has a header but no data rows")])
+        raise _refused(_msg_no_rows(), header_row)
     return days
 
 

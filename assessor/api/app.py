@@ -245,7 +245,10 @@ def create_app(
         try:
             rows = import_baseline(service.store, f.id, data, name)
         except BaselineError as exc:
-            details = [{"row": e.row, "column": e.column, "message": e.message} for e in exc.errors]
+            details = [
+                {"row": e.row, "column": e.column, "message": e.message, "message_ko": e.message_ko}
+                for e in exc.errors
+            ]
             first = exc.errors[0]
             raise ApiError(
                 400,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import httpx
 import openpyxl
@@ -140,6 +141,11 @@ async def test_bad_file_lists_every_problem_and_stores_nothing(env: AssessorEnv)
     assert "nothing stored" in error["message"]
     assert {(d["row"], d["column"]) for d in error["details"]} == BAD_CELLS
     assert all(d["message"] for d in error["details"])
+    # the same problems in Korean, for Korean clients
+    assert all(re.search(r"[\uac00-\ud7a3]", d["message_ko"]) for d in error["details"])
+    by_cell = {(d["row"], d["column"]): d for d in error["details"]}
+    assert by_cell[5, "defects"]["message"] == "defects (11) exceed produced (10)"
+    assert by_cell[5, "defects"]["message_ko"] == "불량수량(11)이 생산수량(10)보다 많습니다."
     # row 2 would have replaced the earlier upload's 2022-09-01: it must not have
     assert env.store.baseline(DEMO) == before
 

@@ -235,8 +235,8 @@ async def test_baseline_upload_shows_row_errors_then_stores_a_good_file(
     await page.wait_for_selector("#row-errors")
     assert "아무것도 저장하지 않았습니다" in await page.inner_text("#upload-error")
     rows = [await r.locator("td").all_inner_texts() for r in await page.locator("#row-errors tbody tr").all()]
-    assert any(r[0] == "3" and r[1] == "날짜" for r in rows), rows
-    assert any(r[0] == "3" and r[1] == "생산수량" for r in rows), rows
+    assert ["3", "날짜", "달력에 없는 날짜입니다: '2020-01-32'"] in rows, rows
+    assert ["3", "생산수량", "숫자가 아닙니다: 'abc'"] in rows, rows
     assert web_env.store.baseline(FACTORY, dt.date(2020, 1, 1), dt.date(2020, 1, 31)) == []
     await session.shot("baseline-errors-ko")
     good = BAD_LOG.replace("2020-01-32,line-1,8,3,abc,1", "2020-01-02,line-1,8,3,120,1")
@@ -246,6 +246,14 @@ async def test_baseline_upload_shows_row_errors_then_stores_a_good_file(
     assert "2행을 저장했습니다 (기록.csv)" in await page.inner_text("#stored")
     assert len(web_env.store.baseline(FACTORY, dt.date(2020, 1, 1), dt.date(2020, 1, 31))) == 2
     await page.goto(web_env.url(f"/factories/{FACTORY}/baseline?lang=en"))
+    await page.set_input_files(
+        "#file", {"name": "나쁜기록.csv", "mimeType": "text/csv", "buffer": BAD_LOG.encode()}
+    )
+    await page.click("#baseline-form button[type=submit]")
+    await page.wait_for_selector("#row-errors")
+    rows = [await r.locator("td").all_inner_texts() for r in await page.locator("#row-errors tbody tr").all()]
+    assert ["3", "생산수량", "not a number: 'abc'"] in rows, rows
+    assert len(web_env.store.baseline(FACTORY, dt.date(2020, 1, 1), dt.date(2020, 1, 31))) == 2
     await session.shot("baseline-en")
     await page.goto(web_env.url(f"/factories/{FACTORY}/baseline?lang=ko"))
 

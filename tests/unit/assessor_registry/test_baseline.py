@@ -157,7 +157,10 @@ def test_refused_file_stores_nothing(tmp_path: Path):
 def test_missing_columns_is_one_error_naming_them():
     assert refused((CASES / "missing_columns.csv").read_bytes()) == [
         RowError(
-            1, "", "missing required column(s): hours_worked (가동시간), workers (작업자수), defects (불량수)"
+            1,
+            "",
+            "missing required column(s): hours_worked (가동시간), workers (작업자수), defects (불량수)",
+            "필수 열이 없습니다: 작업시간, 작업인원, 불량수량",
         )
     ]
 
