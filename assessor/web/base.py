@@ -120,6 +120,19 @@ class Web:
             principal=principal,
         )
 
+    def factory_access(self, request: Request, factory_id: str) -> tuple[Principal, Factory] | Response:
+        """The signed-in caller and the factory, or the response to send instead: the
+        login page, the 403/404 page, or (for a POST from another site) a 403."""
+        p = self.principal(request)
+        if p is None:
+            return self.to_login(request)
+        f = self.factory_or_error(request, p, factory_id)
+        if isinstance(f, Response):
+            return f
+        if request.method == "POST" and not same_origin(request):
+            return self.error(request, 403, "csrf_failed", p)
+        return p, f
+
     def factory_or_error(self, request: Request, p: Principal, factory_id: str) -> Factory | HTMLResponse:
         """The same rule as the API: a factory user gets 403 for any other id, known or not,
         so the pages cannot tell it which factories exist."""

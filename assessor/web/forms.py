@@ -56,17 +56,6 @@ def form_answers(form: Any) -> dict[str, object]:
     return out
 
 
-async def _guard(web: Web, request: Request, factory_id: str) -> tuple[Principal, Factory] | Response:
-    p = web.principal(request)
-    if p is None:
-        return web.to_login(request)
-    f = web.factory_or_error(request, p, factory_id)
-    if isinstance(f, Response):
-        return f
-    if request.method == "POST" and not same_origin(request):
-        return web.error(request, 403, "csrf_failed", p)
-    return p, f
-
 
 def install(app: FastAPI, web: Web) -> None:
     install_questionnaire(app, web)
@@ -98,7 +87,7 @@ def install_questionnaire(app: FastAPI, web: Web) -> None:
 
     @app.get("/factories/{factory_id}/questionnaire", include_in_schema=False)
     async def questionnaire(request: Request, factory_id: str) -> Response:
-        got = await _guard(web, request, factory_id)
+        got = web.factory_access(request, factory_id)
         if isinstance(got, Response):
             return got
         p, f = got
@@ -106,7 +95,7 @@ def install_questionnaire(app: FastAPI, web: Web) -> None:
 
     @app.post("/factories/{factory_id}/questionnaire", include_in_schema=False)
     async def save_questionnaire(request: Request, factory_id: str) -> Response:
-        got = await _guard(web, request, factory_id)
+        got = web.factory_access(request, factory_id)
         if isinstance(got, Response):
             return got
         p, f = got
@@ -128,14 +117,14 @@ def install_baseline(app: FastAPI, web: Web) -> None:
 
     @app.get("/factories/{factory_id}/baseline", include_in_schema=False)
     async def baseline_form(request: Request, factory_id: str) -> Response:
-        got = await _guard(web, request, factory_id)
+        got = web.factory_access(request, factory_id)
         if isinstance(got, Response):
             return got
         return page(request, *got)
 
     @app.post("/factories/{factory_id}/baseline", include_in_schema=False)
     async def baseline_upload(request: Request, factory_id: str) -> Response:
-        got = await _guard(web, request, factory_id)
+        got = web.factory_access(request, factory_id)
         if isinstance(got, Response):
             return got
         p, f = got

@@ -209,12 +209,10 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
 def install(app: FastAPI, web: Web) -> None:
     @app.get("/factories/{factory_id}", include_in_schema=False)
     async def factory_page(request: Request, factory_id: str) -> Response:
-        p = web.principal(request)
-        if p is None:
-            return web.to_login(request)
-        f = web.factory_or_error(request, p, factory_id)
-        if isinstance(f, Response):
-            return f
+        got = web.factory_access(request, factory_id)
+        if isinstance(got, Response):
+            return got
+        p, f = got
         lang = web.lang(request)
         try:
             ctx = await factory_context(web, request, f, lang)
@@ -226,12 +224,10 @@ def install(app: FastAPI, web: Web) -> None:
     async def factory_report(request: Request, factory_id: str) -> Response:
         from assessor import report
 
-        p = web.principal(request)
-        if p is None:
-            return web.to_login(request)
-        f = web.factory_or_error(request, p, factory_id)
-        if isinstance(f, Response):
-            return f
+        got = web.factory_access(request, factory_id)
+        if isinstance(got, Response):
+            return got
+        p, f = got
         fmt = "csv" if request.query_params.get("format") == "csv" else "pdf"
         project = request.query_params.get("project") or None
         try:
