@@ -3,14 +3,17 @@ its level, read from InfluxDB with a few aggregate queries (no raw points)."""
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 
 from assessor.domain import Factory
 from assessor.influx_client import InfluxClient
-from assessor.influxql import ident, tag_equals, time_range
+from assessor.influxql import UnsafeIdentifier, check_id, ident, tag_equals, time_range
 from assessor.level import Evidence, MachineEvidence
 from datacontract import MEASUREMENT_MACHINE, ROLES, SETPOINT_PREFIX, TAG_FACTORY, TAG_LINE, TAG_MACHINE
+
+log = logging.getLogger(__name__)
 
 ROLE_FIELDS = (
     "state",
@@ -25,8 +28,18 @@ ROLE_FIELDS = (
 
 
 async def field_keys(client: InfluxClient) -> list[str]:
+    """Field keys of the machine measurement that a query can name. The list spans every
+    factory, so one edge box's odd field name (a backslash, a control character) must not
+    break another factory's assessment: such keys are left out and logged."""
     result = await client.query(f"SHOW FIELD KEYS FROM {ident(MEASUREMENT_MACHINE)}")
-    return [row["fieldKey"] for s in (result[0] if result else []) for row in s.rows()]
+    keys = [row["fieldKey"] for s in (result[0] if result else []) for row in s.rows()]
+    usable = []
+    for k in keys:
+        try:
+            usable.append(check_id(k, "field key"))
+        except UnsafeIdentifier:
+            log.warning("evidence: field key %r cannot be named in InfluxQL; left out", k)
+    return usable
 
 
 async def machine_evidence(

@@ -404,3 +404,14 @@ def test_literal_round_trips_through_influxdb(influxd: InfluxServer, influx_db: 
     )
     series = result[0].get("series", [])
     assert [row for s in series for row in s["values"]] == [[1000000000, 1, value]]
+
+
+async def test_an_odd_field_name_of_another_factory_does_not_break_an_assessment(env: AssessorEnv) -> None:
+    # the collector may store field names InfluxQL cannot name (a backslash); the field
+    # list spans every factory, so one box's odd name must not break another's level
+    t = dt.datetime(2024, 3, 4, 10, tzinfo=KST).timestamp()
+    point = f"machine_data,factory={OTHER},line=line-1,machine=m1 sp_a\\\\b=1 {round(t * 1e9)}"
+    status, text = env.influx.write([point], env.database)
+    assert status == 204, text
+    r = await env.client.get(f"/api/v1/factories/{DEMO}/assessment", headers=env.auth("operator"))
+    assert r.status_code == 200, r.text
