@@ -7,6 +7,7 @@ anywhere, fonts named so Hangul renders in the SVG text.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,12 @@ STATE_COLOURS: dict[str, str] = {
 }
 TREND_KPIS = ("oee", "availability", "performance", "quality")
 TREND_COLOURS = ("#1a237e", "#2e7d32", "#ef6c00", "#6a1b9a")
+
+
+def _plain(text: str) -> str:
+    """Text from the data (reasons, machine ids) as plotly shows it: plotly reads a subset
+    of HTML in labels (links, styles), so the markup characters are sent as entities."""
+    return html.escape(text, quote=False)
 
 
 def _layout(**extra: Any) -> dict[str, Any]:
@@ -137,7 +144,7 @@ def state_timeline(timeline: Timeline, tz_name: str, lang: Lang) -> Figure:
     by_state: dict[str, dict[str, list[Any]]] = {}
     rows = []
     for m in timeline.machines:
-        label = f"{m.line} / {m.machine}"
+        label = _plain(f"{m.line} / {m.machine}")
         rows.append(label)
         for ep in m.episodes:
             d = by_state.setdefault(ep.state, {"base": [], "x": [], "y": [], "text": []})
@@ -154,7 +161,7 @@ def state_timeline(timeline: Timeline, tz_name: str, lang: Lang) -> Figure:
             {
                 "type": "bar",
                 "orientation": "h",
-                "name": state_name(state, lang),
+                "name": _plain(state_name(state, lang)),
                 "base": d["base"],
                 "x": d["x"],
                 "y": d["y"],
@@ -176,7 +183,7 @@ def state_timeline(timeline: Timeline, tz_name: str, lang: Lang) -> Figure:
 
 
 def downtime_pareto(bars: Sequence[ParetoBar], lang: Lang) -> Figure:
-    names = [b.reason for b in bars]
+    names = [_plain(b.reason) for b in bars]
     return {
         "data": [
             {

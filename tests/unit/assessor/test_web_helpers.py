@@ -115,3 +115,18 @@ def test_csv_has_a_bom_and_the_headers() -> None:
     data = to_csv(cols, [row])
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.decode("utf-8-sig").startswith("기업,지역,")
+
+
+def test_chart_labels_from_the_data_carry_no_markup() -> None:
+    # plotly reads links and styles in labels: a downtime reason or machine id from an
+    # edge box must reach the operator's page as text
+    from assessor.kpi.timeline import Episode
+    from assessor.timeline_query import MachineTimeline, ParetoBar, Timeline
+    from assessor.web.charts import downtime_pareto, state_timeline
+
+    evil = '<a href="https://e.example/">click</a>'
+    fig = downtime_pareto([ParetoBar(evil, 3600.0, 1.0)], "ko")
+    assert all("<a" not in str(x) for tr in fig["data"] for x in tr["x"])
+    tl = Timeline(0.0, 100.0, [MachineTimeline("l<b>", evil, [Episode("running", 0, 100)])], None, {}, 60.0)
+    fig = state_timeline(tl, "Asia/Seoul", "en")
+    assert all("<a" not in y and "<b>" not in y for tr in fig["data"] for y in tr["y"])
