@@ -7,6 +7,7 @@ SameSite=Strict session cookie; see docs/web.md.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,6 +44,9 @@ def _scale(lang: Lang) -> list[tuple[int, str]]:
     return [(n, ko if lang == "ko" else en) for n, en, ko in ANSWER_SCALE]
 
 
+_SMALL_INT = re.compile(r"-?[0-9]{1,6}")
+
+
 def form_answers(form: Any) -> dict[str, object]:
     """Radio values arrive as text; a value that is not a whole number stays text so
     ``validate_answers`` names it, as the API would."""
@@ -52,7 +56,8 @@ def form_answers(form: Any) -> dict[str, object]:
         if raw is None or raw == "":
             continue
         text = str(raw).strip()
-        out[item.id] = int(text) if text.lstrip("-").isdigit() else text
+        # ASCII digits only and short: isdigit() also takes "²", and int() refuses very long runs
+        out[item.id] = int(text) if _SMALL_INT.fullmatch(text) else text
     return out
 
 

@@ -75,7 +75,8 @@ def period(
             if end > start:
                 return Period(start_day, end_day, start, end), None
             raise PeriodError(f"{start_day} > {today}")
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
+        # OverflowError: date arithmetic past year 1 or 9999 (e.g. an end of 0001-01-01)
         problem = str(exc)
     start_day = today - dt.timedelta(days=default_days - 1)
     return Period(start_day, today, _midnight(start_day, tz), now), problem

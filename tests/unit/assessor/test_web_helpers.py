@@ -130,3 +130,33 @@ def test_chart_labels_from_the_data_carry_no_markup() -> None:
     tl = Timeline(0.0, 100.0, [MachineTimeline("l<b>", evil, [Episode("running", 0, 100)])], None, {}, 60.0)
     fig = state_timeline(tl, "Asia/Seoul", "en")
     assert all("<a" not in y and "<b>" not in y for tr in fig["data"] for y in tr["y"])
+
+
+def test_odd_numbers_in_the_questionnaire_form_stay_text_for_validation() -> None:
+    from assessor.level import ITEMS
+    from assessor.web.forms import form_answers
+
+    first = ITEMS[0].id
+    assert form_answers({first: "3"}) == {first: 3}
+    for odd in ("²", "1" * 5000, "3.5", "three"):
+        assert form_answers({first: odd}) == {first: odd}
+
+
+@pytest.mark.parametrize(
+    "query", ["tl_end=0001-01-01", "tl_start=9999-12-31", "tl_start=0001-01-01&tl_end=0001-01-02"]
+)
+def test_out_of_range_periods_fall_back_to_the_default(query: str) -> None:
+    import datetime as dt
+
+    from starlette.requests import Request
+
+    from assessor.registry.importer import parse_registry
+    from assessor.web.pages_factory import period
+    from tests.support.assessor_env import REGISTRY_YAML
+
+    factory = parse_registry(REGISTRY_YAML, "t")[0]
+    request = Request({"type": "http", "query_string": query.encode(), "headers": []})
+    now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC).timestamp()
+    p, problem = period(request, "tl", factory, 7, 31, now)
+    assert problem is not None
+    assert (p.end_day - p.start_day).days == 6
