@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from assessor.api.docs import install_api_docs
 from assessor.api.errors import ApiError, install_error_handlers
 from assessor.api.reports import install_report_routes
 from assessor.auth import Principal, Role, authenticate
@@ -99,7 +100,11 @@ def create_app(
         title="factorylens assessor",
         version="1",
         description="ISO 22400 KPIs, smart-factory level and before/after gains per factory.",
+        # FastAPI's own /docs and /redoc load their scripts from a CDN; ours are served here
+        docs_url=None,
+        redoc_url=None,
     )
+    install_api_docs(app)
     install_error_handlers(app)
     app.state.service = service
 
