@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from assessor.api.body_limit import BodyLimit
 from assessor.api.docs import install_api_docs
 from assessor.api.errors import ApiError, install_error_handlers
 from assessor.api.reports import install_report_routes
@@ -104,6 +105,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    # a multipart form adds a little to the file it carries
+    app.add_middleware(BodyLimit, max_bytes=MAX_UPLOAD_BYTES + 2**20)
     install_api_docs(app)
     install_error_handlers(app)
     app.state.service = service
