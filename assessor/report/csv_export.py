@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from assessor.csv_cells import safe_row
 from assessor.gains import KPI_DIRECTIONS, KpiGain
 from assessor.labels import DISPLAY_TZ, Lang, kpi_name, pick, source_name, tier_name
 from assessor.portfolio import PORTFOLIO_KPIS
@@ -115,9 +116,9 @@ def timestamp(ts: float | None) -> str:
 def _write(columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, str]], lang: Lang) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([ko if lang == "ko" else key for key, ko in columns])
+    w.writerow(safe_row([ko if lang == "ko" else key for key, ko in columns]))
     for row in rows:
-        w.writerow([row.get(key, "") for key, _ in columns])
+        w.writerow(safe_row([row.get(key, "") for key, _ in columns]))
     return buf.getvalue().encode("utf-8-sig")
 
 

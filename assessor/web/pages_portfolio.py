@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from assessor import labels
+from assessor.csv_cells import safe_row
 from assessor.gains import KPI_REFERENCE, REFERENCE
 from assessor.influx_client import InfluxError
 from assessor.labels import Lang, fmt_num, fmt_pct, fmt_signed_pct, fmt_time, kpi_name, tier_name
@@ -157,9 +158,9 @@ def sort_rows(rows: list[dict[str, Cell]], key: str, descending: bool) -> list[d
 def to_csv(cols: Sequence[Column], rows: Sequence[dict[str, Cell]]) -> bytes:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow([c.title + (f" ({c.subtitle})" if c.subtitle else "") for c in cols])
+    w.writerow(safe_row([c.title + (f" ({c.subtitle})" if c.subtitle else "") for c in cols]))
     for r in rows:
-        w.writerow([" ".join([r[c.key].text, *r[c.key].notes[1:]]).strip() for c in cols])
+        w.writerow(safe_row([" ".join([r[c.key].text, *r[c.key].notes[1:]]).strip() for c in cols]))
     # a byte order mark: Excel on Korean Windows reads UTF-8 CSV as CP949 without one
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
