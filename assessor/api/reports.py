@@ -11,24 +11,12 @@ from fastapi.responses import JSONResponse, Response
 from assessor.api.errors import ApiError
 from assessor.domain import Factory
 from assessor.report import factory_report, portfolio_report
-from assessor.report.filenames import ascii_fallback, content_disposition
+from assessor.report.filenames import download
 from assessor.report.pdf_common import ReportFontError
 from assessor.service import AssessorService
 
 FormatParam = Annotated[Literal["pdf", "csv"], Query(alias="format", description="pdf or csv")]
 LangParam = Annotated[Literal["ko", "en"], Query(description="ko (default) or en")]
-
-
-def _download(content: bytes, name: str, media_type: str, factory: Factory | None) -> Response:
-    return Response(
-        content,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": content_disposition(name, ascii_fallback(name, factory)),
-            # a report holds one company's figures: no shared cache may keep it
-            "Cache-Control": "private, no-store",
-        },
-    )
 
 
 def install_report_routes(
@@ -55,7 +43,7 @@ def install_report_routes(
         if project is not None and not any(sp.id == project for sp in f.support_projects):
             raise ApiError(404, f"project: unknown support project {project!r}", "project")
         content, name, media_type = await factory_report(service, f, project, lang, fmt)
-        return _download(content, name, media_type, f)
+        return download(content, name, media_type, f)
 
     @app.get("/api/v1/portfolio/report", tags=["reports"], response_class=Response)
     async def get_portfolio_report(
@@ -65,4 +53,4 @@ def install_report_routes(
     ) -> Response:
         visible = [f for f in service.store.factories() if p.can_see(f.id)]
         content, name, media_type = await portfolio_report(service, visible, lang, fmt)
-        return _download(content, name, media_type, None)
+        return download(content, name, media_type, None)

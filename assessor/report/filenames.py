@@ -12,6 +12,8 @@ import re
 import unicodedata
 from urllib.parse import quote
 
+from fastapi.responses import Response
+
 from assessor.domain import Factory
 from assessor.labels import Lang
 from assessor.report.text import TEXT, tr
@@ -58,3 +60,17 @@ def ascii_fallback(name: str, factory: Factory | None = None) -> str:
 def content_disposition(name: str, fallback: str) -> str:
     """``attachment`` with both the plain ASCII ``filename`` and the UTF-8 ``filename*``."""
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def download(content: bytes, name: str, media_type: str, factory: Factory | None = None) -> Response:
+    """A report or export as an attachment, for the API and the pages alike."""
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": content_disposition(name, ascii_fallback(name, factory)),
+            # a report holds one company's figures: no shared cache may keep it
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -168,10 +168,8 @@ def same_origin(request: Request) -> bool:
     return False
 
 
-def attachment(content: bytes, filename: str, media_type: str) -> Response:
+def attachment(content: bytes, filename: str, media_type: str, factory: Factory | None = None) -> Response:
     """A download with an ASCII fallback name and the real (UTF-8) one as RFC 5987 filename*."""
-    from urllib.parse import quote
+    from assessor.report.filenames import download
 
-    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+    return download(content, filename, media_type, factory)

@@ -239,4 +239,4 @@ def install(app: FastAPI, web: Web) -> None:
             return web.error(request, 404, "unknown_project", p, id=project or "")
         except InfluxError:
             return web.error(request, 503, "influx_down", p)
-        return attachment(content, name, media)
+        return attachment(content, name, media, f)

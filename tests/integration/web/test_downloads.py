@@ -19,6 +19,7 @@ async def test_factory_report_buttons_download_pdf_and_csv(session: Session, web
     pdf = await session.context.request.get(web_env.url(f"/factories/{FACTORY}/report?format=pdf&lang=ko"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert "filename*=UTF-8''" in pdf.headers["content-disposition"]
+    assert pdf.headers["cache-control"] == "private, no-store"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(await pdf.body())).pages)
     assert FACTORY_NAME in text and "도입 전" in text
     csv = await session.context.request.get(web_env.url(f"/factories/{FACTORY}/report?format=csv&lang=en"))
