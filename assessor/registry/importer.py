@@ -146,6 +146,18 @@ def _id(value: object) -> str:
     return value
 
 
+#: a factory id is a part of page and API addresses: these would end or split it
+_URL_BREAKING = ("/", "?", "#", "%")
+
+
+def _factory_id(value: object) -> str:
+    fid = _id(value)
+    if bad := [c for c in _URL_BREAKING if c in fid]:
+        shown = " ".join(bad)
+        raise ValueError(f"factory id must not contain {shown} (it is part of web addresses): {fid!r}")
+    return fid
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected text, got {value!r}; put it in quotes")
@@ -247,6 +259,7 @@ def _count(value: object) -> object:
 
 
 Id = Annotated[str, BeforeValidator(_id)]
+FactoryId = Annotated[str, BeforeValidator(_factory_id)]
 Text = Annotated[str, BeforeValidator(_text)]
 Name = Annotated[str, BeforeValidator(_name)]
 Date = Annotated[dt.date, BeforeValidator(_date)]
@@ -313,7 +326,7 @@ class CalendarSpec(_Strict):
 
 
 class FactorySpec(_Strict):
-    id: Id
+    id: FactoryId
     name: Name
     region: Text = ""
     employees: Count | None = None

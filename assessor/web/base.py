@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -67,7 +67,7 @@ class Web:
     def landing(p: Principal) -> str:
         if p.role is Role.OPERATOR or p.factory_id is None:
             return "/portfolio"
-        return f"/factories/{p.factory_id}"
+        return f"/factories/{quote(p.factory_id, safe='')}"
 
     @staticmethod
     def to_login(request: Request) -> RedirectResponse:

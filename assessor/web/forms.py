@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -112,7 +113,7 @@ def install_questionnaire(app: FastAPI, web: Web) -> None:
         web.service.store.save_answers(f.id, valid, dt.datetime.now(dt.UTC))
         web.service.forget_assessment(f.id)
         # post/redirect/get: a reload does not send the answers twice
-        return RedirectResponse(f"/factories/{f.id}/questionnaire?saved=1", status_code=303)
+        return RedirectResponse(f"/factories/{quote(f.id, safe='')}/questionnaire?saved=1", status_code=303)
 
 
 def install_baseline(app: FastAPI, web: Web) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -126,7 +127,12 @@ def row_cells(row: dict[str, Any], now: float, coverage_days: int, lang: Lang) -
     gains = {g["kpi"]: g for g in row.get("gains") or []}
     level_text = f"Level {row['level']} · {tier_name(row['build_level'], lang)}"
     cells = {
-        "factory": Cell(row["name"], row["name"], title=row["factory"], href=f"/factories/{row['factory']}"),
+        "factory": Cell(
+            row["name"],
+            row["name"],
+            title=row["factory"],
+            href=f"/factories/{quote(row['factory'], safe='')}",
+        ),
         "region": Cell(row.get("region") or "–", row.get("region") or ""),
         "tier": Cell(tier_name(row["tier"], lang), row["tier"]),
         "level": Cell(level_text, row["level"] * 10000 + row["score"]),

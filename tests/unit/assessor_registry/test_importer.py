@@ -382,3 +382,11 @@ def test_durations(value: object, seconds: float):
 def test_bad_durations(value: object):
     with pytest.raises(ValueError):
         parse_duration(value)
+
+
+@pytest.mark.parametrize("fid", ["a/b", "q?x", "x#1", "100%"])
+def test_factory_ids_that_would_break_a_web_address_are_refused(fid: str) -> None:
+    text = f'factories:\n  - id: "{fid}"\n    name: x\n'
+    with pytest.raises(RegistryError) as exc:
+        parse_registry(text, "t.yaml")
+    assert any("factories[0].id" in e and "web addresses" in e for e in exc.value.errors), exc.value.errors
