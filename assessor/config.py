@@ -70,6 +70,10 @@ class KpiSettings(_Strict):
 
 class ServerSettings(_Strict):
     listen: str = "127.0.0.1:8080"
+    #: addresses of reverse proxies whose X-Forwarded-Proto/For are believed. Behind a
+    #: TLS proxy the app must know the request was https, or the session cookie goes out
+    #: without Secure; a proxy on the same host needs nothing (the default).
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 class AssessorConfig(_Strict):

@@ -57,5 +57,12 @@ def serve(cfg: AssessorConfig) -> int:
     import uvicorn
 
     host, port = cfg.server.listen.rsplit(":", 1)
-    uvicorn.run(build_app(cfg), host=host.strip("[]"), port=int(port), log_level="info")
+    uvicorn.run(
+        build_app(cfg),
+        host=host.strip("[]"),
+        port=int(port),
+        log_level="info",
+        proxy_headers=True,
+        forwarded_allow_ips=cfg.server.forwarded_allow_ips,
+    )
     return 0
