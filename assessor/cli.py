@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -63,7 +64,10 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     for p in (fac, port):
         p.add_argument("--format", choices=["pdf", "csv"], default="pdf")
         p.add_argument("--lang", choices=["ko", "en"], default="ko")
-        p.add_argument("--output", type=Path, help="file or existing directory; default: the report's name")
+        p.add_argument(
+            "--output",
+            help="a file, an existing directory, or DIR/ (created); default: the report's name here",
+        )
         p.add_argument("--config", type=Path, dest="config_sub")
 
 
@@ -219,9 +223,16 @@ async def _report(cfg: AssessorConfig, store: object, args: argparse.Namespace) 
     return _write_report(content, name, args.output)
 
 
-def _write_report(content: bytes, name: str, output: Path | None) -> int:
-    path = Path(name) if output is None else output / name if output.is_dir() else output
+def _write_report(content: bytes, name: str, raw: str | None) -> int:
+    """``raw``: a file, an existing directory, or a directory to create when written with
+    a trailing slash (``reports/``); None: the report's own name here."""
+    output = None if raw is None else Path(raw)
+    path = Path(name) if output is None else output
     try:
+        if output is not None and raw is not None and raw.endswith(("/", os.sep)):
+            output.mkdir(parents=True, exist_ok=True)
+        if output is not None and output.is_dir():
+            path = output / name
         path.write_bytes(content)
     except OSError as exc:
         print(f"{path}: cannot write: {exc.strerror}", file=sys.stderr)

@@ -58,7 +58,7 @@ class KpiSettings(_Strict):
     #: a state sample holds at most this long; beyond it time is unknown
     hold_s: float = Field(60.0, gt=0)
     #: a day is materialised once it ended this long ago (late data from a spool replay
-    #: that arrives after that needs `assessor materialize --force`)
+    #: that arrives after that needs `assessor materialize` for those days)
     materialize_after_s: float = Field(6 * 3600.0, ge=0)
     #: days of data that count for "auto-capture coverage" and data health
     coverage_days: int = Field(7, ge=1)

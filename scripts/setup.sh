@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+# mosquitto_sub: the demo prints a command line to watch its MQTT traffic
+command -v mosquitto_sub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 # socat links two pseudo-terminals: the serial RTU test's stand-in for a cable
 command -v socat >/dev/null 2>&1 || need_apt+=(socat)
 # Nanum Gothic: Hangul in PDF reports (embedded) and in browser screenshots

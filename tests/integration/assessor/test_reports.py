@@ -257,6 +257,12 @@ async def test_cli_writes_reports(env, tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / r.stdout.strip()).read_bytes().startswith(b"%PDF-")
 
+    # a directory that does not exist yet, written with a trailing slash, is created
+    r = run_cli(*cfg, "report", "portfolio", "--output", "reports/new/", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert Path(r.stdout.strip()).parent == Path("reports/new")
+    assert (tmp_path / r.stdout.strip()).read_bytes().startswith(b"%PDF-")
+
     r = run_cli(*cfg, "report", "factory", "--factory", "sim-factory", "--project", "sp-1999", cwd=tmp_path)
     assert r.returncode == 1 and "sp-1999" in r.stderr and "sp-2024" in r.stderr
     r = run_cli(*cfg, "report", "factory", "--factory", "nowhere", cwd=tmp_path)
