@@ -23,6 +23,8 @@ from datacontract import TAG_FACTORY, TAG_LINE, TAG_MACHINE
 KPI_DAILY = "kpi_daily"
 #: the same rows summed per factory and day, so a portfolio reads one series per factory
 KPI_DAILY_FACTORY = "kpi_daily_factory"
+#: raw field values a machine-day was computed from (assessor/late_data.py)
+RAW_POINTS = "raw_points"
 _FIELDS = [f for f in dataclasses.fields(Totals)]
 _INT_FIELDS = {
     "total_count",
@@ -56,9 +58,12 @@ def _fields(t: Totals) -> str:
     )
 
 
-def encode_day(factory_id: str, line: str, machine: str, day_start: float, t: Totals) -> bytes:
+def encode_day(
+    factory_id: str, line: str, machine: str, day_start: float, t: Totals, raw_points: int | None = None
+) -> bytes:
     tags = f"{TAG_FACTORY}={_tag(factory_id)},{TAG_LINE}={_tag(line)},{TAG_MACHINE}={_tag(machine)}"
-    return f"{KPI_DAILY},{tags} {_fields(t)} {round(day_start * 1e9)}".encode()
+    fields = _fields(t) + ("" if raw_points is None else f",{RAW_POINTS}={int(raw_points)}i")
+    return f"{KPI_DAILY},{tags} {fields} {round(day_start * 1e9)}".encode()
 
 
 def encode_factory_day(factory_id: str, day_start: float, t: Totals) -> bytes:
@@ -90,12 +95,19 @@ def day_start(factory: Factory, day: dt.date) -> float:
 
 
 async def write_days(
-    client: InfluxClient, factory: Factory, totals: Mapping[DayKey, Totals], rp: str = ""
+    client: InfluxClient,
+    factory: Factory,
+    totals: Mapping[DayKey, Totals],
+    rp: str = "",
+    raw_points: Mapping[DayKey, int] | None = None,
 ) -> None:
+    """Whole days only: the factory row of a day is the sum of the machine rows given."""
     lines = []
     per_day: dict[dt.date, list[Totals]] = {}
-    for (line, machine, day), t in totals.items():
-        lines.append(encode_day(factory.id, line, machine, day_start(factory, day), t))
+    for key, t in totals.items():
+        line, machine, day = key
+        points = None if raw_points is None else raw_points.get(key, 0)
+        lines.append(encode_day(factory.id, line, machine, day_start(factory, day), t, points))
         per_day.setdefault(day, []).append(t)
     for day, parts in per_day.items():
         lines.append(encode_factory_day(factory.id, day_start(factory, day), sum(parts, Totals.zero())))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from assessor.influx_client import InfluxClient
 from assessor.kpi.calendar import local_days, planned_intervals, total
 from assessor.kpi.formulas import kpis, rollup
 from assessor.kpi.model import Totals
+from assessor.late_data import DaySpan, raw_point_counts, stale_days, stored_counts
 from assessor.level import Assessment, LevelRules, assess
 from assessor.materialize import DayKey, day_start, ensure_retention_policy, read_days, write_days
 from assessor.measured import measured_day_totals
@@ -42,6 +44,11 @@ Group = Literal["machine", "line", "factory"]
 Granularity = Literal["total", "day"]
 
 #: KPIs compared before/after a support project, in the programme's order
+log = logging.getLogger(__name__)
+#: how far back the refresher looks for days whose raw data changed after they were
+#: materialised: a spool holds up to its size cap, typically days, rarely weeks
+LATE_DATA_DAYS = 14
+
 GAIN_KPIS = (
     "units_per_hour",
     "units_per_labour_hour",
@@ -103,12 +110,7 @@ class AssessorService:
             wanted = {(m.line_id, m.id) for m in factory.machines}
             missing = sorted(d for d in whole_days if any((ln, mc, d) not in stored for ln, mc in wanted))
             if missing:
-                first = day_start(factory, missing[0])
-                last = day_start(factory, missing[-1] + dt.timedelta(days=1))
-                computed = await measured_day_totals(self.influx, factory, first, last, self.cfg.kpi.hold_s)
-                fresh = {k: v for k, v in computed.items() if k[2] in missing}
-                await write_days(self.influx, factory, fresh, self._rp)
-                stored.update(fresh)
+                stored.update(await self._materialise(factory, [s for s in whole if s[0] in set(missing)]))
             out.update({k: v for k, v in stored.items() if k[2] in whole_days})
         for seg in segments:
             if seg[0] not in whole_days:
@@ -116,6 +118,42 @@ class AssessorService:
                     await measured_day_totals(self.influx, factory, seg[1], seg[2], self.cfg.kpi.hold_s)
                 )
         return out
+
+    async def _materialise(self, factory: Factory, days: Sequence[DaySpan]) -> dict[DayKey, Totals]:
+        """Compute and store whole days, with the raw counts they were computed from
+        (counted first: see assessor/late_data.py)."""
+        counts = await raw_point_counts(self.influx, factory, days)
+        wanted = {d for d, _, _ in days}
+        first, last = days[0][1], days[-1][2]
+        computed = await measured_day_totals(self.influx, factory, first, last, self.cfg.kpi.hold_s)
+        fresh = {k: v for k, v in computed.items() if k[2] in wanted}
+        await write_days(self.influx, factory, fresh, self._rp, counts)
+        return fresh
+
+    async def refresh_late_days(
+        self, factory: Factory, *, recent_days: int = LATE_DATA_DAYS
+    ) -> list[dt.date]:
+        """Compute again the recent materialised days whose raw data changed since (samples
+        a spool delivered late); returns those days."""
+        await self._ensure_rp()
+        now = self.clock()
+        settled_before = now - self.cfg.kpi.materialize_after_s
+        whole = [
+            s
+            for s in local_days(factory.calendar.timezone, now - recent_days * 86400.0, settled_before)
+            if s[1] == day_start(factory, s[0]) and s[2] == day_start(factory, s[0] + dt.timedelta(days=1))
+        ]
+        if not whole:
+            return []
+        counts = await raw_point_counts(self.influx, factory, whole)
+        tz = ZoneInfo(factory.calendar.timezone)
+        stored = await stored_counts(self.influx, factory, whole[0][1], whole[-1][2], tz, self._rp)
+        machines = {(m.line_id, m.id) for m in factory.machines}
+        stale = stale_days(counts, stored, machines, [d for d, _, _ in whole])
+        if stale:
+            log.info("late data: computing %s again for %s", ", ".join(map(str, stale)), factory.id)
+            await self._materialise(factory, [s for s in whole if s[0] in set(stale)])
+        return stale
 
     def _calendar_seconds_by_day(self, factory: Factory, start: float, end: float) -> dict[dt.date, float]:
         return {
@@ -255,6 +293,7 @@ class AssessorService:
     async def refresh_all(self) -> None:
         """One pass of the background refresher: materialise, then re-assess, every factory."""
         for factory in self.store.factories():
+            await self.refresh_late_days(factory)
             await self.backfill(factory)
             self.forget_assessment(factory.id)
             await self.assessment(factory)

@@ -170,3 +170,49 @@ async def test_daily_granularity_and_no_data_days(assessor_env, reference_data):
     assert rows[1]["run_time_s"] == 0
     assert rows[1]["availability"] is None  # no data: undefined, not 0
     assert rows[1]["unknown_time_s"] == pytest.approx(420 * 60)
+
+
+async def test_samples_delivered_late_are_counted_once_the_refresher_runs(assessor_env):
+    """An outage from 11:00: the edge box's spool delivers the rest of the shift after the
+    day was materialised. The refresher sees the day's raw count change and computes it
+    again; then the day is the reference example, and nothing is stale any more."""
+    service = assessor_env.service
+    service.clock = lambda: at(14, 0) + 2 * 86400
+    points = reference_points()
+    early = [p for p in points if int(p.rsplit(" ", 1)[1]) < at(11, 0) * 1e9]
+    late = points[len(early) :]
+    status, text = assessor_env.influx.write(early, assessor_env.database)
+    assert status == 204, text
+    params = {"start": "2024-03-04", "end": "2024-03-04"}
+    headers = assessor_env.auth("operator")
+    before = _row(
+        (
+            await assessor_env.client.get(
+                "/api/v1/factories/demo-factory/kpis", params=params, headers=headers
+            )
+        ).json()
+    )
+    assert before["total_count"] < 19_271
+
+    status, text = assessor_env.influx.write(late, assessor_env.database)
+    assert status == 204, text
+    still = _row(
+        (
+            await assessor_env.client.get(
+                "/api/v1/factories/demo-factory/kpis", params=params, headers=headers
+            )
+        ).json()
+    )
+    assert still["total_count"] == before["total_count"]  # the materialised day, until refreshed
+
+    factory = service.store.factory("demo-factory")
+    assert await service.refresh_late_days(factory) == [DAY]
+    after = _row(
+        (
+            await assessor_env.client.get(
+                "/api/v1/factories/demo-factory/kpis", params=params, headers=headers
+            )
+        ).json()
+    )
+    assert after["total_count"] == 19_271 and round(after["oee"] * 100, 2) == 74.79
+    assert await service.refresh_late_days(factory) == []

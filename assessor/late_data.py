@@ -1,0 +1,85 @@
+"""Late data: raw samples that reach InfluxDB after their day was materialised.
+
+The collector loses nothing: after an outage of the network or of InfluxDB its spool
+delivers hours or days of samples late, all with their original time stamps. A day
+materialised before they arrived would keep its old totals. So each materialised
+machine-day also stores how many raw field values it was computed from
+(``raw_points``), and the background refresher compares that with a fresh count over
+the recent days; a day whose count changed is computed again. Counting happens before
+the totals are computed: a sample arriving in between makes the day look stale once
+more and it is recomputed, never the other way round.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from assessor.domain import Factory
+from assessor.influx_client import InfluxClient
+from assessor.influxql import ident, tag_equals, time_range
+from assessor.materialize import KPI_DAILY, RAW_POINTS, DayKey, source
+from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
+
+DaySpan = tuple[dt.date, float, float]  # local day, start, end (epoch seconds)
+
+
+async def raw_point_counts(
+    client: InfluxClient, factory: Factory, days: Sequence[DaySpan]
+) -> dict[DayKey, int]:
+    """Raw field values stored per (line, machine, local day), one statement per day."""
+    if not days:
+        return {}
+    m = ident(MEASUREMENT_MACHINE)
+    statements = [
+        f"SELECT COUNT(*) FROM {m} WHERE {tag_equals(TAG_FACTORY, factory.id)} AND {time_range(s, e)} "
+        f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
+        for _, s, e in days
+    ]
+    results = await client.query("; ".join(statements))
+    out: dict[DayKey, int] = {}
+    for (day, _, _), result in zip(days, results, strict=False):
+        for series in result:
+            row = next(series.rows(), {})
+            n = sum(int(v or 0) for k, v in row.items() if k != "time")
+            out[(series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, ""), day)] = n
+    return out
+
+
+async def stored_counts(
+    client: InfluxClient, factory: Factory, start: float, end: float, tz: dt.tzinfo, rp: str = ""
+) -> dict[DayKey, int | None]:
+    """``raw_points`` of each materialised machine-day (None: materialised before it was kept)."""
+    q = (
+        f"SELECT {ident(RAW_POINTS)}, {ident('planned_s')} FROM {source(rp, KPI_DAILY)} "
+        f"WHERE {tag_equals(TAG_FACTORY, factory.id)} AND {time_range(start, end)} "
+        f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
+    )
+    result = await client.query(q)
+    out: dict[DayKey, int | None] = {}
+    for series in result[0] if result else []:
+        line, machine = series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, "")
+        for row in series.rows():
+            day = dt.datetime.fromtimestamp(row["time"] / 1000.0, tz).date()
+            v = row.get(RAW_POINTS)
+            out[(line, machine, day)] = None if v is None else int(v)
+    return out
+
+
+def stale_days(
+    now: Mapping[DayKey, int],
+    stored: Mapping[DayKey, int | None],
+    machines: set[tuple[str, str]],
+    days: Sequence[dt.date],
+) -> list[dt.date]:
+    """Materialised days of which a registered machine's raw count differs from the count
+    stored with its totals. A day never materialised is not stale (the normal
+    materialisation takes it); a machine that is not registered does not count."""
+    materialised = {key[2] for key in stored}
+    out = []
+    for day in days:
+        if day not in materialised:
+            continue
+        if any(now.get((ln, mc, day), 0) != stored.get((ln, mc, day), 0) for ln, mc in machines):
+            out.append(day)
+    return out
