@@ -60,6 +60,8 @@ class Machine:
     #: planned run time per unit (ISO 22400 PRU), seconds
     ideal_cycle_time_s: float
     name: str = ""
+    #: counts the line's finished units (the last station of a serial line)
+    line_output: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from assessor.domain import Factory
 from assessor.influx_client import InfluxClient
 from assessor.influxql import check_id, ident, tag_equals, time_range
+from assessor.kpi.line_output import line_output
 from assessor.kpi.model import Totals
 from datacontract import TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
@@ -25,6 +26,8 @@ KPI_DAILY = "kpi_daily"
 KPI_DAILY_FACTORY = "kpi_daily_factory"
 #: raw field values a machine-day was computed from (assessor/late_data.py)
 RAW_POINTS = "raw_points"
+#: a factory-day's finished units and line seconds (assessor/kpi/line_output.py)
+LINE_UNITS, LINE_KNOWN_S = "line_units", "line_known_s"
 _FIELDS = [f for f in dataclasses.fields(Totals)]
 _INT_FIELDS = {
     "total_count",
@@ -66,10 +69,13 @@ def encode_day(
     return f"{KPI_DAILY},{tags} {fields} {round(day_start * 1e9)}".encode()
 
 
-def encode_factory_day(factory_id: str, day_start: float, t: Totals) -> bytes:
-    return (
-        f"{KPI_DAILY_FACTORY},{TAG_FACTORY}={_tag(factory_id)} {_fields(t)} {round(day_start * 1e9)}".encode()
-    )
+def encode_factory_day(
+    factory_id: str, day_start: float, t: Totals, line: tuple[int, float] | None = None
+) -> bytes:
+    fields = _fields(t)
+    if line is not None:
+        fields += f",{LINE_UNITS}={int(line[0])}i,{LINE_KNOWN_S}={_value(LINE_KNOWN_S, line[1])}"
+    return f"{KPI_DAILY_FACTORY},{TAG_FACTORY}={_tag(factory_id)} {fields} {round(day_start * 1e9)}".encode()
 
 
 def source(rp: str, measurement: str) -> str:
@@ -103,14 +109,16 @@ async def write_days(
 ) -> None:
     """Whole days only: the factory row of a day is the sum of the machine rows given."""
     lines = []
-    per_day: dict[dt.date, list[Totals]] = {}
+    per_day: dict[dt.date, dict[tuple[str, str], Totals]] = {}
     for key, t in totals.items():
         line, machine, day = key
         points = None if raw_points is None else raw_points.get(key, 0)
         lines.append(encode_day(factory.id, line, machine, day_start(factory, day), t, points))
-        per_day.setdefault(day, []).append(t)
+        per_day.setdefault(day, {})[(line, machine)] = t
     for day, parts in per_day.items():
-        lines.append(encode_factory_day(factory.id, day_start(factory, day), sum(parts, Totals.zero())))
+        summed = sum(parts.values(), Totals.zero())
+        output = line_output(parts, factory.lines)
+        lines.append(encode_factory_day(factory.id, day_start(factory, day), summed, output))
     for i in range(0, len(lines), 5000):
         await client.write(lines[i : i + 5000], rp=rp)
 

@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from assessor.domain import DateWindow, Factory, ShiftCalendar
@@ -22,7 +23,7 @@ from assessor.influx_client import InfluxClient
 from assessor.influxql import ident, tag_in, time_range
 from assessor.kpi.calendar import planned_intervals, total
 from assessor.kpi.model import Totals
-from assessor.materialize import KPI_DAILY_FACTORY, source
+from assessor.materialize import KPI_DAILY_FACTORY, LINE_KNOWN_S, LINE_UNITS, source
 from datacontract import TAG_FACTORY
 
 SUMMED = (
@@ -56,16 +57,29 @@ PORTFOLIO_KPIS = (
 )
 
 
+@dataclass(frozen=True)
+class WindowSum:
+    totals: Totals
+    #: finished units and line seconds (assessor/kpi/line_output.py); None for windows
+    #: with days materialised before these were kept
+    line: tuple[float, float] | None = None
+
+
 async def window_totals(
     client: InfluxClient, windows: Sequence[tuple[str, float, float]], rp: str = ""
-) -> list[Totals | None]:
+) -> list[WindowSum | None]:
     """Summed kpi_daily Totals of each (factory, start, end); None where nothing is stored.
 
     Factories asking for the same window (a programme year's projects, the last week)
     share one statement grouped by factory: InfluxDB 1.x spends tens of milliseconds per
     aggregate statement, so one statement per factory would not scale to a portfolio.
     """
-    select = ", ".join(f"SUM({ident(f)}) AS {ident(f)}" for f in SUMMED)
+    select = ", ".join(f"SUM({ident(f)}) AS {ident(f)}" for f in (*SUMMED, LINE_UNITS, LINE_KNOWN_S))
+    # COUNT tells whether every day of the window has the line fields
+    select += (
+        f", COUNT({ident('planned_s')}) AS {ident('days')}, "
+        f"COUNT({ident(LINE_UNITS)}) AS {ident('line_days')}"
+    )
     by_window: dict[tuple[float, float], set[str]] = {}
     for fid, s, e in windows:
         by_window.setdefault((s, e), set()).add(fid)
@@ -83,7 +97,7 @@ async def window_totals(
         statements[i : i + STATEMENTS_PER_REQUEST] for i in range(0, len(statements), STATEMENTS_PER_REQUEST)
     ]
     results = await asyncio.gather(*(client.query("; ".join(b)) for b in batches))
-    found: dict[tuple[float, float], dict[str, Totals]] = {}
+    found: dict[tuple[float, float], dict[str, WindowSum]] = {}
     flat = [
         r
         for batch, result in zip(batches, results, strict=True)
@@ -91,9 +105,17 @@ async def window_totals(
     ]
     for key, series_list in zip(keys, flat, strict=True):
         found[key] = {
-            s.tags.get(TAG_FACTORY, ""): _totals(row) for s in series_list if (row := next(s.rows(), None))
+            s.tags.get(TAG_FACTORY, ""): _window_sum(row)
+            for s in series_list
+            if (row := next(s.rows(), None))
         }
     return [found.get((s, e), {}).get(fid) for fid, s, e in windows]
+
+
+def _window_sum(row: dict[str, Any]) -> WindowSum:
+    complete = row.get("days") and row.get("line_days") == row.get("days")
+    line = (float(row[LINE_UNITS] or 0), float(row[LINE_KNOWN_S] or 0.0)) if complete else None
+    return WindowSum(_totals(row), line)
 
 
 def _totals(row: dict[str, Any]) -> Totals:
@@ -111,15 +133,20 @@ def calendar_seconds(cal: ShiftCalendar, start: float, end: float) -> float:
 
 
 def measured_parts(
-    t: Totals | None, factory: Factory, start: float, end: float
+    w: WindowSum | None, factory: Factory, start: float, end: float
 ) -> dict[str, tuple[float, float]]:
-    """(numerator, denominator) of each comparable KPI from summed measured totals."""
-    if t is None or (t.known_s <= 0 and t.total_count == 0):
+    """(numerator, denominator) of each comparable KPI from summed measured totals; units
+    per line-hour where every day has them, as the factory page's gains count them."""
+    if w is None:
         return {}
-    parts = {"units_per_hour": (float(t.total_count), t.known_s / 3600.0)}
+    t = w.totals
+    if t.known_s <= 0 and t.total_count == 0:
+        return {}
+    units, seconds = w.line if w.line is not None else (float(t.total_count), t.known_s)
+    parts = {"units_per_hour": (units, seconds / 3600.0)}
     if factory.employees:
         parts["units_per_labour_hour"] = (
-            float(t.total_count),
+            units,
             factory.employees * calendar_seconds(factory.calendar, start, end) / 3600.0,
         )
     if t.graded:

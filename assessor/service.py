@@ -32,6 +32,7 @@ from assessor.gains import (
 from assessor.influx_client import InfluxClient
 from assessor.kpi.calendar import local_days, planned_intervals, total
 from assessor.kpi.formulas import kpis, rollup
+from assessor.kpi.line_output import line_output
 from assessor.kpi.model import Totals
 from assessor.late_data import DaySpan, raw_point_counts, stale_days, stored_counts
 from assessor.level import Assessment, LevelRules, assess
@@ -227,20 +228,22 @@ class AssessorService:
 
     async def measured_daily_values(self, factory: Factory, w: DateWindow) -> dict[str, list[DailyValue]]:
         start, end = self._window_bounds(factory, w)
-        by_day: dict[dt.date, list[Totals]] = defaultdict(list)
-        for (_, _, day), t in (await self.day_totals(factory, start, end)).items():
-            by_day[day].append(t)
+        by_day: dict[dt.date, dict[tuple[str, str], Totals]] = defaultdict(dict)
+        for (line, machine, day), t in (await self.day_totals(factory, start, end)).items():
+            by_day[day][(line, machine)] = t
         calendar_s = self._calendar_seconds_by_day(factory, start, end)
         out: dict[str, list[DailyValue]] = defaultdict(list)
-        for day, parts in sorted(by_day.items()):
-            t = rollup(parts)
+        for day, machines in sorted(by_day.items()):
+            t = rollup(machines.values())
             if t.known_s <= 0 and t.total_count == 0:
                 continue  # no data that day: not a measured day
             m = Source.MEASURED
-            out["units_per_hour"].append(DailyValue(day, t.total_count, t.known_s / 3600.0, m))
+            # units per line-hour, as a daily log counts them (assessor/kpi/line_output.py)
+            units, line_s = line_output(machines, factory.lines)
+            out["units_per_hour"].append(DailyValue(day, units, line_s / 3600.0, m))
             if factory.employees:
                 labour_h = factory.employees * calendar_s.get(day, 0.0) / 3600.0
-                out["units_per_labour_hour"].append(DailyValue(day, t.total_count, labour_h, m))
+                out["units_per_labour_hour"].append(DailyValue(day, units, labour_h, m))
             if t.graded:
                 out["defect_rate"].append(DailyValue(day, t.reject_count, t.graded, m))
             if t.energy_kwh is not None and t.metered:
@@ -349,7 +352,8 @@ class AssessorService:
         rows = []
         for f, project, i in plan:
             a = self._assessments[f.id][1]
-            recent = kpis(sums[i]) if sums[i] is not None else None
+            recent_sum = sums[i]
+            recent = kpis(recent_sum.totals) if recent_sum is not None else None
             gains: list[dict[str, Any]] = []
             if project is not None:
                 b_start, b_end = window_bounds(f, project.baseline)

@@ -283,6 +283,8 @@ class MachineSpec(_Strict):
     #: seconds per unit at the ideal rate; "1s", "500ms" or a number of seconds
     ideal_cycle_time: CycleTime
     name: Text = ""
+    #: this machine counts the line's finished units (the last station of a serial line)
+    line_output: bool = False
 
 
 class LineSpec(_Strict):
@@ -496,7 +498,13 @@ def to_factory(f: FactorySpec) -> Factory:
                 id=ln.id,
                 name=ln.name,
                 machines=tuple(
-                    Machine(id=m.id, line_id=ln.id, ideal_cycle_time_s=m.ideal_cycle_time, name=m.name)
+                    Machine(
+                        id=m.id,
+                        line_id=ln.id,
+                        ideal_cycle_time_s=m.ideal_cycle_time,
+                        name=m.name,
+                        line_output=m.line_output,
+                    )
                     for m in ln.machines
                 ),
             )

@@ -8,7 +8,7 @@ reads back exactly as it was imported.
 from __future__ import annotations
 
 #: Bump when the DDL changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DDL_V1 = """
 CREATE TABLE schema_version (
@@ -122,4 +122,8 @@ CREATE TABLE baseline_days (
 """
 
 #: version reached -> DDL that takes the database there from the version before
-MIGRATIONS: dict[int, str] = {1: DDL_V1}
+MIGRATIONS: dict[int, str] = {
+    1: DDL_V1,
+    # machines that count the line's finished units (docs/kpi-method.md, "Line output")
+    2: "ALTER TABLE machines ADD COLUMN line_output INTEGER NOT NULL DEFAULT 0;",
+}

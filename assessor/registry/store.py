@@ -190,9 +190,10 @@ class RegistryStore:
                 if m.line_id != line.id:
                     raise ValueError(f"machine {m.id!r} says line {m.line_id!r} but sits in {line.id!r}")
                 db.execute(
-                    "INSERT INTO machines (factory_id, line_id, id, name, ideal_cycle_time_s, position) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (f.id, line.id, m.id, m.name, m.ideal_cycle_time_s, mpos),
+                    "INSERT INTO machines "
+                    "(factory_id, line_id, id, name, ideal_cycle_time_s, position, line_output) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (f.id, line.id, m.id, m.name, m.ideal_cycle_time_s, mpos, int(m.line_output)),
                 )
         cal = f.calendar
         for pos, s in enumerate(cal.shifts):
@@ -253,12 +254,12 @@ class RegistryStore:
         if row is None:
             return None
         machines: dict[str, list[Machine]] = {}
-        for line_id, mid, name, ict in db.execute(
-            "SELECT line_id, id, name, ideal_cycle_time_s FROM machines WHERE factory_id = ? "
+        for line_id, mid, name, ict, output in db.execute(
+            "SELECT line_id, id, name, ideal_cycle_time_s, line_output FROM machines WHERE factory_id = ? "
             "ORDER BY line_id, position",
             (factory_id,),
         ):
-            machines.setdefault(line_id, []).append(Machine(mid, line_id, ict, name))
+            machines.setdefault(line_id, []).append(Machine(mid, line_id, ict, name, bool(output)))
         lines = tuple(
             Line(lid, tuple(machines.get(lid, ())), name)
             for lid, name in db.execute(

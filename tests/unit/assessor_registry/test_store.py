@@ -292,3 +292,40 @@ def test_refuses_newer_schema_and_foreign_databases(path: Path, tmp_path: Path):
         raw.execute("CREATE TABLE notes (x)")
     with pytest.raises(RegistryStoreError, match="not a registry"):
         RegistryStore(other)
+
+
+def test_a_version_1_database_gains_line_output_and_keeps_its_machines(path: Path):
+    from assessor.registry.schema import DDL_V1
+
+    with sqlite3.connect(path) as raw:
+        raw.executescript(DDL_V1)
+        raw.execute("INSERT INTO schema_version (version) VALUES (1)")
+        raw.execute(
+            "INSERT INTO factories (id, name, region, employees, timezone) "
+            "VALUES ('f', 'F', '', 3, 'Asia/Seoul')"
+        )
+        raw.execute("INSERT INTO lines (factory_id, id, name, position) VALUES ('f', 'l', '', 0)")
+        raw.execute(
+            "INSERT INTO machines (factory_id, line_id, id, name, ideal_cycle_time_s, position) "
+            "VALUES ('f', 'l', 'm', '', 2.0, 0)"
+        )
+    with RegistryStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        f = store.factory("f")
+        assert f is not None and [(m.id, m.line_output) for m in f.machines] == [("m", False)]
+
+
+def test_line_output_round_trips(store: RegistryStore):
+    text = """\
+factories:
+  - id: f
+    name: F
+    lines:
+      - id: assembly
+        machines:
+          - {id: cut, ideal_cycle_time: 2s}
+          - {id: pack, ideal_cycle_time: 1s, line_output: true}
+"""
+    store.upsert_factories(parse_registry(text, "t.yaml"))
+    f = store.factory("f")
+    assert f is not None and [(m.id, m.line_output) for m in f.machines] == [("cut", False), ("pack", True)]
