@@ -16,7 +16,6 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -165,6 +164,9 @@ class InfluxServer(ManagedProcess):
     ``{"https-enabled": True, "https-certificate": "/x/cert.pem", "https-private-key": ...}``.
     """
 
+    error = InfluxServerError
+    name = "influxd"
+
     def __init__(
         self,
         base_dir: Path | str | None = None,
@@ -259,71 +261,27 @@ class InfluxServer(ManagedProcess):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> InfluxServer:
-        """Start (or start again, with the same ports) and wait until /ping answers 204."""
-        if self.running:
-            return self
-        fixed_ports = bool(self.http_port)
-        attempts = 1 if fixed_ports else 3
-        for attempt in range(attempts):
-            if not fixed_ports:
-                self.http_port = free_port(self.host)
-                self.rpc_port = free_port(self.host)
-                while self.rpc_port == self.http_port:
-                    self.rpc_port = free_port(self.host)
-            self._write_config()
-            self._spawn()
-            try:
-                self._wait_ready()
-                return self
-            except InfluxServerError:
-                tail = self.log_tail()
-                self._reap()
-                # a port taken between free_port() and influxd's bind: try new ones
-                if "address already in use" in tail and attempt + 1 < attempts:
-                    continue
-                raise
-        raise AssertionError("unreachable")
+    def _choose_ports(self) -> bool:
+        if self.http_port:
+            return False
+        self.http_port = free_port(self.host)
+        self.rpc_port = free_port(self.host)
+        while self.rpc_port == self.http_port:
+            self.rpc_port = free_port(self.host)
+        return True
 
-    def _spawn(self) -> None:
-        log = self.log_path.open("ab")
+    def _forget_ports(self) -> None:
+        self.http_port = self.rpc_port = 0
+
+    def _command(self) -> list[str]:
+        return [self.binary, "run", "-config", str(self.config_path)]
+
+    def _probe(self) -> str | None:
         try:
-            proc = subprocess.Popen(
-                [self.binary, "run", "-config", str(self.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.base_dir,
-                # own session: a Ctrl-C meant for pytest does not hit influxd half-way
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-        self._watch(proc)
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        last_error = "no answer yet"
-        while time.monotonic() < deadline:
-            assert self._proc is not None
-            code = self._proc.poll()
-            if code is not None:
-                raise InfluxServerError(
-                    f"influxd exited with status {code} during start-up; log {self.log_path}:\n"
-                    f"{self.log_tail()}"
-                )
-            try:
-                status, _, _ = self._request("GET", "/ping", timeout=1.0)
-                if status == 204:
-                    return
-                last_error = f"/ping answered {status}"
-            except (OSError, urllib.error.URLError) as exc:
-                last_error = str(exc)
-            time.sleep(0.05)
-        raise InfluxServerError(
-            f"influxd did not answer /ping with 204 within {self.startup_timeout:.0f}s "
-            f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
-        )
+            status, _, _ = self._request("GET", "/ping", timeout=1.0)
+        except (OSError, urllib.error.URLError) as exc:
+            return str(exc)
+        return None if status == 204 else f"/ping answered {status}"
 
     # -- HTTP helpers ------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
@@ -105,6 +104,9 @@ class MosquittoServer(ManagedProcess):
     make_password_file) turns anonymous access off on every listener.
     """
 
+    error = MosquittoServerError
+    name = "mosquitto"
+
     def __init__(
         self,
         base_dir: Path | str | None = None,
@@ -132,7 +134,6 @@ class MosquittoServer(ManagedProcess):
         self.port = port or 0
         self.tls_port = 0
         ManagedProcess.__init__(self)
-        self._log_offset = 0
 
     # -- paths -----------------------------------------------------------------------
 
@@ -203,92 +204,39 @@ class MosquittoServer(ManagedProcess):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> MosquittoServer:
-        """Start (or start again on the same ports and data) and wait until every listener
-        accepts TCP connections. mosquitto loads its database before it opens listeners,
-        so a restored session is in place by the time this returns."""
-        if self.running:
-            return self
+    def _choose_ports(self) -> bool:
         # ports are chosen on the first start only, so clients can reconnect after a restart
-        choose = not self.port
-        choose_tls = self.tls is not None and not self.tls_port
-        attempts = 3 if choose or choose_tls else 1
-        for attempt in range(attempts):
-            if choose:
-                self.port = free_port(self.host)
-            if choose_tls:
+        chosen = False
+        if not self.port:
+            self.port = free_port(self.host)
+            chosen = True
+        if self.tls is not None and not self.tls_port:
+            self.tls_port = free_port(self.host)
+            while self.tls_port == self.port:
                 self.tls_port = free_port(self.host)
-                while self.tls_port == self.port:
-                    self.tls_port = free_port(self.host)
-            self._write_config()
-            self._spawn()
-            try:
-                self._wait_ready()
-                return self
-            except MosquittoServerError:
-                tail = self.log_tail()
-                self._reap()
-                self._proc = None
-                # a port taken between free_port() and mosquitto's bind: try new ones
-                if "address already in use" in tail.lower() and attempt + 1 < attempts:
-                    continue
-                if choose:
-                    self.port = 0
-                if choose_tls:
-                    self.tls_port = 0
-                raise
-        raise AssertionError("unreachable")
+            chosen = True
+        return chosen
 
-    def _spawn(self) -> None:
-        # mosquitto logs to its file once the config is read; errors before that go here
-        log = self.log_path.open("ab")
-        self._log_offset = log.tell()
-        try:
-            proc = subprocess.Popen(
-                [self.binary, "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.base_dir,
-                # own session: a Ctrl-C meant for pytest does not hit the broker half-way
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-        self._watch(proc)
+    def _forget_ports(self) -> None:
+        self.port = self.tls_port = 0
+
+    def _command(self) -> list[str]:
+        return [self.binary, "-c", str(self.config_path)]
 
     def _ports(self) -> list[int]:
         return [self.port] + ([self.tls_port] if self.tls is not None else [])
 
-    def _wait_ready(self) -> None:
-        # a TCP connect alone can reach whoever else holds a port we thought free, so also
-        # wait for the line mosquitto logs once its listeners are open and its database loaded
-        deadline = time.monotonic() + self.startup_timeout
-        pending = self._ports()
-        last_error = "no answer yet"
-        while time.monotonic() < deadline:
-            assert self._proc is not None
-            code = self._proc.poll()
-            if code is not None:
-                raise MosquittoServerError(
-                    f"mosquitto exited with status {code} during start-up; log {self.log_path}:\n"
-                    f"{self.log_tail()}"
-                )
-            for port in list(pending):
-                try:
-                    with socket.create_connection((self.host, port), timeout=0.5):
-                        pending.remove(port)
-                except OSError as exc:
-                    last_error = f"port {port}: {exc}"
-            if not pending:
-                if self._logged_running():
-                    return
-                last_error = "no 'running' line in the log yet"
-            time.sleep(0.02)
-        raise MosquittoServerError(
-            f"mosquitto did not accept connections within {self.startup_timeout:.0f}s "
-            f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
-        )
+    def _probe(self) -> str | None:
+        # mosquitto loads its database before it opens listeners, so a restored session is
+        # in place once they accept; a TCP connect alone can reach whoever else holds a port
+        # we thought free, so the line mosquitto logs once it runs is awaited too
+        for port in self._ports():
+            try:
+                with socket.create_connection((self.host, port), timeout=0.5):
+                    pass
+            except OSError as exc:
+                return f"port {port}: {exc}"
+        return None if self._logged_running() else "no 'running' line in the log yet"
 
     def _logged_running(self) -> bool:
         try:
