@@ -30,6 +30,7 @@ from assessor.gains import (
     monthly_trend,
 )
 from assessor.influx_client import InfluxClient
+from assessor.influxql import UnsafeIdentifier, check_id
 from assessor.kpi.calendar import local_days, planned_intervals, total
 from assessor.kpi.formulas import kpis, rollup
 from assessor.kpi.line_output import line_output
@@ -326,7 +327,10 @@ class AssessorService:
         return last
 
     async def portfolio(self, factories: Sequence[Factory]) -> list[dict[str, Any]]:
-        """One row per factory from aggregates only (see ``assessor.portfolio``)."""
+        """One row per factory from aggregates only (see ``assessor.portfolio``). A factory
+        whose id no query can carry (the importer refuses those; a hand-edited registry may
+        not) is left out and logged instead of failing the page for every factory."""
+        factories = [f for f in factories if _queryable(f)]
         now = self.clock()
         windows: list[tuple[str, float, float]] = []
         plan: list[tuple[Factory, SupportProject | None, int]] = []
@@ -394,3 +398,15 @@ class AssessorService:
                 }
             )
         return rows
+
+
+def _queryable(f: Factory) -> bool:
+    try:
+        check_id(f.id, "factory id")
+        for m in f.machines:
+            check_id(m.line_id, "line id")
+            check_id(m.id, "machine id")
+    except UnsafeIdentifier as exc:
+        log.warning("portfolio: factory %r left out: %s", f.id, exc)
+        return False
+    return True

@@ -4,7 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+
 need_apt=()
+# Debian's python3.11 creates virtual environments only with python3-venv (ensurepip)
+"$PY" -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# openssl makes the test certificates (TLS to InfluxDB and Mosquitto)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 # mosquitto_sub: the demo prints a command line to watch its MQTT traffic
@@ -28,10 +35,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${need_apt[@]}"
 fi
 
-PY=${PYTHON:-python3.11}
-command -v "$PY" >/dev/null 2>&1 || PY=python3
-if [ ! -x .venv/bin/python ]; then
+# a .venv left half-made (no pip, e.g. by a venv call before python3-venv existed) is redone
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
   echo "setup: creating .venv with $PY"
+  rm -rf .venv
   "$PY" -m venv .venv
 fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
