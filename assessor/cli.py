@@ -159,25 +159,21 @@ def _baseline_import(store: object, factory_id: str, path: Path) -> int:
 
 async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, start: str, end: str) -> int:
     from assessor.influx_client import InfluxClient
-    from assessor.materialize import day_start, ensure_retention_policy, write_days
-    from assessor.measured import measured_day_totals
+    from assessor.kpi.calendar import local_days
+    from assessor.materialize import day_start, ensure_retention_policy, materialise_days
 
     factory = store.factory(factory_id)  # type: ignore[attr-defined]
     if factory is None:
         print(f"assessor: unknown factory {factory_id!r}", file=sys.stderr)
         return EXIT_REFUSED
     first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    days = local_days(
+        factory.calendar.timezone, day_start(factory, first), day_start(factory, last + dt.timedelta(days=1))
+    )
     client = InfluxClient(cfg.influx)
     try:
-        totals = await measured_day_totals(
-            client,
-            factory,
-            day_start(factory, first),
-            day_start(factory, last + dt.timedelta(days=1)),
-            cfg.kpi.hold_s,
-        )
         await ensure_retention_policy(client, cfg.kpi.retention_policy)
-        await write_days(client, factory, totals, cfg.kpi.retention_policy)
+        totals = await materialise_days(client, factory, days, cfg.kpi.hold_s, cfg.kpi.retention_policy)
     finally:
         await client.close()
     print(f"materialised {len(totals)} machine-day(s) of {factory_id}")

@@ -19,31 +19,7 @@ from assessor.domain import Factory
 from assessor.influx_client import InfluxClient
 from assessor.influxql import ident, tag_equals, time_range
 from assessor.materialize import KPI_DAILY, RAW_POINTS, DayKey, source
-from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
-
-DaySpan = tuple[dt.date, float, float]  # local day, start, end (epoch seconds)
-
-
-async def raw_point_counts(
-    client: InfluxClient, factory: Factory, days: Sequence[DaySpan]
-) -> dict[DayKey, int]:
-    """Raw field values stored per (line, machine, local day), one statement per day."""
-    if not days:
-        return {}
-    m = ident(MEASUREMENT_MACHINE)
-    statements = [
-        f"SELECT COUNT(*) FROM {m} WHERE {tag_equals(TAG_FACTORY, factory.id)} AND {time_range(s, e)} "
-        f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
-        for _, s, e in days
-    ]
-    results = await client.query("; ".join(statements))
-    out: dict[DayKey, int] = {}
-    for (day, _, _), result in zip(days, results, strict=False):
-        for series in result:
-            row = next(series.rows(), {})
-            n = sum(int(v or 0) for k, v in row.items() if k != "time")
-            out[(series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, ""), day)] = n
-    return out
+from datacontract import TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
 
 async def stored_counts(

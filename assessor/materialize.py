@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from assessor.domain import Factory
@@ -19,7 +19,8 @@ from assessor.influx_client import InfluxClient
 from assessor.influxql import check_id, ident, tag_equals, time_range
 from assessor.kpi.line_output import line_output
 from assessor.kpi.model import Totals
-from datacontract import TAG_FACTORY, TAG_LINE, TAG_MACHINE
+from assessor.measured import measured_day_totals
+from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
 KPI_DAILY = "kpi_daily"
 #: the same rows summed per factory and day, so a portfolio reads one series per factory
@@ -39,6 +40,7 @@ _INT_FIELDS = {
     "staffed_count",
 }
 DayKey = tuple[str, str, dt.date]  # line, machine, local day
+DaySpan = tuple[dt.date, float, float]  # local day, start, end (epoch seconds)
 
 
 def _tag(value: str) -> str:
@@ -152,3 +154,41 @@ async def read_days(
             day = dt.datetime.fromtimestamp(row["time"] / 1000.0, tz).date()
             out[(line, machine, day)] = _totals_from_row(row)
     return out
+
+
+async def raw_point_counts(
+    client: InfluxClient, factory: Factory, days: Sequence[DaySpan]
+) -> dict[DayKey, int]:
+    """Raw field values stored per (line, machine, local day), one statement per day."""
+    if not days:
+        return {}
+    m = ident(MEASUREMENT_MACHINE)
+    statements = [
+        f"SELECT COUNT(*) FROM {m} WHERE {tag_equals(TAG_FACTORY, factory.id)} AND {time_range(s, e)} "
+        f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
+        for _, s, e in days
+    ]
+    results = await client.query("; ".join(statements))
+    out: dict[DayKey, int] = {}
+    for (day, _, _), result in zip(days, results, strict=False):
+        for series in result:
+            row = next(series.rows(), {})
+            n = sum(int(v or 0) for k, v in row.items() if k != "time")
+            out[(series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, ""), day)] = n
+    return out
+
+
+async def materialise_days(
+    client: InfluxClient, factory: Factory, days: Sequence[DaySpan], hold_s: float, rp: str = ""
+) -> dict[DayKey, Totals]:
+    """Compute and store whole days, with the raw counts they were computed from, counted
+    first (assessor/late_data.py): a sample arriving in between makes the day look stale
+    once more and it is recomputed, never the other way round."""
+    if not days:
+        return {}
+    counts = await raw_point_counts(client, factory, days)
+    wanted = {d for d, _, _ in days}
+    computed = await measured_day_totals(client, factory, days[0][1], days[-1][2], hold_s)
+    fresh = {k: v for k, v in computed.items() if k[2] in wanted}
+    await write_days(client, factory, fresh, rp, counts)
+    return fresh

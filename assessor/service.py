@@ -35,9 +35,17 @@ from assessor.kpi.calendar import local_days, planned_intervals, total
 from assessor.kpi.formulas import kpis, rollup
 from assessor.kpi.line_output import line_output
 from assessor.kpi.model import Totals
-from assessor.late_data import DaySpan, raw_point_counts, stale_days, stored_counts
+from assessor.late_data import stale_days, stored_counts
 from assessor.level import Assessment, LevelRules, assess
-from assessor.materialize import DayKey, day_start, ensure_retention_policy, read_days, write_days
+from assessor.materialize import (
+    DayKey,
+    DaySpan,
+    day_start,
+    ensure_retention_policy,
+    materialise_days,
+    raw_point_counts,
+    read_days,
+)
 from assessor.measured import measured_day_totals
 from assessor.portfolio import gain_rows, manual_parts, measured_parts, window_bounds, window_totals
 from assessor.registry.store import RegistryStore
@@ -122,15 +130,7 @@ class AssessorService:
         return out
 
     async def _materialise(self, factory: Factory, days: Sequence[DaySpan]) -> dict[DayKey, Totals]:
-        """Compute and store whole days, with the raw counts they were computed from
-        (counted first: see assessor/late_data.py)."""
-        counts = await raw_point_counts(self.influx, factory, days)
-        wanted = {d for d, _, _ in days}
-        first, last = days[0][1], days[-1][2]
-        computed = await measured_day_totals(self.influx, factory, first, last, self.cfg.kpi.hold_s)
-        fresh = {k: v for k, v in computed.items() if k[2] in wanted}
-        await write_days(self.influx, factory, fresh, self._rp, counts)
-        return fresh
+        return await materialise_days(self.influx, factory, days, self.cfg.kpi.hold_s, self._rp)
 
     async def refresh_late_days(
         self, factory: Factory, *, recent_days: int = LATE_DATA_DAYS

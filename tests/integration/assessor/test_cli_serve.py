@@ -99,3 +99,46 @@ def test_cli_and_serve(influxd, influx_db, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_cli_materialize_stores_days_the_refresher_then_leaves_alone(influxd, influx_db, tmp_path):
+    """`assessor materialize` writes the same rows as the service, raw counts included, so
+    the late-data pass finds nothing to redo."""
+    import asyncio
+
+    from assessor.config import load_assessor_config
+    from assessor.influx_client import InfluxClient
+    from assessor.level import load_rules
+    from assessor.registry.store import RegistryStore
+    from assessor.service import AssessorService
+    from tests.integration.assessor.test_kpis_api import DAY, at, reference_points
+
+    status, text = influxd.write(reference_points(), influx_db)
+    assert status == 204, text
+    (tmp_path / "assessor.yaml").write_text(
+        f"influx: {{url: {influxd.url}, database: {influx_db}}}\nregistry: r.sqlite\n", encoding="utf-8"
+    )
+    (tmp_path / "factories.yaml").write_text(REGISTRY_YAML, encoding="utf-8")
+    cfg = ["--config", "assessor.yaml"]
+    assert run(*cfg, "registry", "import", "factories.yaml", cwd=tmp_path).returncode == 0
+    r = run(
+        *cfg, "materialize", "--factory", "demo-factory", "--start", str(DAY), "--end", str(DAY), cwd=tmp_path
+    )
+    assert r.returncode == 0, r.stderr
+    rows = influxd.points("kpi_daily", influx_db)
+    assert len(rows) == 1 and rows[0]["raw_points"] > 0
+
+    async def stale() -> list:
+        conf = load_assessor_config(tmp_path / "assessor.yaml")
+        with RegistryStore(conf.registry) as store:
+            client = InfluxClient(conf.influx)
+            try:
+                service = AssessorService(conf, store, client, load_rules(None))
+                service.clock = lambda: at(14, 0) + 2 * 86400
+                factory = store.factory("demo-factory")
+                assert factory is not None
+                return await service.refresh_late_days(factory)
+            finally:
+                await client.close()
+
+    assert asyncio.run(stale()) == []
