@@ -7,10 +7,12 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from assessor.registry.units import parse_duration
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -23,6 +25,10 @@ class AssessorConfigError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: "30s", "500ms" or a number of seconds, as in the collector's file
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class InfluxSettings(_Strict):
@@ -39,12 +45,12 @@ class InfluxSettings(_Strict):
     token: str = ""
     ca_bundle: Path | None = None
     verify_tls: bool = True
-    timeout: float = 30.0
+    timeout: Seconds = 30.0
     # accepted so one file can serve both programs; the assessor does not use them
     batch_points: int = 5000
-    retry_min: Any = None
-    retry_max: Any = None
-    flush_timeout: Any = None
+    retry_min: Seconds | None = None
+    retry_max: Seconds | None = None
+    flush_timeout: Seconds | None = None
 
     @field_validator("url")
     @classmethod

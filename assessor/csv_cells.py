@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_FIGURE = re.compile(r"[+-]?[0-9][0-9,]*(\.[0-9]+)?(e[+-]?[0-9]+)?%?( ?[▲▼✔])*( ?[▲▼✔])*", re.IGNORECASE)
+_FIGURE = re.compile(r"[+-]?[0-9][0-9,]*(\.[0-9]+)?(e[+-]?[0-9]+)?%?( ?[▲▼✔])*", re.IGNORECASE)
 
 
 def safe_cell(value: object) -> str:

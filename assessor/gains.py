@@ -91,6 +91,16 @@ REFERENCE: Mapping[str, Reference] = MappingProxyType(
     }
 )
 
+#: the KPIs compared before and after a support project (OEE is shown beside them, but
+#: manual logs carry no OEE)
+GAIN_KPIS = (
+    "units_per_hour",
+    "units_per_labour_hour",
+    "defect_rate",
+    "energy_per_unit_kwh",
+    "on_time_delivery",
+)
+
 #: which reference figure each KPI is compared with
 KPI_REFERENCE: Mapping[str, str] = MappingProxyType(
     {

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-_SAFE_ID = re.compile(r"^[^\x00-\x1f\\]{1,256}$")
+MAX_ID_LENGTH = 256
+_SAFE_ID = re.compile(rf"^[^\x00-\x1f\\]{{1,{MAX_ID_LENGTH}}}$")
 
 
 class UnsafeIdentifier(ValueError):

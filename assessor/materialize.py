@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from assessor.domain import Factory
+from assessor.domain import DateWindow, Factory
 from assessor.influx_client import InfluxClient
 from assessor.influxql import check_id, ident, tag_equals, time_range
 from assessor.kpi.line_output import line_output
@@ -100,6 +100,11 @@ async def ensure_retention_policy(client: InfluxClient, rp: str) -> None:
 
 def day_start(factory: Factory, day: dt.date) -> float:
     return dt.datetime.combine(day, dt.time(), ZoneInfo(factory.calendar.timezone)).timestamp()
+
+
+def window_bounds(factory: Factory, w: DateWindow) -> tuple[float, float]:
+    """Epoch seconds of a window of local days: its first midnight to the one after it."""
+    return day_start(factory, w.start), day_start(factory, w.end + dt.timedelta(days=1))
 
 
 async def write_days(

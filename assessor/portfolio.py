@@ -11,14 +11,20 @@ the intervals. Levels come from the service's assessment cache.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assessor.domain import DateWindow, Factory, ShiftCalendar
-from assessor.gains import KPI_DIRECTIONS, KPI_REFERENCE, REFERENCE, baseline_daily_values, improvement_rate
+from assessor.domain import Factory, ShiftCalendar
+from assessor.gains import (
+    GAIN_KPIS,
+    KPI_DIRECTIONS,
+    KPI_REFERENCE,
+    REFERENCE,
+    baseline_daily_values,
+    improvement_rate,
+)
 from assessor.influx_client import InfluxClient
 from assessor.influxql import ident, tag_in, time_range
 from assessor.kpi.calendar import planned_intervals, total
@@ -48,13 +54,6 @@ SUMMED = (
 _INTS = {"total_count", "good_count", "reject_count", "failures", "graded_count", "metered_count"}
 STATEMENTS_PER_REQUEST = 300
 FILTER_LIMIT = 50
-PORTFOLIO_KPIS = (
-    "units_per_hour",
-    "units_per_labour_hour",
-    "defect_rate",
-    "energy_per_unit_kwh",
-    "on_time_delivery",
-)
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,7 @@ def measured_parts(
 
 def manual_parts(rows: Sequence[Any]) -> dict[str, tuple[float, float]]:
     out = {}
-    for kpi in PORTFOLIO_KPIS:
+    for kpi in GAIN_KPIS:
         days = baseline_daily_values(rows, kpi)
         den = sum(d.den for d in days)
         if days and den:
@@ -170,7 +169,7 @@ def gain_rows(
     before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], sources: tuple[str, str]
 ) -> list[dict[str, Any]]:
     rows = []
-    for kpi in PORTFOLIO_KPIS:
+    for kpi in GAIN_KPIS:
         b = before.get(kpi)
         a = after.get(kpi)
         bv = b[0] / b[1] if b and b[1] else None
@@ -190,9 +189,3 @@ def gain_rows(
             }
         )
     return rows
-
-
-def window_bounds(factory: Factory, w: DateWindow) -> tuple[float, float]:
-    from assessor.materialize import day_start
-
-    return day_start(factory, w.start), day_start(factory, w.end + dt.timedelta(days=1))

@@ -22,6 +22,7 @@ from assessor.config import AssessorConfig
 from assessor.domain import DateWindow, Factory, Source, SupportProject
 from assessor.evidence_query import factory_evidence
 from assessor.gains import (
+    GAIN_KPIS,
     DailyValue,
     KpiGain,
     MonthPoint,
@@ -45,9 +46,10 @@ from assessor.materialize import (
     materialise_days,
     raw_point_counts,
     read_days,
+    window_bounds,
 )
 from assessor.measured import measured_day_totals
-from assessor.portfolio import gain_rows, manual_parts, measured_parts, window_bounds, window_totals
+from assessor.portfolio import gain_rows, manual_parts, measured_parts, window_totals
 from assessor.registry.store import RegistryStore
 
 Group = Literal["machine", "line", "factory"]
@@ -58,14 +60,6 @@ log = logging.getLogger(__name__)
 #: how far back the refresher looks for days whose raw data changed after they were
 #: materialised: a spool holds up to its size cap, typically days, rarely weeks
 LATE_DATA_DAYS = 14
-
-GAIN_KPIS = (
-    "units_per_hour",
-    "units_per_labour_hour",
-    "defect_rate",
-    "energy_per_unit_kwh",
-    "on_time_delivery",
-)
 
 
 @dataclass(frozen=True)
@@ -215,9 +209,6 @@ class AssessorService:
 
     # -- gains ---------------------------------------------------------------------
 
-    def _window_bounds(self, factory: Factory, w: DateWindow) -> tuple[float, float]:
-        return day_start(factory, w.start), day_start(factory, w.end + dt.timedelta(days=1))
-
     def after_window(self, factory: Factory, project: SupportProject) -> DateWindow:
         if project.after is not None:
             return project.after
@@ -228,7 +219,7 @@ class AssessorService:
         )
 
     async def measured_daily_values(self, factory: Factory, w: DateWindow) -> dict[str, list[DailyValue]]:
-        start, end = self._window_bounds(factory, w)
+        start, end = window_bounds(factory, w)
         by_day: dict[dt.date, dict[tuple[str, str], Totals]] = defaultdict(dict)
         for (line, machine, day), t in (await self.day_totals(factory, start, end)).items():
             by_day[day][(line, machine)] = t
@@ -291,7 +282,7 @@ class AssessorService:
         await self.day_totals(factory, now - recent_days * 86400.0, now)
         for project in factory.support_projects:
             for w in (project.baseline, self.after_window(factory, project)):
-                start, end = self._window_bounds(factory, w)
+                start, end = window_bounds(factory, w)
                 await self.day_totals(factory, start, min(end, now))
 
     async def refresh_all(self) -> None:

@@ -62,17 +62,7 @@ class SpoolAppender:
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._groups = 0
         self._failed_groups = 0
-
-    @property
-    def queued_points(self) -> int:
-        """Points waiting for their group's fsync (not yet durable)."""
-        return self._queued_points
-
-    @property
-    def groups_written(self) -> int:
-        return self._groups
 
     @property
     def groups_failed(self) -> int:
@@ -198,7 +188,6 @@ class SpoolAppender:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
-        self._groups += 1
         for item in group:
             if not item.future.done():
                 item.future.set_result(None)

@@ -30,7 +30,7 @@ from typing import Any
 
 from assessor.domain import BaselineDay, DateWindow, Factory, SupportProject
 from assessor.kpi.calendar import local_days, planned_intervals
-from assessor.materialize import day_start
+from assessor.materialize import window_bounds
 from collector.simulator.machine import UINT32, Episode, MachineModel, MachineParams, Totals, summarize
 from datacontract import MachineState
 
@@ -121,10 +121,6 @@ class FactoryPlan:
 
 
 # -- time ---------------------------------------------------------------------------
-
-
-def window_bounds(factory: Factory, w: DateWindow) -> tuple[float, float]:
-    return day_start(factory, w.start), day_start(factory, w.end + dt.timedelta(days=1))
 
 
 def planned_by_day(factory: Factory, w: DateWindow) -> list[tuple[dt.date, list[Interval]]]:

@@ -33,6 +33,7 @@ from assessor.domain import (
     SupportProject,
     Weekday,
 )
+from assessor.influxql import MAX_ID_LENGTH, check_id
 from assessor.registry.store import RegistryStore, RegistryStoreError
 from assessor.registry.units import parse_duration
 
@@ -122,9 +123,6 @@ def _line_index(text: str) -> dict[Path_, int]:
 
 # -- value checks -----------------------------------------------------------------
 
-MAX_ID_LENGTH = 256
-
-
 def _id(value: object) -> str:
     """Ids become InfluxDB tag values and URL parts: a line break cannot be carried at
     all, a trailing backslash would escape the separator after it, and stray blanks make
@@ -143,7 +141,8 @@ def _id(value: object) -> str:
         raise ValueError(f"id must not contain a backslash: {value!r}")
     if len(value) > MAX_ID_LENGTH:
         raise ValueError(f"id longer than {MAX_ID_LENGTH} characters")
-    return value
+    # the query layer's rule is the authority; the checks above only explain a refusal
+    return check_id(value, "id")
 
 
 #: a factory id is a part of page and API addresses: these would end or split it

@@ -17,12 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from assessor.csv_cells import safe_row
-from assessor.gains import KPI_DIRECTIONS, KpiGain
+from assessor.gains import GAIN_KPIS, KPI_DIRECTIONS, KpiGain
 from assessor.labels import DISPLAY_TZ, Lang, kpi_name, pick, source_name, tier_name
-from assessor.portfolio import PORTFOLIO_KPIS
 from assessor.report.data import FactoryReportData, PortfolioReportData
 from assessor.report.text import tr
-from assessor.service import GAIN_KPIS
 
 #: column key -> Korean head; the English head is the key itself
 FACTORY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -90,7 +88,7 @@ _PORTFOLIO_TAIL: tuple[tuple[str, str], ...] = (
 def portfolio_columns() -> tuple[tuple[str, str], ...]:
     gains = tuple(
         (f"{kpi}_{part}", f"{kpi_name(kpi, 'ko')} {ko}")
-        for kpi in PORTFOLIO_KPIS
+        for kpi in GAIN_KPIS
         for part, ko in _PORTFOLIO_GAIN_PARTS
     )
     return _PORTFOLIO_HEAD + gains + _PORTFOLIO_TAIL

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from assessor.domain import DateWindow, Factory, SupportProject
 from assessor.gains import KpiGain
 from assessor.level import Assessment
-from assessor.portfolio import window_bounds
+from assessor.materialize import window_bounds
 
 if TYPE_CHECKING:
     from assessor.service import AssessorService, GainsReport

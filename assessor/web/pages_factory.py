@@ -13,11 +13,11 @@ from fastapi.responses import Response
 
 from assessor import labels
 from assessor.domain import Factory
+from assessor.gains import GAIN_KPIS
 from assessor.influx_client import InfluxError
 from assessor.labels import Lang
 from assessor.level.evidence import METRICS, format_threshold, format_value
 from assessor.level.scoring import SCORE_GATE, Assessment
-from assessor.service import GAIN_KPIS
 from assessor.timeline_query import downtime_by_reason, factory_planned, pareto, state_timeline
 from assessor.web import charts
 from assessor.web.base import Web, attachment

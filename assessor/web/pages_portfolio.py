@@ -15,10 +15,9 @@ from fastapi.responses import Response
 
 from assessor import labels
 from assessor.csv_cells import safe_row
-from assessor.gains import KPI_REFERENCE, REFERENCE
+from assessor.gains import GAIN_KPIS, KPI_REFERENCE, REFERENCE
 from assessor.influx_client import InfluxError
 from assessor.labels import Lang, fmt_num, fmt_pct, fmt_signed_pct, fmt_time, kpi_name, tier_name
-from assessor.portfolio import PORTFOLIO_KPIS
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
 
@@ -56,7 +55,7 @@ def columns(lang: Lang) -> list[Column]:
         Column("score", t("col_score", lang), True),
         Column("oee", t("col_oee_7d", lang), True),
     ]
-    for kpi in PORTFOLIO_KPIS:
+    for kpi in GAIN_KPIS:
         ref = REFERENCE[KPI_REFERENCE[kpi]]
         cols.append(
             Column(
@@ -140,7 +139,7 @@ def row_cells(row: dict[str, Any], now: float, coverage_days: int, lang: Lang) -
         "oee": Cell(fmt_pct(row.get("oee_7d")), row.get("oee_7d")),
         "health": health_cell(row["data_health"], now, coverage_days, lang),
     }
-    for kpi in PORTFOLIO_KPIS:
+    for kpi in GAIN_KPIS:
         cells[f"gain_{kpi}"] = gain_cell(gains.get(kpi), lang)
     if row.get("project") is None:
         cells["gain_units_per_hour"] = Cell(t("no_project", lang), None, "muted")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collector.jsonl_files import append_durable, day_files, read_records
+from collector.jsonl_files import append_durable, read_records
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +80,6 @@ class Quarantine:
             append_durable(self.directory, path, data)
         return path
 
-    def files(self) -> list[Path]:
-        return quarantine_files(self.directory)
-
-    def read(self) -> Iterator[QuarantinedBatch]:
-        return read_quarantine(self.directory)
-
-
-def quarantine_files(directory: Path | str) -> list[Path]:
-    """Quarantine files, oldest day first."""
-    return day_files(directory, FILE_PREFIX, FILE_SUFFIX)
 
 
 def read_quarantine(directory: Path | str) -> Iterator[QuarantinedBatch]:

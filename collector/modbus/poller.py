@@ -81,10 +81,6 @@ class DevicePoller:
         #: registers the device refused (exception 2) even when read alone
         self.unreadable: set[str] = set()
 
-    @property
-    def requests(self) -> list[ReadRequest]:
-        return [req for req, _ in self._plan]
-
     def _compile(self, req: ReadRequest) -> tuple[ReadRequest, BlockDecoder]:
         return req, BlockDecoder(req, self.dev.registers, self.dev.byte_order)
 

@@ -278,6 +278,19 @@ class SimulationSettings(_Strict):
             return None
         return m.after.apply(self.params_of(m), self.utc_offset_s)
 
+    def build_model(self, m: SimulatedMachine, start_time_s: float) -> MachineModel:
+        """A model of ``m`` starting at ``start_time_s`` (simulated epoch seconds)."""
+        return MachineModel(
+            self.params_of(m),
+            seed=m.seed,
+            start_time_s=start_time_s,
+            after=self.after_of(m),
+            switch_at_s=m.after.switch_at.timestamp() if m.after else None,
+            initial_total=m.initial.total,
+            initial_rejects=m.initial.rejects,
+            initial_energy_wh=m.initial.energy_wh,
+        )
+
 
 class SimulatorConfig(SimulationSettings):
     host: str = "127.0.0.1"
@@ -312,20 +325,6 @@ class SimulatorConfig(SimulationSettings):
             if m.name == name:
                 return m
         raise KeyError(name)
-
-    def build_model(self, m: MachineSpec, start_time_s: float, *, keep_events: bool = False) -> MachineModel:
-        """A model of ``m`` starting at ``start_time_s`` (simulated epoch seconds)."""
-        return MachineModel(
-            self.params_of(m),
-            seed=m.seed,
-            start_time_s=start_time_s,
-            after=self.after_of(m),
-            switch_at_s=m.after.switch_at.timestamp() if m.after else None,
-            initial_total=m.initial.total,
-            initial_rejects=m.initial.rejects,
-            initial_energy_wh=m.initial.energy_wh,
-            keep_events=keep_events,
-        )
 
 
 def parse_start(value: str) -> datetime:

@@ -35,7 +35,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from collector.simulator.config import Duration, SimulatedMachine, SimulationSettings
-from collector.simulator.machine import MachineModel, MachineSnapshot
+from collector.simulator.machine import MachineSnapshot
 from datacontract import MachineState
 
 log = logging.getLogger(__name__)
@@ -78,18 +78,6 @@ class MqttSimulatorConfig(SimulationSettings):
         if len(set(names)) != len(names):
             raise ValueError("machine names repeat within a line")
         return v
-
-    def build_model(self, m: MqttMachineSpec, start_time_s: float) -> MachineModel:
-        return MachineModel(
-            self.params_of(m),
-            seed=m.seed,
-            start_time_s=start_time_s,
-            after=self.after_of(m),
-            switch_at_s=m.after.switch_at.timestamp() if m.after else None,
-            initial_total=m.initial.total,
-            initial_rejects=m.initial.rejects,
-            initial_energy_wh=m.initial.energy_wh,
-        )
 
     def topic_of(self, m: MqttMachineSpec) -> str:
         return self.topic.replace("{line}", m.line).replace("{machine}", m.name)

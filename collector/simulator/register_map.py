@@ -53,22 +53,6 @@ class RegisterSpec:
     unit: str | None = None
     states: dict[int, str] | None = None
 
-    def collector_entry(self) -> dict[str, object]:
-        """The register as a collector YAML entry (``modbus.devices[].registers[]``)."""
-        entry: dict[str, object] = {
-            "name": self.name,
-            "area": self.area.value,
-            "address": self.address,
-            "type": self.type.value,
-        }
-        for key in ("byte_order", "role", "scale", "unit"):
-            value = getattr(self, key)
-            if value is not None:
-                entry[key] = value.value if isinstance(value, ByteOrder) else value
-        if self.states is not None:
-            entry["states"] = dict(self.states)
-        return entry
-
 
 STATE_NAMES: dict[int, str] = {code: state.value for state, code in STATE_CODES.items()}
 

@@ -183,3 +183,18 @@ def test_shipped_assessor_configs_validate():
     load_assessor_config(root / "assessor.yaml", env={})
     load_assessor_config(root / "assessor-demo.yaml", env={})
     assert [f.id for f in load_registry(root / "registry-demo.yaml")] == ["demo-factory"]
+
+
+def test_assessor_reads_the_collectors_influx_durations(tmp_path):
+    # one `influx:` block serves both programs: durations are written the same way
+    from assessor.config import AssessorConfigError, load_assessor_config
+
+    good = tmp_path / "a.yaml"
+    good.write_text("influx: {timeout: 10s, retry_min: 500ms, retry_max: 1m, flush_timeout: 10s}\n")
+    cfg = load_assessor_config(good, env={})
+    assert (cfg.influx.timeout, cfg.influx.retry_min, cfg.influx.retry_max) == (10.0, 0.5, 60.0)
+    bad = tmp_path / "b.yaml"
+    bad.write_text("influx: {timeout: soon}\n")
+    with pytest.raises(AssessorConfigError) as exc:
+        load_assessor_config(bad, env={})
+    assert any(e.startswith("influx.timeout:") for e in exc.value.errors), exc.value.errors

@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import pytest
 
+from assessor.materialize import window_bounds
 from localservices.demo_feed import (
     REASON_BREAK,
     REASON_NO_SHIFT,
@@ -16,7 +17,7 @@ from localservices.demo_feed import (
     machine_stream,
     with_heartbeats,
 )
-from localservices.demo_history import _REASONS, FactoryPlan, window_bounds
+from localservices.demo_history import _REASONS, FactoryPlan
 from localservices.demo_portfolio import LIVE_FACTORY, build_plans
 
 ANCHOR = dt.date(2025, 11, 27)

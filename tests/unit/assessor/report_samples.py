@@ -7,10 +7,10 @@ import datetime as dt
 from typing import Any
 
 from assessor.domain import DateWindow, Factory, Program, Source, SupportProject
-from assessor.gains import DailyValue, kpi_gain, monthly_trend
+from assessor.gains import GAIN_KPIS, DailyValue, kpi_gain, monthly_trend
 from assessor.level import Evidence, assess, load_rules
 from assessor.report.data import FactoryReportData, Period, PortfolioReportData
-from assessor.service import GAIN_KPIS, GainsReport
+from assessor.service import GainsReport
 
 GENERATED = dt.datetime(2024, 5, 5, 1, 30, tzinfo=dt.UTC).timestamp()  # 10:30 in Seoul
 BASELINE = DateWindow(dt.date(2024, 1, 1), dt.date(2024, 1, 10))
