@@ -27,7 +27,7 @@ class Forwarder:
                 if not records:
                     self._data_available.clear()
                     # Re-check after clearing: an append may have landed in between.
-                    if self._spool.stats.pending_points == 0:
+                    if self._spool.pending_points == 0:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._data_available.wait(), timeout=1.0)
                     continue
@@ -52,7 +52,7 @@ class Forwarder:
         """Wait until everything pending is delivered; False if time ran out."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self._spool.stats.pending_points > 0:
+        while self._spool.pending_points > 0:
             self._data_available.set()
             remaining = deadline - loop.time()
             if remaining <= 0:

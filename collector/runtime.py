@@ -165,7 +165,7 @@ class Collector:
             await sink.close()
             if http is not None:
                 await http.cleanup()
-            pending = self.spool.stats.pending_points
+            pending = self.spool.pending_points
             self.spool.close()
         if not delivered:
             log.warning(

@@ -760,6 +760,13 @@ class Spool:
     # ------------------------------------------------------------------ stats
 
     @property
+    def pending_points(self) -> int:
+        """Accepted points not yet committed as delivered. Cheap (the forwarder asks every
+        few milliseconds); ``stats`` also looks up the oldest record's time on disk."""
+        with self._lock:
+            return self._pending_points
+
+    @property
     def stats(self) -> SpoolStats:
         with self._lock:
             return SpoolStats(

@@ -145,7 +145,9 @@ def test_read_does_not_consume_until_commit(opened: Spool) -> None:
     assert numbers(opened.read(100)) == list(range(5))
     opened.rewind()
     assert numbers(opened.read(100)) == list(range(5))
-    assert opened.stats.pending_points == 5
+    assert opened.stats.pending_points == opened.pending_points == 5
+    opened.commit(opened.read(100)[-1].next)
+    assert opened.pending_points == opened.stats.pending_points == 0
 
 
 def test_empty_batches_are_ignored(opened: Spool) -> None:
