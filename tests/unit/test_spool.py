@@ -146,6 +146,7 @@ def test_read_does_not_consume_until_commit(opened: Spool) -> None:
     opened.rewind()
     assert numbers(opened.read(100)) == list(range(5))
     assert opened.stats.pending_points == opened.pending_points == 5
+    opened.rewind()
     opened.commit(opened.read(100)[-1].next)
     assert opened.pending_points == opened.stats.pending_points == 0
 
