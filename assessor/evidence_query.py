@@ -43,13 +43,20 @@ async def field_keys(client: InfluxClient) -> list[str]:
 
 
 async def machine_evidence(
-    client: InfluxClient, factory: Factory, window_days: int, *, now: float | None = None
+    client: InfluxClient,
+    factory: Factory,
+    window_days: int,
+    *,
+    now: float | None = None,
+    keys: list[str] | None = None,
 ) -> tuple[list[MachineEvidence], int]:
     """Per registered machine what its data shows over the window, and the number of
-    days with any data."""
+    days with any data. ``keys``: field_keys() already read for this pass over several
+    factories (the list spans the whole database)."""
     now = time.time() if now is None else now
     start = now - window_days * 86400.0
-    keys = await field_keys(client)
+    if keys is None:
+        keys = await field_keys(client)
     present = [f for f in ROLE_FIELDS if f in keys]
     process = [k for k in keys if k not in ROLES and not k.startswith(SETPOINT_PREFIX)]
     setpoints = [k for k in keys if k.startswith(SETPOINT_PREFIX)]
@@ -121,8 +128,9 @@ async def factory_evidence(
     kpis_computable: bool,
     *,
     now: float | None = None,
+    keys: list[str] | None = None,
 ) -> Evidence:
-    machines, days = await machine_evidence(client, factory, window_days, now=now)
+    machines, days = await machine_evidence(client, factory, window_days, now=now, keys=keys)
     return Evidence.from_machines(
         machines, kpis_computable=kpis_computable, data_days=days, window_days=window_days
     )

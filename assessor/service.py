@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from assessor.config import AssessorConfig
 from assessor.domain import DateWindow, Factory, Source, SupportProject
-from assessor.evidence_query import factory_evidence
+from assessor.evidence_query import factory_evidence, field_keys
 from assessor.gains import (
     GAIN_KPIS,
     DailyValue,
@@ -192,14 +192,18 @@ class AssessorService:
 
     # -- level ---------------------------------------------------------------------
 
-    async def assessment(self, factory: Factory, *, max_age_s: float = 0.0) -> Assessment:
+    async def assessment(
+        self, factory: Factory, *, max_age_s: float = 0.0, keys: list[str] | None = None
+    ) -> Assessment:
+        """The factory's level; ``keys``: the database's field keys when a pass over many
+        factories has read them once already."""
         now = self.clock()
         cached = self._assessments.get(factory.id)
         if cached is not None and now - cached[0] <= max_age_s:
             return cached[1]
         recent = await self.factory_kpis(factory, now - 7 * 86400.0, now)
         computable = all(recent.get(k) is not None for k in ("availability", "performance", "quality"))
-        evidence = await factory_evidence(self.influx, factory, 30, computable, now=now)
+        evidence = await factory_evidence(self.influx, factory, 30, computable, now=now, keys=keys)
         result = assess(evidence, self.store.answers(factory.id), self.rules)
         self._assessments[factory.id] = (now, result)
         return result
@@ -287,11 +291,12 @@ class AssessorService:
 
     async def refresh_all(self) -> None:
         """One pass of the background refresher: materialise, then re-assess, every factory."""
+        keys = await field_keys(self.influx)  # database-wide: once per pass, not per factory
         for factory in self.store.factories():
             await self.refresh_late_days(factory)
             await self.backfill(factory)
             self.forget_assessment(factory.id)
-            await self.assessment(factory)
+            await self.assessment(factory, keys=keys)
 
     # -- portfolio -----------------------------------------------------------------
 
@@ -337,11 +342,12 @@ class AssessorService:
         sums = await window_totals(self.influx, windows, self._rp)
         health = await self.data_health(factories)
         missing = [f for f in factories if f.id not in self._assessments]
+        keys = await field_keys(self.influx) if missing else None
         gate = asyncio.Semaphore(8)
 
         async def level(f: Factory) -> None:
             async with gate:
-                await self.assessment(f)
+                await self.assessment(f, keys=keys)
 
         await asyncio.gather(*(level(f) for f in missing))
         rows = []
