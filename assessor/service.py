@@ -163,6 +163,17 @@ class AssessorService:
         self, factory: Factory, start: float, end: float, group: Group, granularity: Granularity
     ) -> list[dict[str, Any]]:
         totals = await self.day_totals(factory, start, end)
+        return self._rows(factory, totals, start, end, group, granularity)
+
+    def _rows(
+        self,
+        factory: Factory,
+        totals: dict[DayKey, Totals],
+        start: float,
+        end: float,
+        group: Group,
+        granularity: Granularity,
+    ) -> list[dict[str, Any]]:
         buckets: dict[tuple[tuple[str, ...], dt.date | None], list[Totals]] = defaultdict(list)
         for (line, machine, day), t in totals.items():
             key: tuple[str, ...] = {"machine": (line, machine), "line": (line,), "factory": ()}[group]
@@ -189,6 +200,14 @@ class AssessorService:
     async def factory_kpis(self, factory: Factory, start: float, end: float) -> dict[str, Any]:
         rows = await self.kpi_rows(factory, start, end, "factory", "total")
         return rows[0] if rows else {}
+
+    async def factory_kpis_by_day(
+        self, factory: Factory, start: float, end: float
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """(a row per day, the whole window) from one read of the day totals."""
+        totals = await self.day_totals(factory, start, end)
+        whole = self._rows(factory, totals, start, end, "factory", "total")
+        return self._rows(factory, totals, start, end, "factory", "day"), whole[0] if whole else {}
 
     # -- level ---------------------------------------------------------------------
 

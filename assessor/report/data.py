@@ -99,8 +99,7 @@ def recent_window(factory: Factory, now: float) -> DateWindow:
 async def _period(service: AssessorService, factory: Factory, key: str, w: DateWindow) -> Period:
     start, end = window_bounds(factory, w)
     end = min(end, service.clock())
-    rows = await service.kpi_rows(factory, start, end, "factory", "total") if end > start else []
-    return Period(key, w, rows[0] if rows else {})
+    return Period(key, w, await service.factory_kpis(factory, start, end) if end > start else {})
 
 
 async def collect_factory(
