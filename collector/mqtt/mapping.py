@@ -27,6 +27,7 @@ from collector.mqtt.config import (
     topic_filter_levels,
 )
 from collector.mqtt.jsonpath import MISSING, JsonPath, compile_path, key_path
+from collector.mqtt.sparkplug import SparkplugTracker
 from datacontract import CANONICAL_STATES, FieldType, MachineState
 
 _NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
@@ -391,10 +392,7 @@ class SubscriptionMapper:
         """Samples of one json or value message, in payload order; raises BadMessage."""
         if self.sub.format == "sparkplug_b":
             raise TypeError("sparkplug_b payloads are decoded by the Sparkplug tracker; use map_metrics")
-        if len(payload) > self._max_payload:
-            raise BadMessage(
-                f"payload of {len(payload)} bytes exceeds max_payload_bytes ({self._max_payload})"
-            )
+        self._check_size(payload)
         line, machine = self.tags(topic)
         try:
             text = payload.decode("utf-8")
@@ -524,6 +522,42 @@ class SubscriptionMapper:
         if not fields:
             return None
         return Sample(line, machine, fields, sample.ts_ns)
+
+    def _check_size(self, payload: bytes) -> None:
+        if len(payload) > self._max_payload:
+            raise BadMessage(
+                f"payload of {len(payload)} bytes exceeds max_payload_bytes ({self._max_payload})"
+            )
+
+    def map_sparkplug(
+        self, tracker: SparkplugTracker, topic: str, payload: bytes, arrival_ns: int
+    ) -> tuple[list[Sample], list[str], list[str]]:
+        """(samples, problems, rebirth topics) of one Sparkplug B message, through the
+        node's alias tables and sequence in ``tracker``. Problems beside samples mean a
+        message used in part, problems alone one to dead-letter; either way the rebirth
+        requests are due (BadMessage only for a payload over the size limit)."""
+        self._check_size(payload)
+        outcome = tracker.handle(topic, payload, arrival_ns)
+        problems = list(outcome.problems)
+        latest = arrival_ns + self._max_future_ns
+        samples = []
+        for s in outcome.samples:
+            mapped = self.map_metrics(topic, s)
+            if mapped is None or not mapped.fields:
+                continue
+            if mapped.ts_ns > latest:
+                ahead = (mapped.ts_ns - arrival_ns) / 1e9
+                problems.append(
+                    f"metrics of {mapped.machine}: time stamp {ahead:.0f} s in the future (max_future)"
+                )
+                continue
+            samples.append(mapped)
+        for group, node, device, ts in outcome.offline:
+            # the same templates as data, so "offline" lands on the machine its data went to
+            kind, tail = ("DDATA", f"{node}/{device}") if device else ("NDATA", node)
+            line, machine = self.tags_of_levels(f"spBv1.0/{group}/{kind}/{tail}")
+            samples.append(Sample(line, machine, (("state", MachineState.OFFLINE.value),), ts))
+        return samples, problems, list(outcome.rebirth_topics)
 
     def fields_from_metrics(self, metrics: Iterable[tuple[str, Any]]) -> tuple[tuple[str, FieldValue], ...]:
         """Fields for decoded Sparkplug metrics (name, value): listed metrics as configured,

@@ -41,7 +41,7 @@ from collector.mqtt.mapping import BadMessage, Sample, SubscriptionMapper
 from collector.mqtt.paho_client import CollectorMqttClient
 from collector.mqtt.sparkplug import SparkplugTracker, rebirth_payload
 from collector.spool_appender import SpoolAppender
-from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE, MachineState
+from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
 log = logging.getLogger(__name__)
 BATCH = 2000
@@ -284,32 +284,13 @@ class MqttSource:
     def _samples(self, mapper: SubscriptionMapper, msg: Inbound) -> tuple[list[Sample], list[str]]:
         if mapper.sub.format != "sparkplug_b":
             return mapper.map(msg.topic, msg.payload, msg.arrival_ns), []
-        if len(msg.payload) > self.cfg.max_payload_bytes:
-            raise BadMessage(f"payload of {len(msg.payload)} bytes exceeds max_payload_bytes")
-        outcome = self._sparkplug.handle(msg.topic, msg.payload, msg.arrival_ns)
-        for topic in outcome.rebirth_topics:
+        samples, problems, rebirths = mapper.map_sparkplug(
+            self._sparkplug, msg.topic, msg.payload, msg.arrival_ns
+        )
+        for topic in rebirths:
             assert self._client is not None
             self._client.publish(topic, rebirth_payload(), qos=0)
             log.warning("mqtt: sparkplug: asked %s for a rebirth", topic)
-        problems = list(outcome.problems)
-        latest = msg.arrival_ns + int(self.cfg.max_future * 1e9)
-        samples = []
-        for s in outcome.samples:
-            mapped = mapper.map_metrics(msg.topic, s)
-            if mapped is None or not mapped.fields:
-                continue
-            if mapped.ts_ns > latest:
-                ahead = (mapped.ts_ns - msg.arrival_ns) / 1e9
-                problems.append(
-                    f"metrics of {mapped.machine}: time stamp {ahead:.0f} s in the future (max_future)"
-                )
-                continue
-            samples.append(mapped)
-        for group, node, device, ts in outcome.offline:
-            # the same templates as data, so "offline" lands on the machine its data went to
-            kind, tail = ("DDATA", f"{node}/{device}") if device else ("NDATA", node)
-            line, machine = mapper.tags_of_levels(f"spBv1.0/{group}/{kind}/{tail}")
-            samples.append(Sample(line, machine, (("state", MachineState.OFFLINE.value),), ts))
         if problems and not samples:
             raise BadMessage("; ".join(problems))
         return samples, problems

@@ -905,7 +905,13 @@ def value_payload(draw: st.DrawFn) -> bytes:
 
 
 class FuzzRun:
-    """A collector, a publisher and the local mapping that predicts each message's fate."""
+    """A collector, a publisher and the local mapping that predicts each message's fate.
+
+    The prediction calls the collector's own mapping (``SubscriptionMapper.map`` and
+    ``map_sparkplug``): this test is about the path through the real broker — every
+    message published is counted, stored exactly as mapped or dead-lettered, and nothing
+    is lost or blocks later messages. The mapping rules themselves are pinned by the unit
+    tests of tests/unit/test_mqtt_mapping.py and the format tests above."""
 
     def __init__(self, collector: CollectorThread, pub: MqttPeer, influxd, db: str) -> None:
         self.collector = collector
@@ -933,22 +939,7 @@ class FuzzRun:
         problems: list[str] = []
         try:
             if mapper.sub.format == "sparkplug_b":
-                outcome = self.tracker.handle(topic, payload, self.arrival)
-                mapped = [mapper.map_metrics(topic, s) for s in outcome.samples]
-                problems = list(outcome.problems)
-                latest = self.arrival + 300 * 10**9
-                samples = []
-                for s in mapped:
-                    if s is None or not s.fields:
-                        continue
-                    if s.ts_ns > latest:
-                        problems.append("future")
-                        continue
-                    samples.append(s)
-                for group, node, device, ts in outcome.offline:
-                    tail = f"DDATA/{node}/{device}" if device else f"NDATA/{node}"
-                    line, machine = mapper.tags_of_levels(f"spBv1.0/{group}/{tail}")
-                    samples.append(Sample(line, machine, (("state", "offline"),), ts))
+                samples, problems, _ = mapper.map_sparkplug(self.tracker, topic, payload, self.arrival)
                 if problems and not samples:
                     return False, True, []
             else:
