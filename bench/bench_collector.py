@@ -18,18 +18,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from localservices import metrics_text  # noqa: E402
 from localservices.influxd import InfluxServer, free_port  # noqa: E402
 
 FARM_PER_PROCESS = 125
@@ -90,14 +89,7 @@ def collector_yaml(
 
 
 def scrape(url: str) -> dict[str, float]:
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    totals: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("#") or not line:
-            continue
-        name = re.split(r"[{ ]", line, maxsplit=1)[0]
-        totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
-    return totals
+    return metrics_text.totals(metrics_text.scrape(url))
 
 
 def free_port_range(n: int) -> int:

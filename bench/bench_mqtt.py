@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
+from localservices import metrics_text  # noqa: E402
 from localservices.influxd import InfluxServer, free_port  # noqa: E402
 from localservices.mosquitto import MosquittoServer  # noqa: E402
 
@@ -122,14 +122,10 @@ mqtt:
 
 def scrape_stored(url: str) -> float:
     try:
-        text = urllib.request.urlopen(url, timeout=2).read().decode()
+        text = metrics_text.scrape(url, timeout=2)
     except OSError:
         return -1.0
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("collector_points_written_total"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return metrics_text.totals(text).get("collector_points_written_total", 0.0)
 
 
 def bench_bare(port: int, messages: list[tuple[str, bytes]], client_id: str) -> float:

@@ -33,7 +33,7 @@ import yaml
 
 from assessor.config import load_assessor_config
 from assessor.registry.store import RegistryStore
-from localservices import demo_load
+from localservices import demo_load, metrics_text
 from localservices.demo_feed import EdgeBoxFeed, fed_plans
 from localservices.demo_history import FactoryPlan
 from localservices.demo_portfolio import LIVE_FACTORY, answers_of, build_plans
@@ -334,11 +334,7 @@ def _metric(url: str, name: str) -> float:
     status, body = _get(url, timeout=2)
     if status != 200:
         return float("nan")
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in body.decode().splitlines()
-        if line.startswith(name) and not line.startswith("#")
-    )
+    return metrics_text.totals(body.decode()).get(name, 0.0)
 
 
 # -- the run ----------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+from localservices import metrics_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,13 +57,7 @@ class CollectorProcess:
     def scrape(self) -> dict[str, float]:
         """Metric name with labels -> value."""
         assert self.metrics
-        text = urllib.request.urlopen(f"http://{self.metrics}/metrics", timeout=5).read().decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                key, value = line.rsplit(" ", 1)
-                out[key] = float(value)
-        return out
+        return metrics_text.samples(metrics_text.scrape(f"http://{self.metrics}/metrics"))
 
     def wait_metrics(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
