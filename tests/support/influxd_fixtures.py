@@ -31,12 +31,8 @@ def unique_name(prefix: str = "t") -> str:
 
 @pytest.fixture(scope="session")
 def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
-    server = InfluxServer(tmp_path_factory.mktemp("influxd-shared"))
-    server.start()
-    try:
+    with InfluxServer(tmp_path_factory.mktemp("influxd-shared")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -52,12 +48,8 @@ def influx_db(influxd: InfluxServer) -> Iterator[str]:
 
 @pytest.fixture
 def influxd_private(tmp_path: Path) -> Iterator[InfluxServer]:
-    server = InfluxServer(tmp_path / "influxd")
-    server.start()
-    try:
+    with InfluxServer(tmp_path / "influxd") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

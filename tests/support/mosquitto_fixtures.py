@@ -22,12 +22,8 @@ MosquittoFactory = Callable[..., MosquittoServer]
 
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
-    server = MosquittoServer(tmp_path / "mosquitto")
-    server.start()
-    try:
+    with MosquittoServer(tmp_path / "mosquitto") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
