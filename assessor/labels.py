@@ -164,6 +164,21 @@ def fmt_signed_pct(value: float | None, digits: int = 1) -> str:
     return f"{value * 100:+,.{digits}f}%"
 
 
+def fmt_interval(low: float | None, high: float | None) -> str:
+    """A 95 % interval of an improvement rate: '+12.0% ~ +31.5%'; '–' when there is none."""
+    if _missing(low) or _missing(high):
+        return "–"
+    return f"{fmt_signed_pct(low)} ~ {fmt_signed_pct(high)}"
+
+
+def gain_mark(improvement: float | None, meets_reference: bool | None) -> str:
+    """▲/▼ better or worse than before (direction-aware), ✔ when the programme reference
+    is met; nothing for no change or no value."""
+    if not improvement:
+        return ""
+    return ("▲" if improvement > 0 else "▼") + (" ✔" if meets_reference else "")
+
+
 def fmt_kpi(key: str, value: float | None) -> str:
     if key in PERCENT_KPIS:
         return fmt_pct(value)

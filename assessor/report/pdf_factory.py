@@ -14,8 +14,10 @@ from assessor.labels import (
     DISPLAY_TZ,
     Lang,
     fmt_date,
+    fmt_interval,
     fmt_kpi,
     fmt_num,
+    fmt_signed_pct,
     fmt_time,
     kpi_name,
     pick,
@@ -29,7 +31,7 @@ from assessor.level.scoring import SCORE_GATE
 from assessor.report import charts
 from assessor.report.data import FactoryReportData
 from assessor.report.pdf_common import TEXT_WIDTH, build_pdf, cell, facts, para, table
-from assessor.report.text import fmt_interval, fmt_rate, reference_source, tr
+from assessor.report.text import reference_source, tr
 
 RECENT_KPIS = (
     "oee",
@@ -146,7 +148,7 @@ def _gains(gains: Sequence[KpiGain], lang: Lang) -> list[Flowable]:
                 cell(kpi_name(g.kpi, lang), "cell_bold"),
                 cell(fmt_kpi(g.kpi, g.before), "cell_right"),
                 cell(fmt_kpi(g.kpi, g.after), "cell_right"),
-                cell(fmt_rate(g.improvement), "cell_right"),
+                cell(fmt_signed_pct(g.improvement), "cell_right"),
                 cell(fmt_interval(g.ci95_low, g.ci95_high), "cell_right"),
                 cell(f"{fmt_num(g.days_before)} / {fmt_num(g.days_after)}", "cell_right"),
                 f"{_src(g.source_before, lang)} / {_src(g.source_after, lang)}",

@@ -8,10 +8,20 @@ from typing import Any
 
 from reportlab.platypus import Flowable, Spacer
 
-from assessor.labels import DISPLAY_TZ, Lang, fmt_num, fmt_pct, fmt_time, kpi_name, tier_name, word
+from assessor.labels import (
+    DISPLAY_TZ,
+    Lang,
+    fmt_num,
+    fmt_pct,
+    fmt_signed_pct,
+    fmt_time,
+    kpi_name,
+    tier_name,
+    word,
+)
 from assessor.report.data import PortfolioReportData
 from assessor.report.pdf_common import TEXT_WIDTH, build_pdf, cell, facts, para, table
-from assessor.report.text import fmt_rate, reference_source, tr
+from assessor.report.text import reference_source, tr
 
 #: the gains a portfolio line has room for: the programme's headline KPIs
 KEY_GAINS = ("units_per_hour", "defect_rate", "energy_per_unit_kwh")
@@ -69,7 +79,8 @@ def _gains_cell(row: dict[str, Any], lang: Lang) -> str:
             continue
         verdict = tr("yes" if g["meets_reference"] else "no", lang)
         lines.append(
-            f"{kpi_name(kpi, lang)} {fmt_rate(g['improvement'])} ({fmt_rate(g['reference'])}, {verdict})"
+            f"{kpi_name(kpi, lang)} {fmt_signed_pct(g['improvement'])} "
+            f"({fmt_signed_pct(g['reference'])}, {verdict})"
         )
     return "\n".join(lines) or tr("no_days", lang)
 

@@ -4,7 +4,7 @@ live in assessor.labels; this table holds the rest (titles, column heads, notes)
 from __future__ import annotations
 
 from assessor.gains import REFERENCE_SOURCE, REFERENCE_SOURCE_KO
-from assessor.labels import Lang, fmt_pct, pick
+from assessor.labels import Lang, pick
 
 TEXT: dict[str, tuple[str, str]] = {
     # titles and sections
@@ -135,17 +135,5 @@ def tr(key: str, lang: Lang) -> str:
     return pick(TEXT[key], lang)
 
 
-def fmt_rate(value: float | None) -> str:
-    """An improvement rate with its sign: 0.3 -> '+30.0%', -0.05 -> '-5.0%'."""
-    shown = fmt_pct(value)
-    return f"+{shown}" if value is not None and value > 0 else shown
-
-
 def reference_source(lang: Lang) -> str:
     return REFERENCE_SOURCE_KO if lang == "ko" else REFERENCE_SOURCE
-
-
-def fmt_interval(low: float | None, high: float | None) -> str:
-    if low is None or high is None:
-        return "–"
-    return f"{fmt_rate(low)} ~ {fmt_rate(high)}"

@@ -100,13 +100,6 @@ def gate_rows(a: Assessment, lang: Lang) -> list[dict[str, Any]]:
     return rows
 
 
-def _mark(improvement: float | None, meets: bool | None) -> str:
-    """▲/▼ better or worse than before, ✔ when the programme reference is met."""
-    if not improvement:
-        return ""
-    return ("▲" if improvement > 0 else "▼") + (" ✔" if meets else "")
-
-
 def gain_tables(reports: list[tuple[Any, Any]], lang: Lang) -> list[dict[str, Any]]:
     """One table per support project: each KPI's sides, improvement, interval and warnings."""
     tables = []
@@ -114,11 +107,7 @@ def gain_tables(reports: list[tuple[Any, Any]], lang: Lang) -> list[dict[str, An
         rows = []
         for g in rep.gains:
             ref = g.reference.improvement if g.reference else None
-            interval = (
-                f"{labels.fmt_signed_pct(g.ci95_low)} ~ {labels.fmt_signed_pct(g.ci95_high)}"
-                if g.ci95_low is not None and g.ci95_high is not None
-                else "–"
-            )
+            interval = labels.fmt_interval(g.ci95_low, g.ci95_high)
             rows.append(
                 {
                     "kpi": labels.kpi_name(g.kpi, lang),
@@ -133,7 +122,7 @@ def gain_tables(reports: list[tuple[Any, Any]], lang: Lang) -> list[dict[str, An
                     "reference": labels.fmt_signed_pct(ref) if ref is not None else "–",
                     "meets": g.meets_reference,
                     "css": "" if not g.improvement else ("better" if g.improvement > 0 else "worse"),
-                    "mark": _mark(g.improvement, g.meets_reference),
+                    "mark": labels.gain_mark(g.improvement, g.meets_reference),
                     "warnings": [w.ko if lang == "ko" else w.en for w in g.warnings],
                 }
             )

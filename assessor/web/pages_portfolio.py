@@ -108,7 +108,7 @@ def gain_cell(g: dict[str, Any] | None, lang: Lang) -> Cell:
         return Cell("–", None)
     imp = g["improvement"]
     meets = bool(g.get("meets_reference"))
-    mark = ("▲" if imp > 0 else "▼" if imp < 0 else "") + (" ✔" if meets else "")
+    mark = labels.gain_mark(imp, meets)
     before = labels.fmt_kpi(g["kpi"], g.get("before"))
     after = labels.fmt_kpi(g["kpi"], g.get("after"))
     source = labels.source_name(g.get("source_before") or "none", lang)

@@ -15,8 +15,7 @@ from urllib.parse import unquote
 import pytest
 
 from assessor.auth import create_token
-from assessor.labels import fmt_kpi, fmt_num
-from assessor.report.text import fmt_interval, fmt_rate
+from assessor.labels import fmt_interval, fmt_kpi, fmt_num, fmt_signed_pct
 from localservices.influxd import free_port
 from tests.integration.assessor.test_gains_level_api import REGISTRY, simulated_lines
 from tests.support.report_pdf import embedded_fonts, pdf_text, save_artifact
@@ -83,7 +82,7 @@ async def test_factory_report_pdf_and_csv_say_what_the_api_says(env):
         g = gains[kpi]
         assert name_ko in text
         assert fmt_kpi(kpi, g["before"]) in text and fmt_kpi(kpi, g["after"]) in text
-        assert fmt_rate(g["improvement"]) in text
+        assert fmt_signed_pct(g["improvement"]) in text
         assert fmt_interval(g["ci95_low"], g["ci95_high"]) in text
     assert "생산성 30% 향상" in text and "자동 수집" in text
     assert f"{fmt_num(level['score'], 1)} / 1,000" in text and f"Level {level['level']} (" in text
@@ -95,7 +94,7 @@ async def test_factory_report_pdf_and_csv_say_what_the_api_says(env):
     assert nanum_embedded(en.content)
     en_text = pdf_text(en.content)
     assert "Smart-factory before/after report" in en_text and "Units per hour" in en_text
-    assert fmt_rate(gains["units_per_hour"]["improvement"]) in en_text and "measured" in en_text
+    assert fmt_signed_pct(gains["units_per_hour"]["improvement"]) in en_text and "measured" in en_text
 
     c = await get_report(
         env, "/api/v1/factories/sim-factory/report", project="sp-2024", format="csv", lang="en"
@@ -202,7 +201,7 @@ async def test_access_rules_and_errors(env):
         if g["kpi"] == "units_per_hour"
     )
     assert float(sim["units_per_hour_improvement"]) == uph["improvement"]
-    assert f"시간당 생산량 {fmt_rate(uph['improvement'])}" in text
+    assert f"시간당 생산량 {fmt_signed_pct(uph['improvement'])}" in text
     en = await get_report(env, "/api/v1/portfolio/report", lang="en")
     save_artifact("portfolio-en.pdf", en.content)
     assert "Smart-factory programme portfolio report" in pdf_text(en.content)

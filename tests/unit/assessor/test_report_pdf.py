@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from assessor.labels import fmt_kpi
+from assessor.labels import fmt_interval, fmt_kpi, fmt_signed_pct
 from assessor.report.pdf_factory import render_factory_pdf
 from assessor.report.pdf_portfolio import render_portfolio_pdf
-from assessor.report.text import fmt_interval, fmt_rate
 from tests.support.report_pdf import embedded_fonts, pdf_text, save_artifact
 from tests.unit.assessor.report_samples import factory_data, portfolio_data
 
@@ -30,7 +29,7 @@ def test_korean_factory_report_states_the_gains_and_embeds_the_font():
     assert uph is not None
     for shown in (fmt_kpi("units_per_hour", uph.before), fmt_kpi("units_per_hour", uph.after)):
         assert shown in text
-    assert fmt_rate(uph.improvement) in text
+    assert fmt_signed_pct(uph.improvement) in text
     assert fmt_interval(uph.ci95_low, uph.ci95_high) in text
     assert "시간당 생산량" in text and "공정불량률" in text and "생산성 30% 향상" in text
     assert "수기 기록" in text and "자동 수집" in text  # the sources of the two sides
