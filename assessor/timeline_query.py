@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from assessor.domain import Factory
 from assessor.influx_client import InfluxClient, Series
 from assessor.influxql import ident, tag_equals, time_range
-from assessor.kpi.calendar import Interval, intersect, planned_intervals
+from assessor.kpi.calendar import Interval, intersect
 from assessor.kpi.timeline import Episode, StateSample, state_episodes
 from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
@@ -222,7 +222,3 @@ def pareto(seconds_by_label: dict[str, float], rest_label: str, limit: int = 12)
         running += value
         bars.append(ParetoBar(label, value, running / grand if grand else 0.0))
     return bars
-
-
-def factory_planned(factory: Factory, start: float, end: float) -> list[Interval]:
-    return planned_intervals(factory.calendar, start, end)

@@ -15,10 +15,11 @@ from assessor import labels
 from assessor.domain import Factory
 from assessor.gains import GAIN_KPIS
 from assessor.influx_client import InfluxError
+from assessor.kpi.calendar import planned_intervals
 from assessor.labels import Lang
 from assessor.level.evidence import METRICS, format_threshold, format_value
 from assessor.level.scoring import SCORE_GATE, Assessment
-from assessor.timeline_query import downtime_by_reason, factory_planned, pareto, state_timeline
+from assessor.timeline_query import downtime_by_reason, pareto, state_timeline
 from assessor.web import charts
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
@@ -151,7 +152,7 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
     daily, totals = await service.factory_kpis_by_day(f, kpi_p.start, kpi_p.end)
     has_kpis = any(r.get("availability") is not None for r in daily)
     timeline = await state_timeline(service.influx, f, tl_p.start, tl_p.end, service.cfg.kpi.hold_s)
-    by_reason = downtime_by_reason(timeline, factory_planned(f, tl_p.start, tl_p.end))
+    by_reason = downtime_by_reason(timeline, planned_intervals(f.calendar, tl_p.start, tl_p.end))
     reason_hours: dict[str, float] = {}
     for (state, reason), seconds in by_reason.items():
         label = reason or f"{labels.word('no_reason', lang)} ({labels.state_name(state, lang)})"

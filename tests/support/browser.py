@@ -5,7 +5,7 @@ launch ``/usr/bin/chromium`` with the flags that keep it off the network. Every 
 gets a fresh temporary profile.
 
     browser = await launch()          # one per test module
-    page = await new_page(browser)    # fresh cookies per test; page.requests lists every URL
+    session = await new_session(browser)  # fresh cookies per test; session.requests lists every URL
 """
 
 from __future__ import annotations
