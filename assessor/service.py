@@ -301,12 +301,19 @@ class AssessorService:
     async def backfill(self, factory: Factory, *, recent_days: int = 35) -> None:
         """Materialise the days the portfolio reads: the recent weeks and every support
         project's windows (``day_totals`` stores each complete day it computes)."""
+        # whole settled days only: day_totals would compute the rest live, for nothing
+        tz = ZoneInfo(factory.calendar.timezone)
         now = self.clock()
-        await self.day_totals(factory, now - recent_days * 86400.0, now)
+        settled_day = dt.datetime.fromtimestamp(now - self.cfg.kpi.materialize_after_s, tz).date()
+        settled = day_start(factory, settled_day)
+        first = day_start(factory, dt.datetime.fromtimestamp(now - recent_days * 86400.0, tz).date())
+        if first < settled:
+            await self.day_totals(factory, first, settled)
         for project in factory.support_projects:
             for w in (project.baseline, self.after_window(factory, project)):
                 start, end = window_bounds(factory, w)
-                await self.day_totals(factory, start, min(end, now))
+                if start < min(end, settled):
+                    await self.day_totals(factory, start, min(end, settled))
 
     async def refresh_all(self) -> None:
         """One pass of the background refresher: materialise, then re-assess, every factory."""
