@@ -77,3 +77,36 @@ COUNTER_ROLES = frozenset({"count_total", "count_good", "count_reject", "energy_
 #: Field names with this prefix are setpoints; the assessor treats a change as a
 #: recorded setpoint change (level evidence).
 SETPOINT_PREFIX = "sp_"
+
+#: Roles whose values change slowly (a state, a code, a name): a source may store them only
+#: when they change, because liveness (below) says how long the last value held.
+SLOWLY_CHANGING_ROLES = frozenset({"state", "state_code", "downtime_reason", "alarm_code", "order_id", "lot_id"})
+
+# -- Liveness of each machine's data path (docs/data-model.md, "Liveness") ----------------
+
+#: One series per machine (tags as MACHINE_TAGS). Two kinds of points:
+#: an *alive record* (field FIELD_ALIVE_S) and a *down mark* (field FIELD_DOWN_REASON).
+MEASUREMENT_LIVENESS = "machine_liveness"
+#: float seconds: the data path to the machine was alive over [time, time + alive_s].
+#: The collector rewrites the same point (same time stamp) with a growing value while the
+#: path stays alive; it may rewrite it shorter when it learns the path died earlier.
+FIELD_ALIVE_S = "alive_s"
+#: string: the path was found dead at this time, and why (DownReason)
+FIELD_DOWN_REASON = "down_reason"
+#: an alive record never spans more than this; the collector starts a new record at
+#: time + LIVENESS_MAX_RECORD_S, so a reader finds every record that overlaps a window
+#: by looking back this far before it
+LIVENESS_MAX_RECORD_S = 3600.0
+
+
+class DownReason(StrEnum):
+    #: a Modbus device stopped answering (connection lost, timeout, no response)
+    NO_ANSWER = "no_answer"
+    #: the source declared itself dead: Sparkplug NDEATH/DDEATH, a last will, a status topic
+    DEATH = "death"
+    #: an MQTT source sent nothing for longer than its subscription's max_silence
+    SILENT = "silent"
+    #: the collector stopped cleanly (a crash leaves no mark: the records just end)
+    COLLECTOR_STOPPED = "collector_stopped"
+    #: the broker lost the collector's session: what happened meanwhile was not kept
+    SESSION_LOST = "session_lost"
