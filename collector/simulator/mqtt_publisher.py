@@ -14,6 +14,11 @@ to ``topic`` (``{line}`` and ``{machine}`` filled in), QoS 1, with its own time 
 
 ``status`` is the gateway's own vocabulary (RUN, IDLE, ALARM, SETUP, STOP, OFF), which the
 collector's ``states`` map turns into canonical states; see configs/collector-demo.yaml.
+
+A machine with ``report: sparkplug_b`` is instead a device of one Sparkplug B edge node
+(``sparkplug: {group, node}``) that reports by exception: NBIRTH/DBIRTH with every metric
+on each connect, then a DDATA only with what changed, checked every ``interval``; the
+node's last will is its NDEATH (collector/simulator/sparkplug_node.py).
 """
 
 from __future__ import annotations
@@ -28,14 +33,15 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from collector.simulator.config import Duration, SimulatedMachine, SimulationSettings
 from collector.simulator.machine import MachineSnapshot
+from collector.simulator.sparkplug_node import OnChangeEdgeNode
 from datacontract import MachineState
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,17 @@ STATUS: dict[MachineState, str] = {
 
 class MqttMachineSpec(SimulatedMachine):
     line: str
+    #: json: a telemetry message every ``interval``; sparkplug_b: a device of the Sparkplug
+    #: edge node that reports by exception (only what changed, checked every ``interval``)
+    report: Literal["json", "sparkplug_b"] = "json"
+
+
+class SparkplugNodeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    group: str = "plant"
+    node: str = "gateway"
+    #: metric -> smallest change worth a message (energy creeps up all the time)
+    deadbands: dict[str, float] = Field(default_factory=lambda: {"energy_kwh": 0.05})
 
 
 class MqttSimulatorConfig(SimulationSettings):
@@ -62,6 +79,7 @@ class MqttSimulatorConfig(SimulationSettings):
     topic: str = "plant/{line}/{machine}/telemetry"
     interval: Duration = 2.0
     qos: int = Field(1, ge=0, le=2)
+    sparkplug: SparkplugNodeSpec = Field(default_factory=SparkplugNodeSpec)
     machines: list[MqttMachineSpec] = Field(min_length=1)
 
     @field_validator("interval")
@@ -122,6 +140,17 @@ def payload(snap: MachineSnapshot) -> dict[str, Any]:
     }
 
 
+def sparkplug_values(snap: MachineSnapshot) -> dict[str, Any]:
+    """The metrics of a machine as a Sparkplug device reports them (only changes are sent)."""
+    return {
+        "status": STATUS[snap.state],
+        "reason": snap.reason,
+        "count_total": snap.total,
+        "count_reject": snap.rejects,
+        "energy_kwh": round(snap.energy_wh / 1000, 3),
+    }
+
+
 # -- publishing -------------------------------------------------------------------
 
 
@@ -168,23 +197,67 @@ def publish_loop(
     base = time.monotonic()
     models = [(m, cfg.topic_of(m), cfg.build_model(m, t0)) for m in cfg.machines]
     client = _client(url, client_id, username, password)
+    node = OnChangeEdgeNode(cfg.sparkplug.group, cfg.sparkplug.node, deadbands=cfg.sparkplug.deadbands)
+    by_exception = [(m, model) for m, _, model in models if m.report == "sparkplug_b"]
+    born = threading.Event()
+    if by_exception:
+        will_topic, will_payload = node.will()
+        client.will_set(will_topic, will_payload, qos=1)
+        # every new connection is a new Sparkplug session: birth again with every metric
+        previous_on_connect = client.on_connect
+
+        def on_connect(c: Any, u: Any, f: Any, reason: Any, p: Any) -> None:
+            previous_on_connect(c, u, f, reason, p)
+            born.clear()
+
+        client.on_connect = on_connect
     client.connect_async(parts.hostname, parts.port or 1883, keepalive=30)
     client.loop_start()
     sent = 0
     try:
         while not stop.is_set():
             sim_now = t0 + (time.monotonic() - base) * cfg.speed
-            for _, topic, model in models:
+            for spec, topic, model in models:
                 model.advance(max(sim_now, model.now_s))
+                if spec.report != "json":
+                    continue
                 body = json.dumps(payload(model.snapshot()), separators=(",", ":"))
                 # paho queues while disconnected and sends once the connection is back
                 client.publish(topic, body, qos=cfg.qos)
                 sent += 1
+            if by_exception and client.is_connected():
+                sent += _report_by_exception(client, node, by_exception, born, cfg.qos)
             stop.wait(cfg.interval)
+        if by_exception and client.is_connected():
+            # a clean goodbye: the node says itself that it is gone (the will is for crashes)
+            client.publish(*node.death(), qos=1).wait_for_publish(5)
     finally:
         client.disconnect()
         client.loop_stop()
     return sent
+
+
+def _report_by_exception(
+    client: Any,
+    node: OnChangeEdgeNode,
+    machines: list[tuple[MqttMachineSpec, Any]],
+    born: threading.Event,
+    qos: int,
+) -> int:
+    snaps = [(m.name, model.snapshot()) for m, model in machines]
+    ts_ms = round(max(s.time_s for _, s in snaps) * 1000)
+    if not born.is_set():
+        messages = node.birth(ts_ms, {name: sparkplug_values(s) for name, s in snaps})
+        born.set()
+    else:
+        messages = [
+            msg
+            for name, s in snaps
+            if (msg := node.changes(name, round(s.time_s * 1000), sparkplug_values(s))) is not None
+        ]
+    for topic, body in messages:
+        client.publish(topic, body, qos=qos)
+    return len(messages)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
