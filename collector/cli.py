@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from collector.config import CollectorConfig, ConfigError, load_config
+from collector.config.model import DeviceConfig, RegisterConfig
 
 EXIT_OK = 0
 EXIT_UNDELIVERED = 1
@@ -60,15 +61,33 @@ def cmd_check(path: Path, show_plan: bool) -> int:
         total_reqs += len(reqs)
         total_min += minimum_requests(spans)
         if show_plan:
-            print(f"{cfg.line_of(dev)}/{dev.machine} ({dev.transport} unit {dev.unit}):")
+            print(
+                f"{cfg.line_of(dev)}/{dev.machine} ({dev.transport} unit {dev.unit}; "
+                f"on-change values stored again at least every {_seconds(dev.refresh)}):"
+            )
             for r in reqs:
-                names = ", ".join(dev.registers[s.index].name for s in r.spans)
+                names = ", ".join(_planned_register(dev, dev.registers[s.index]) for s in r.spans)
                 print(f"  {r.area.value:8} {r.start:5}+{r.count:<4} {names}")
     print(
         f"{path}: OK: {len(cfg.modbus.devices)} device(s), {total_regs} register(s), "
         f"{total_reqs} request(s) per poll (minimum {total_min})"
     )
     return EXIT_OK
+
+
+def _planned_register(dev: DeviceConfig, reg: RegisterConfig) -> str:
+    """``name [store mode]`` as the plan shows it, with the deadband if there is one."""
+    mode = dev.store_of(reg)
+    if reg.deadband:
+        mode += f", deadband {reg.deadband:g}"
+    return f"{reg.name} [{mode}]"
+
+
+def _seconds(value: float) -> str:
+    for unit, size in (("h", 3600.0), ("m", 60.0)):
+        if value >= size and value % size == 0:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}s"
 
 
 def _setup_logging(level: str) -> None:

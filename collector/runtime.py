@@ -1,4 +1,4 @@
-"""Wire the collector together: spool, InfluxDB delivery, Modbus pollers, metrics."""
+"""Wire the collector together: spool, InfluxDB delivery, Modbus pollers, liveness, metrics."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from collector.http_endpoint import start_http_endpoint
 from collector.influx.delivery import Delivery
 from collector.influx.quarantine import Quarantine
 from collector.influx.sink import make_sink
+from collector.liveness import LivenessRecorder
 from collector.metrics import CollectorMetrics
 from collector.modbus.client import ModbusEndpoint, endpoint_key
 from collector.modbus.poller import DevicePoller, PollStats, run_poller
 from collector.mqtt.deadletter import DeadLetters
-from collector.mqtt.source import MqttSource
+from collector.mqtt.source import LIVENESS_STATE_FILE, MqttSource
 from collector.spool import Spool
 from collector.spool_appender import SpoolAppender
+from datacontract import DownReason
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class Collector:
         self._rng = random.Random(seed)
         self.spool = Spool(cfg.spool.path, max_bytes=cfg.spool.max_bytes, fsync=cfg.spool.fsync)
         self.pollers: list[DevicePoller] = []
+        #: alive records of the Modbus machines (MQTT keeps its own)
+        self.liveness = LivenessRecorder(cfg.site.factory)
         self._polls = 0
         self._children: dict[str, tuple[Any, Any, Any, Any]] = {}
         self.mqtt: MqttSource | None = None
@@ -74,6 +78,7 @@ class Collector:
                     line=self.cfg.line_of(dev),
                     endpoint=endpoints[key],
                     accept=accept,
+                    liveness=self.liveness,
                 )
             )
         return list(endpoints.values())
@@ -99,7 +104,7 @@ class Collector:
         for register, reason in stats.value_problems:
             m.value_errors.labels(machine, register).inc()
             log.warning("machine=%s register=%s: value not stored: %s", machine, register, reason)
-        if stats.points:
+        if stats.values:  # data came back, even if nothing changed that needed storing
             last_success.set(time.time())
 
     def _on_overrun(self, poller: DevicePoller, skipped: int) -> None:
@@ -143,6 +148,7 @@ class Collector:
         if cfg.metrics.listen:
             http = await start_http_endpoint(cfg.metrics.listen, m.registry, self.health)
         forward_task = asyncio.create_task(forwarder.run(), name="forwarder")
+        liveness_task = asyncio.create_task(self._flush_liveness(appender), name="liveness")
         poll_stop = asyncio.Event()
         try:
             if once:
@@ -153,6 +159,12 @@ class Collector:
                 await self._poll_until(stop, poll_stop)
         finally:
             poll_stop.set()
+            liveness_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await liveness_task
+            # the pollers have stopped: every open record ends at its last answered poll
+            self.liveness.down_all(time.time_ns(), DownReason.COLLECTOR_STOPPED)
+            await self._append_liveness(appender)
             if mqtt is not None:
                 await mqtt.stop()
             await appender.stop()
@@ -173,6 +185,25 @@ class Collector:
             )
         return RunResult(delivered_all=delivered, pending_points=pending, polls=self._polls)
 
+    async def _flush_liveness(self, appender: SpoolAppender) -> None:
+        """Write the grown alive records every flush interval, through the spool like samples."""
+        while True:
+            await asyncio.sleep(self.cfg.liveness.flush_interval)
+            await self._append_liveness(appender)
+
+    async def _append_liveness(self, appender: SpoolAppender) -> None:
+        lines = self.liveness.flush()
+        if not lines:
+            return
+        try:
+            await appender.append(lines)
+        except Exception as exc:
+            # open records are written again at the next flush (they keep growing);
+            # what was lost is a closed record or a down mark: time that reads as unknown
+            log.error("liveness: %d record(s) not spooled: %s", len(lines), exc)
+            return
+        self.metrics.accepted.labels("liveness").inc(len(lines))
+
     async def _start_mqtt(self, appender: SpoolAppender) -> MqttSource:
         cfg = self.cfg
         assert cfg.mqtt is not None
@@ -186,6 +217,8 @@ class Collector:
             ),
             metrics=self.metrics,
             on_accepted=self.metrics.accepted.labels("mqtt").inc,
+            flush_interval=cfg.liveness.flush_interval,
+            state_path=cfg.spool.path / LIVENESS_STATE_FILE,
         )
         await source.start()
         self.mqtt = source

@@ -24,10 +24,31 @@ from collector.modbus.datatypes import (
     DataType,
 )
 from collector.mqtt.config import MqttConfig
-from datacontract import CANONICAL_STATES, ROLES, FieldType
+from datacontract import (
+    CANONICAL_STATES,
+    COUNTER_ROLES,
+    LIVENESS_MAX_RECORD_S,
+    ROLES,
+    SLOWLY_CHANGING_ROLES,
+    FieldType,
+)
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
+
+#: when a register's value is stored: at every answered poll, or only when it changed
+#: (and again after the path was dead, and at least every ``refresh``)
+StoreMode = Literal["on_change", "every_poll"]
+
+
+def _number(value: object) -> object:
+    """A plain YAML number: no bool (which pydantic would take as 1.0), no numeric text."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"expected a number, got {value!r}")
+
+
+Deadband = Annotated[float, BeforeValidator(_number)]
 
 
 def _choice(enum_cls: type, what: str):
@@ -158,6 +179,10 @@ class RegisterConfig(_Strict):
     byte: Literal["high", "low"] = "low"
     length: int | None = Field(None, ge=1, le=125)
     encoding: str = "utf-8"
+    #: None: the device's ``store``, else on_change for slowly changing roles
+    store: StoreMode | None = None
+    #: numbers stored on change: only a change of at least this much counts
+    deadband: Deadband | None = Field(None, ge=0, allow_inf_nan=False)
 
     @field_validator("name")
     @classmethod
@@ -224,7 +249,25 @@ class RegisterConfig(_Strict):
                 raise ValueError(f"role {self.role} needs text (string type or states map)")
             if want is FieldType.FLOAT and have not in (FieldType.FLOAT, FieldType.INTEGER):
                 raise ValueError(f"role {self.role} needs a number, this gives {have}")
+        self._check_store()
         return self
+
+    def _check_store(self) -> None:
+        # messages start with the key so that the loader reports e.g. registers[2].deadband
+        counter = self.role in COUNTER_ROLES
+        if self.store == "on_change" and counter:
+            raise ValueError(
+                f"store: a counter (role {self.role}) is stored at every poll; the assessor spreads "
+                "its increase over the time between two readings"
+            )
+        if self.deadband is None:
+            return
+        if counter:
+            raise ValueError(f"deadband: a counter (role {self.role}) is stored at every poll")
+        if self.field_type not in (FieldType.INTEGER, FieldType.FLOAT):
+            raise ValueError(f"deadband: only for numbers; this register stores a {self.field_type} value")
+        if self.store == "every_poll":
+            raise ValueError("deadband: implies store: on_change, but store is every_poll")
 
     @property
     def value_type(self) -> DataType:
@@ -292,6 +335,10 @@ class DeviceConfig(_Strict):
     busy_retry_delay: Duration = 0.1
     reconnect_min: Duration = 0.5
     reconnect_max: Duration = 30.0
+    #: default store mode of this device's registers (None: by role, see store_of)
+    store: StoreMode | None = None
+    #: a value stored on change is stored again at least this often
+    refresh: Duration = 900.0
     registers: list[RegisterConfig] = Field(min_length=1)
 
     @field_validator("machine", "line")
@@ -304,6 +351,13 @@ class DeviceConfig(_Strict):
     def _interval(cls, v: float) -> float:
         if v < 0.01:
             raise ValueError(f"interval must be at least 10ms, got {v}s")
+        return v
+
+    @field_validator("refresh")
+    @classmethod
+    def _refresh(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("refresh must be positive")
         return v
 
     @model_validator(mode="after")
@@ -354,6 +408,20 @@ class DeviceConfig(_Strict):
             return ("state", "state_code")
         return (reg.field_key,)
 
+    def store_of(self, reg: RegisterConfig) -> StoreMode:
+        """When ``reg`` is stored: its own ``store``; on change if it has a deadband; every
+        poll for counters; else the device's ``store``; else on change for the slowly
+        changing roles (docs/configuration.md) and every poll for everything else."""
+        if reg.store is not None:
+            return reg.store
+        if reg.deadband is not None:
+            return "on_change"
+        if reg.role in COUNTER_ROLES:
+            return "every_poll"
+        if self.store is not None:
+            return self.store
+        return "on_change" if reg.role in SLOWLY_CHANGING_ROLES else "every_poll"
+
 
 class ModbusConfig(_Strict):
     devices: list[DeviceConfig] = Field(default_factory=list)
@@ -376,12 +444,26 @@ class LogConfig(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class LivenessConfig(_Strict):
+    #: how often the growing alive records are written (docs/data-model.md, "Liveness");
+    #: also how much of the last alive stretch a crash can leave unrecorded
+    flush_interval: Duration = 10.0
+
+    @field_validator("flush_interval")
+    @classmethod
+    def _flush_interval(cls, v: float) -> float:
+        if not 0.1 <= v <= LIVENESS_MAX_RECORD_S:
+            raise ValueError(f"flush_interval must be between 100ms and {LIVENESS_MAX_RECORD_S:g}s, got {v}s")
+        return v
+
+
 class CollectorConfig(_Strict):
     site: SiteConfig
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     modbus: ModbusConfig = Field(default_factory=ModbusConfig)
     mqtt: MqttConfig | None = None
 

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 ILLEGAL_ADDRESS = 2
 DEVICE_BUSY = 6
+#: a gateway answers these for the device behind it: the device itself did not answer
+GATEWAY_PATH_UNAVAILABLE = 0x0A
+GATEWAY_TARGET_NO_RESPONSE = 0x0B
 
 
 class ModbusReadError(Exception):
@@ -38,9 +41,19 @@ class ModbusReadError(Exception):
 class ModbusExceptionResponse(ModbusReadError):
     kind = "exception"
 
-    def __init__(self, code: int, what: str):
+    def __init__(self, code: int, what: str, requested_at_ns: int | None = None):
         self.code = code
+        #: wall-clock time the request that got this answer was sent, ns
+        self.requested_at_ns = requested_at_ns
         super().__init__(f"{what}: Modbus exception {code}")
+
+    @property
+    def answered_at_ns(self) -> int | None:
+        """The request time, if this answer came from the device itself (which proves its
+        path alive); None for a gateway reporting that the device did not answer."""
+        if self.code in (GATEWAY_PATH_UNAVAILABLE, GATEWAY_TARGET_NO_RESPONSE):
+            return None
+        return self.requested_at_ns
 
 
 class IllegalAddress(ModbusExceptionResponse):
@@ -146,10 +159,10 @@ class ModbusEndpoint:
                         await asyncio.sleep(dev.busy_retry_delay)
                         continue
                     if exc.code == ILLEGAL_ADDRESS:
-                        raise IllegalAddress(exc.code, what) from None
+                        raise IllegalAddress(exc.code, what, requested_at_ns) from None
                     if exc.code == DEVICE_BUSY:
-                        raise DeviceBusy(exc.code, what) from None
-                    raise ModbusExceptionResponse(exc.code, what) from None
+                        raise DeviceBusy(exc.code, what, requested_at_ns) from None
+                    raise ModbusExceptionResponse(exc.code, what, requested_at_ns) from None
                 except (TimeoutError, ModbusException, OSError, FrameError) as exc:
                     # A late answer to a timed-out request could be taken for the next
                     # one: drop the connection rather than risk mismatched data.

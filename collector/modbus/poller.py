@@ -2,6 +2,10 @@
 
 Each request is stamped with the wall-clock time it was sent; the stamp travels with
 the sample through the spool, so a replay writes the same point again (idempotent).
+
+The poller also tells the liveness recorder when the device answered (any answer, even a
+Modbus exception, proves the path alive) and when it stopped answering, and leaves values
+stored on change out of a sample while they hold (collector/modbus/store.py).
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ from dataclasses import dataclass, field
 
 from collector.config.model import DeviceConfig
 from collector.lineprotocol import SeriesEncoder, series_prefix
+from collector.liveness import LivenessRecorder
 from collector.modbus.client import (
     DeviceBusy,
     IllegalAddress,
     ModbusEndpoint,
+    ModbusExceptionResponse,
     ModbusReadError,
     NotConnected,
 )
 from collector.modbus.decode import BlockDecoder
 from collector.modbus.planner import ReadRequest, ValueSpan, plan_reads, split_request
-from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
+from collector.modbus.store import ChangeFilter
+from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE, DownReason
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +41,8 @@ class PollStats:
     """What one poll did; the runtime turns it into metrics."""
 
     requests: int = 0
+    #: requests the device answered (with data or with a Modbus exception)
+    answered: int = 0
     points: int = 0
     values: int = 0
     errors: list[str] = field(default_factory=list)
@@ -56,9 +65,13 @@ class DevicePoller:
         line: str,
         endpoint: ModbusEndpoint,
         accept: Callable[[list[bytes]], Awaitable[None]],
+        liveness: LivenessRecorder | None = None,
     ) -> None:
         self.dev = dev
         self.machine = dev.machine
+        self.key = (line, dev.machine)
+        self._liveness = liveness
+        self._filter = ChangeFilter.for_device(dev)
         self._endpoint = endpoint
         self._accept = accept
         self._encoder = SeriesEncoder(
@@ -69,7 +82,7 @@ class DevicePoller:
         )
         #: true while the poller waits for its next tick (safe to cancel then)
         self.idle = True
-        self._plan: list[tuple[ReadRequest, BlockDecoder]] = [
+        self._plan: list[tuple[ReadRequest, BlockDecoder, bool]] = [
             self._compile(req)
             for req in plan_reads(
                 device_spans(dev),
@@ -81,34 +94,55 @@ class DevicePoller:
         #: registers the device refused (exception 2) even when read alone
         self.unreadable: set[str] = set()
 
-    def _compile(self, req: ReadRequest) -> tuple[ReadRequest, BlockDecoder]:
-        return req, BlockDecoder(req, self.dev.registers, self.dev.byte_order)
+    def _compile(self, req: ReadRequest) -> tuple[ReadRequest, BlockDecoder, bool]:
+        """The request, its decoder, and whether it holds values stored on change."""
+        keys = [k for s in req.spans for k in self.dev.field_keys(self.dev.registers[s.index])]
+        filtered = self._filter is not None and self._filter.covers(keys)
+        return req, BlockDecoder(req, self.dev.registers, self.dev.byte_order), filtered
 
     async def poll_once(self) -> PollStats:
         """Read every planned block once and accept the samples durably."""
         stats = PollStats()
         points: list[bytes] = []
+        #: request times of the first and last answer, and when the device stopped answering
+        first_ns = last_ns = failed_ns = None
         i = 0
         while i < len(self._plan):
-            req, decoder = self._plan[i]
+            req, decoder, filtered = self._plan[i]
             try:
                 result = await self._endpoint.read(req.area, req.start, req.count, self.dev.unit)
-            except IllegalAddress as exc:
-                self._split(i, req, exc)
+            except ModbusExceptionResponse as exc:  # an answer, though not with data
+                stats.requests += 1
                 stats.errors.append(exc.kind)
-                continue  # the replacement requests sit at index i now
-            except DeviceBusy as exc:
-                stats.errors.append(exc.kind)
-                log.warning("machine=%s: device busy, skipped %s: %s", self.machine, _where(req), exc)
-                i += 1
-                continue
+                if exc.answered_at_ns is None:
+                    # a gateway's "target device failed to respond": the device is gone
+                    failed_ns = time.time_ns()
+                    log.debug("machine=%s: %s", self.machine, exc)
+                    break
+                stats.answered += 1
+                first_ns = exc.answered_at_ns if first_ns is None else first_ns
+                last_ns = exc.answered_at_ns
+                if isinstance(exc, IllegalAddress):
+                    self._split(i, req, exc)
+                    continue  # the replacement requests sit at index i now
+                if isinstance(exc, DeviceBusy):
+                    log.warning("machine=%s: device busy, skipped %s: %s", self.machine, _where(req), exc)
+                    i += 1
+                    continue
+                log.debug("machine=%s: %s", self.machine, exc)
+                break  # as before: other exceptions end this poll
             except (NotConnected, ModbusReadError) as exc:
                 # An unreachable device fails every request the same way: stop this poll.
+                stats.requests += 1
                 stats.errors.append(exc.kind)
+                failed_ns = time.time_ns()
                 log.debug("machine=%s: %s", self.machine, exc)
                 break
-            finally:
-                stats.requests += 1
+            stats.requests += 1
+            stats.answered += 1
+            t_ns = result.requested_at_ns
+            first_ns = t_ns if first_ns is None else first_ns
+            last_ns = t_ns
             try:
                 fields, problems = decoder.decode(result.values)
             except (ValueError, struct.error) as exc:
@@ -120,13 +154,43 @@ class DevicePoller:
             stats.values += len(fields)
             for name, reason in problems:
                 stats.value_problems.append((name, reason))
+            if filtered:
+                fields = self._filter.select(fields, t_ns)  # type: ignore[union-attr]
             if fields:
-                points.append(self._encoder.encode(fields, result.requested_at_ns))
+                points.append(self._encoder.encode(fields, t_ns))
             i += 1
         if points:
-            await self._accept(points)
+            try:
+                await self._accept(points)
+            except BaseException:
+                # not stored after all: the next answer must store every value again
+                self._forget()
+                raise
             stats.points = len(points)
+        # liveness only after the samples are durable: a record never vouches for a
+        # stretch whose samples a crash could still lose
+        self._record_liveness(first_ns, last_ns, failed_ns)
         return stats
+
+    def _record_liveness(self, first_ns: int | None, last_ns: int | None, failed_ns: int | None) -> None:
+        rec = self._liveness
+        if rec is not None and first_ns is not None and last_ns is not None:
+            rec.alive(self.key, first_ns)
+            rec.alive(self.key, last_ns)
+        if failed_ns is None:
+            return
+        self._forget()
+        if rec is not None and rec.is_alive(self.key):
+            rec.down(
+                self.key,
+                failed_ns,
+                DownReason.NO_ANSWER,
+                alive_until_ns=last_ns if last_ns is not None else rec.last_alive_ns(self.key),
+            )
+
+    def _forget(self) -> None:
+        if self._filter is not None:
+            self._filter.forget()
 
     def _split(self, i: int, req: ReadRequest, exc: IllegalAddress) -> None:
         halves = split_request(req)

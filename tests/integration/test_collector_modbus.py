@@ -162,7 +162,8 @@ async def test_dead_or_slow_device_does_not_delay_another(modbus_server, influxd
     ]
     text = collector_yaml(influxd.url, influx_db, tmp_path / "spool", devices)
     collector = await run_collector(text, seconds=2.0)
-    rows = influxd.query("SELECT count(state_code) FROM machine_data GROUP BY machine", influx_db)[0].get(
+    # count_total: a counter is stored at every poll (the state only when it changes)
+    rows = influxd.query("SELECT count(count_total) FROM machine_data GROUP BY machine", influx_db)[0].get(
         "series", []
     )
     counts = {s["tags"]["machine"]: s["values"][0][1] for s in rows}
