@@ -23,7 +23,7 @@ from collector import lineprotocol
 from collector.mqtt.jsonpath import JsonPathError, compile_path
 from datacontract import CANONICAL_STATES, MACHINE_TAGS, ROLES, FieldType
 
-FORMATS = ("json", "value", "sparkplug_b")
+FORMATS = ("json", "value", "sparkplug_b", "status")
 VALUE_TYPES = ("int", "float", "bool", "string")
 TIME_UNITS = ("s", "ms", "us", "ns", "iso")
 PROTOCOLS = ("3.1.1", "5")
@@ -59,8 +59,46 @@ def _size(value: object) -> int:
     return parse_size(value)
 
 
+def _optional_duration(value: object) -> object:
+    """A duration, or None for ``null``/``none``/``off`` (a check switched off)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "off")):
+        return None
+    return _duration(value)
+
+
+def _status_words(value: object) -> object:
+    """A status word list as lower-case text (YAML reads ``1`` as a number: compared as "1")."""
+    if not isinstance(value, list):
+        return value
+    words = []
+    for item in value:
+        if isinstance(item, bool):
+            raise ValueError(
+                f"{item!r}: YAML reads yes/no/on/off/true/false as true or false; "
+                'quote the word ("on") to compare text'
+            )
+        if not isinstance(item, str | int | float):
+            raise ValueError(f"expected text, got {item!r}")
+        word = as_text(item).strip().lower()
+        if not word:
+            raise ValueError("an empty word would match an empty payload; list words only")
+        words.append(word)
+    if not words:
+        raise ValueError("the list is empty: no payload could match")
+    return words
+
+
 Duration = Annotated[float, BeforeValidator(_duration)]
+OptionalDuration = Annotated[float | None, BeforeValidator(_optional_duration)]
 Size = Annotated[int, BeforeValidator(_size)]
+StatusWords = Annotated[list[str], BeforeValidator(_status_words)]
+
+#: how long a json or value source may send nothing before it is declared silent
+#: (docs/mqtt.md, "Liveness"); Sparkplug B and status sources declare their deaths
+DEFAULT_MAX_SILENCE = {"json": 900.0, "value": 900.0, "sparkplug_b": None, "status": None}
+DEFAULT_ONLINE = ("online", "1", "true")
+DEFAULT_OFFLINE = ("offline", "0", "false")
+DEFAULT_SYNC_TOPIC = "factorylens/sync/{client_id}"
 
 
 def _one_of(allowed: Sequence[str], what: str) -> BeforeValidator:
@@ -178,6 +216,25 @@ def topic_filter_levels(topic: str) -> tuple[str, ...]:
         if "+" in level and level != "+":
             raise ValueError(f"topic filter {topic!r}: '+' must fill a whole level")
     return levels
+
+
+def topic_name_problem(topic: str) -> str | None:
+    """Why ``topic`` cannot be published to, or None."""
+    if not topic:
+        return "topic must not be empty"
+    if "+" in topic or "#" in topic:
+        return f"topic {topic!r} holds a wildcard (+ or #); publishing needs a plain topic"
+    if topic.startswith("$"):
+        return f"topic {topic!r} starts with '$', which brokers reserve for themselves"
+    if "\x00" in topic:
+        return "topic must not contain NUL"
+    try:
+        size = len(topic.encode("utf-8"))
+    except UnicodeEncodeError:
+        return f"topic {topic!r} is not valid Unicode text"
+    if size > 65535:
+        return f"topic is {size} bytes; MQTT allows 65535"
+    return None
 
 
 TemplatePart = str | int
@@ -360,11 +417,24 @@ class SubscriptionConfig(_Strict):
     role: str | None = None
     type: Annotated[str, _one_of(VALUE_TYPES, "type")] | None = None
     states: States | None = None
+    #: a machine that sends nothing for this long is declared silent; None: never
+    #: (default per format: DEFAULT_MAX_SILENCE)
+    max_silence: OptionalDuration = None
+    # format status: payload words for "online" and "offline", compared without case
+    online: StatusWords | None = None
+    offline: StatusWords | None = None
 
     @field_validator("topic")
     @classmethod
     def _topic(cls, v: str) -> str:
         topic_filter_levels(v)
+        return v
+
+    @field_validator("max_silence")
+    @classmethod
+    def _max_silence(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError("max_silence must be positive; write null to switch the check off")
         return v
 
     @field_validator("role")
@@ -388,11 +458,25 @@ class SubscriptionConfig(_Strict):
                 raise ValueError(f"{key}: {exc}") from None
             if is_literal(parts) and (problem := tag_problem("".join(parts), key)):  # type: ignore[arg-type]
                 raise ValueError(f"{key}: {problem}")
+        if self.format != "status":
+            for key in ("online", "offline"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key}: only for format status")
         if self.format == "value":
             self._check_value_format(levels)
+        elif self.format == "status":
+            self._check_status_format()
         else:
             self._check_fields()
         return self
+
+    def _check_status_format(self) -> None:
+        for key in ("fields", "timestamp", "include_unmapped", "field", "role", "type", "states"):
+            if getattr(self, key):
+                raise ValueError(f"{key}: format status stores no data, only online/offline")
+        both = sorted(set(self.online_words) & set(self.offline_words))
+        if both:
+            raise ValueError(f"offline: {', '.join(map(repr, both))} also listed under online")
 
     def _check_value_format(self, levels: Sequence[str]) -> None:
         if self.fields:
@@ -456,6 +540,21 @@ class SubscriptionConfig(_Strict):
         return topic_filter_levels(self.topic)
 
     @property
+    def silence_limit(self) -> float | None:
+        """max_silence in seconds as configured, else the format's default; None: no limit."""
+        if "max_silence" in self.model_fields_set:
+            return self.max_silence
+        return DEFAULT_MAX_SILENCE[self.format]
+
+    @property
+    def online_words(self) -> tuple[str, ...]:
+        return tuple(self.online) if self.online is not None else DEFAULT_ONLINE
+
+    @property
+    def offline_words(self) -> tuple[str, ...]:
+        return tuple(self.offline) if self.offline is not None else DEFAULT_OFFLINE
+
+    @property
     def unmapped(self) -> bool:
         """Whether values not listed under fields are stored too."""
         if self.include_unmapped is not None:
@@ -481,6 +580,9 @@ class MqttConfig(_Strict):
     dead_letter_path: Path | None = None
     #: oldest dead-letter days are deleted beyond this; then new dead letters are dropped
     dead_letter_max_bytes: Size = 256 * 2**20
+    #: the collector's own topic: a marker published there and read back tells it that
+    #: the broker's queue for its session was read to the end ("{client_id}" is replaced)
+    sync_topic: str = DEFAULT_SYNC_TOPIC
     subscriptions: list[SubscriptionConfig] = Field(min_length=1)
 
     @field_validator("url")
@@ -551,6 +653,9 @@ class MqttConfig(_Strict):
                 )
             if self.password and not self.username:
                 raise ValueError("password: MQTT 3.1.1 allows a password only with a username")
+        problem = topic_name_problem(self.sync_topic_name)
+        if problem:
+            raise ValueError(f"sync_topic: {problem}")
         seen: dict[str, int] = {}
         for i, sub in enumerate(self.subscriptions):
             if sub.topic in seen:
@@ -559,6 +664,10 @@ class MqttConfig(_Strict):
                 raise ValueError(f"subscriptions[{i}].topic: {sub.topic!r} repeats subscriptions[{first}]")
             seen[sub.topic] = i
         return self
+
+    @property
+    def sync_topic_name(self) -> str:
+        return self.sync_topic.replace("{client_id}", self.client_id)
 
     @property
     def tls_enabled(self) -> bool:

@@ -51,6 +51,33 @@ class Sample(NamedTuple):
     ts_ns: int
 
 
+class Death(NamedTuple):
+    """A machine a Sparkplug NDEATH/DDEATH declared dead."""
+
+    line: str
+    machine: str
+    #: the offline sample's time: the DDEATH's own time stamp, else the arrival
+    ts_ns: int
+    #: (group, edge node) the machine belongs to
+    node: tuple[str, str]
+    device: str | None
+
+
+class SparkplugMapped(NamedTuple):
+    """Everything one Sparkplug B message yields (``map_sparkplug_message``)."""
+
+    #: samples to store, a state=offline sample per death included
+    samples: list[Sample]
+    problems: list[str]
+    rebirths: list[str]
+    deaths: list[Death]
+    #: (line, machine, time) the message shows alive: a BIRTH or DATA at its payload's
+    #: time stamp (else the arrival); None for deaths, commands and host state
+    life: tuple[str, str, int] | None
+    #: (group, edge node) of the topic, None when it is not a node's topic
+    node: tuple[str, str] | None
+
+
 class BadMessage(Exception):
     """A message that cannot be stored; ``reason`` is one line naming the field or path."""
 
@@ -70,6 +97,13 @@ def _refuse_constant(name: str) -> Any:
 # built once: json.loads with options constructs a new decoder for every message
 _JSON = json.JSONDecoder(parse_constant=_refuse_constant)
 TAGS_CACHE = 10_000
+#: Sparkplug message types that show the sender alive
+_LIFE_VERBS = frozenset({"NBIRTH", "DBIRTH", "NDATA", "DDATA"})
+
+
+def offline_sample(line: str, machine: str, ts_ns: int) -> Sample:
+    """The sample that records a machine's death in its data: ``state`` = offline."""
+    return Sample(line, machine, (("state", MachineState.OFFLINE.value),), ts_ns)
 
 
 def _show(value: Any) -> str:
@@ -323,6 +357,8 @@ class SubscriptionMapper:
         self._metrics = {
             (spec.path or name): f for (name, spec), f in zip(sub.fields.items(), self._fields, strict=True)
         }
+        self._online = sub.online_words
+        self._offline = sub.offline_words
 
     # --- topics ---------------------------------------------------------------------------
 
@@ -392,6 +428,8 @@ class SubscriptionMapper:
         """Samples of one json or value message, in payload order; raises BadMessage."""
         if self.sub.format == "sparkplug_b":
             raise TypeError("sparkplug_b payloads are decoded by the Sparkplug tracker; use map_metrics")
+        if self.sub.format == "status":
+            raise TypeError("status payloads carry no data; use status()")
         self._check_size(payload)
         line, machine = self.tags(topic)
         try:
@@ -536,6 +574,13 @@ class SubscriptionMapper:
         node's alias tables and sequence in ``tracker``. Problems beside samples mean a
         message used in part, problems alone one to dead-letter; either way the rebirth
         requests are due (BadMessage only for a payload over the size limit)."""
+        mapped = self.map_sparkplug_message(tracker, topic, payload, arrival_ns)
+        return mapped.samples, mapped.problems, mapped.rebirths
+
+    def map_sparkplug_message(
+        self, tracker: SparkplugTracker, topic: str, payload: bytes, arrival_ns: int
+    ) -> SparkplugMapped:
+        """``map_sparkplug`` with what liveness needs beside: deaths and the sign of life."""
         self._check_size(payload)
         outcome = tracker.handle(topic, payload, arrival_ns)
         problems = list(outcome.problems)
@@ -552,12 +597,56 @@ class SubscriptionMapper:
                 )
                 continue
             samples.append(mapped)
+        deaths = []
         for group, node, device, ts in outcome.offline:
             # the same templates as data, so "offline" lands on the machine its data went to
             kind, tail = ("DDATA", f"{node}/{device}") if device else ("NDATA", node)
             line, machine = self.tags_of_levels(f"spBv1.0/{group}/{kind}/{tail}")
-            samples.append(Sample(line, machine, (("state", MachineState.OFFLINE.value),), ts))
-        return samples, problems, list(outcome.rebirth_topics)
+            samples.append(offline_sample(line, machine, ts))
+            deaths.append(Death(line, machine, ts, (group, node), device))
+        levels = topic.split("/")
+        node_of = (levels[1], levels[3]) if len(levels) in (4, 5) else None
+        return SparkplugMapped(
+            samples,
+            problems,
+            list(outcome.rebirth_topics),
+            deaths,
+            self._sparkplug_life(topic, levels, outcome.payload_ns, arrival_ns, latest),
+            node_of,
+        )
+
+    def _sparkplug_life(
+        self, topic: str, levels: list[str], payload_ns: int | None, arrival_ns: int, latest: int
+    ) -> tuple[str, str, int] | None:
+        """A BIRTH or DATA shows its machine alive when it was sent: the payload's time
+        stamp (metric time stamps may be when a value last changed), else the arrival."""
+        if len(levels) not in (4, 5) or levels[2] not in _LIFE_VERBS:
+            return None
+        try:
+            line, machine = self.tags(topic)
+        except BadMessage:
+            return None
+        ts = payload_ns if payload_ns is not None and payload_ns <= latest else arrival_ns
+        return line, machine, ts
+
+    # --- format status ------------------------------------------------------------------------
+
+    def status(self, topic: str, payload: bytes) -> tuple[str, str, bool]:
+        """(line, machine, online) of a status message; BadMessage for any other payload."""
+        self._check_size(payload)
+        line, machine = self.tags(topic)
+        try:
+            word = payload.decode("utf-8").removeprefix("\ufeff").strip().lower()
+        except UnicodeDecodeError as exc:
+            raise BadMessage(f"payload is not UTF-8 at byte {exc.start}") from None
+        if word in self._online:
+            return line, machine, True
+        if word in self._offline:
+            return line, machine, False
+        raise BadMessage(
+            f"status {_show(word)} is neither online ({', '.join(self._online)}) "
+            f"nor offline ({', '.join(self._offline)})"
+        )
 
     def fields_from_metrics(self, metrics: Iterable[tuple[str, Any]]) -> tuple[tuple[str, FieldValue], ...]:
         """Fields for decoded Sparkplug metrics (name, value): listed metrics as configured,

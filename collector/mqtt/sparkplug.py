@@ -60,7 +60,7 @@ class SparkplugSample:
     ts_ns: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class SparkplugOutcome:
     samples: list[SparkplugSample] = field(default_factory=list)
     rebirth_topics: list[str] = field(default_factory=list)
@@ -69,6 +69,8 @@ class SparkplugOutcome:
     """(group, edge node, device or None for the node itself, ts_ns)"""
     problems: list[str] = field(default_factory=list)
     """non-empty: part of the message could not be turned into samples; keep it aside"""
+    payload_ns: int | None = field(default=None, compare=False)
+    """the decoded payload's own time stamp (when it was sent), if it has one"""
 
 
 def rebirth_topic(group: str, edge_node: str) -> str:
@@ -125,6 +127,10 @@ class SparkplugTracker:
         self.rebirth_interval_ns = rebirth_interval_ns
         self._nodes: dict[tuple[str, str], _Node] = {}
 
+    def knows_node(self, group: str, edge_node: str) -> bool:
+        """Whether any message of this edge node was seen (a restarted tracker knows none)."""
+        return (group, edge_node) in self._nodes
+
     def handle(self, topic: str, payload: bytes, arrival_ns: int) -> SparkplugOutcome:
         out = SparkplugOutcome()
         parts = topic.split("/")
@@ -153,6 +159,8 @@ class SparkplugTracker:
                 # whatever it carried is lost to us; a rebirth brings the current values back
                 self._request_rebirth(key, arrival_ns, out)
             return out
+        if decoded.timestamp is not None:
+            out.payload_ns = _ms_to_ns(decoded.timestamp)
 
         if verb == "NBIRTH":
             self._nbirth(key, decoded, arrival_ns, out)
