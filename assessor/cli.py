@@ -173,7 +173,14 @@ async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, star
     client = InfluxClient(cfg.influx)
     try:
         await ensure_retention_policy(client, cfg.kpi.retention_policy)
-        totals = await materialise_days(client, factory, days, cfg.kpi.hold_s, cfg.kpi.retention_policy)
+        totals = await materialise_days(
+            client,
+            factory,
+            days,
+            cfg.kpi.hold_s,
+            cfg.kpi.retention_policy,
+            small_stop_s=cfg.kpi.small_stop_for(factory),
+        )
     finally:
         await client.close()
     print(f"materialised {len(totals)} machine-day(s) of {factory_id}")

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from assessor.domain import Factory
+from assessor.kpi.model import KpiPolicy
 from assessor.registry.units import parse_duration
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -61,8 +63,17 @@ class InfluxSettings(_Strict):
 
 
 class KpiSettings(_Strict):
-    #: a state sample holds at most this long; beyond it time is unknown
+    #: for machines without liveness records (docs/data-model.md, "Liveness"): a state
+    #: sample holds at most this long; beyond it time is unknown
     hold_s: float = Field(60.0, gt=0)
+    #: below this share of planned time with data, time-based KPIs are not shown (flagged)
+    min_coverage: float = Field(0.8, ge=0, le=1)
+    #: performance up to 1 + this is shown as 100 %; above it, it is flagged as an
+    #: implausible ideal cycle time
+    performance_tolerance: float = Field(0.05, ge=0)
+    #: stops shorter than this are small stops (a performance loss); 0 turns them off. A
+    #: factory's registry entry may set its own (``small_stop``).
+    small_stop: Seconds = Field(120.0, ge=0)
     #: a day is materialised once it ended this long ago (late data from a spool replay
     #: that arrives after that needs `assessor materialize` for those days)
     materialize_after_s: float = Field(6 * 3600.0, ge=0)
@@ -72,6 +83,14 @@ class KpiSettings(_Strict):
     #: On InfluxDB 1.x the assessor creates it with one shard per ten years: a portfolio
     #: query then opens one shard instead of one per week (the default shard duration).
     retention_policy: str = ""
+
+    def small_stop_for(self, factory: Factory) -> float:
+        """The small-stop limit of ``factory``: its own, else this setting."""
+        return self.small_stop if factory.small_stop_s is None else factory.small_stop_s
+
+    @property
+    def policy(self) -> KpiPolicy:
+        return KpiPolicy(min_coverage=self.min_coverage, performance_tolerance=self.performance_tolerance)
 
 
 class ServerSettings(_Strict):

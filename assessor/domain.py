@@ -104,6 +104,9 @@ class Factory:
     calendar: ShiftCalendar = field(default_factory=ShiftCalendar)
     lines: tuple[Line, ...] = ()
     support_projects: tuple[SupportProject, ...] = ()
+    #: stops shorter than this (seconds) are small stops; None: the assessor's
+    #: ``kpi.small_stop`` setting
+    small_stop_s: float | None = None
 
     @property
     def machines(self) -> tuple[Machine, ...]:

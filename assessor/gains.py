@@ -17,8 +17,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from assessor.domain import BaselineDay, Source
+from assessor.kpi.formulas import kpis, rollup
+from assessor.kpi.model import KpiPolicy, Totals
+from assessor.labels import flag_text, kpi_name, word
 
 MIXED = "mixed"
 #: fewer days than this on a side: no interval (a bootstrap over 3 days says nothing)
@@ -160,6 +164,9 @@ class KpiGain:
     reference: Reference | None
     meets_reference: bool | None
     warnings: tuple[GainWarning, ...] = ()
+    #: why the gain is left out ("after:coverage", "before:implausible_ideal_time; ..."):
+    #: a side's KPI was flagged, so no improvement is computed from it; None: not left out
+    excluded_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,64 @@ class MonthPoint:
     @property
     def label(self) -> str:
         return f"{self.month:%Y-%m}"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A side's KPI that was flagged (``assessor.kpi`` Flag): the gain must not use it."""
+
+    side: str  # "before" or "after"
+    #: the flag's reason: coverage, implausible_ideal_time, inconsistent_counts, no_data
+    reason: str
+    #: the side's data coverage, for the wording of a coverage flag
+    coverage: float | None = None
+
+    @property
+    def code(self) -> str:
+        return f"{self.side}:{self.reason}"
+
+
+def flag_exclusions(
+    kpi: str, side: str, kpis_row: Mapping[str, Any] | None, days: Sequence[DailyValue] = ()
+) -> list[Exclusion]:
+    """The exclusion of ``kpi`` on one side when that side's measured KPIs (a row of
+    ``AssessorService.kpi_rows`` over the side's window, or a Kpis as a dict) flag it.
+
+    Only measured data is flagged: when ``days`` are given and none of them is measured
+    (the side came from a manual log), the measured flags do not apply."""
+    if not kpis_row:
+        return []
+    if days and not any(str(d.source) == Source.MEASURED for d in days):
+        return []
+    out = []
+    for f in kpis_row.get("flags") or ():
+        name = f.get("kpi") if isinstance(f, Mapping) else getattr(f, "kpi", None)
+        reason = f.get("reason") if isinstance(f, Mapping) else getattr(f, "reason", None)
+        if name == kpi and reason:
+            out.append(Exclusion(side, str(reason), kpis_row.get("coverage")))
+    return out
+
+
+def measured_side_row(days: Iterable[Totals], policy: KpiPolicy) -> dict[str, Any] | None:
+    """``flags`` and ``coverage`` of a side's measured days (factory Totals per day),
+    for ``flag_exclusions``. Only days with data count, as in the gains themselves: a
+    baseline kept in a manual log, before the collector existed, is not "too little data"."""
+    used = [t for t in days if t.known_s > 0 or t.total_count > 0]
+    if not used:
+        return None
+    k = kpis(rollup(used), policy)
+    return {"flags": k.flags, "coverage": k.coverage}
+
+
+def _exclusion_warning(kpi: str, excluded: Sequence[Exclusion]) -> GainWarning:
+    en = "; ".join(f"{word(x.side, 'en')}: {flag_text(x.reason, 'en', x.coverage)}" for x in excluded)
+    ko = "; ".join(f"{word(x.side, 'ko')}: {flag_text(x.reason, 'ko', x.coverage)}" for x in excluded)
+    return GainWarning(
+        "flagged",
+        f"{kpi_name(kpi, 'en')} is left out of the gains ({en}): a flagged value is not a result.",
+        f"{kpi_name(kpi, 'ko')}은(는) 개선율 계산에서 제외했습니다 ({ko}): 이상치나 데이터 부족으로 표시된 "
+        "값은 결과로 쓰지 않습니다.",
+    )
 
 
 def ratio(days: Iterable[DailyValue]) -> float | None:
@@ -245,8 +310,15 @@ def kpi_gain(
     seed: int = 0,
     resamples: int = 2000,
     min_days: int = MIN_DAYS,
+    excluded: Sequence[Exclusion] = (),
 ) -> KpiGain:
-    """Before/after values, improvement rate and its 95% percentile-bootstrap interval."""
+    """Before/after values, improvement rate and its 95% percentile-bootstrap interval.
+
+    ``excluded``: the sides on which the KPI is flagged (``flag_exclusions``). Such a
+    gain has no value on the flagged side, no improvement and no interval, and says why
+    (``excluded_reason`` and a ``flagged`` warning)."""
+    if excluded:
+        return _excluded_gain(kpi, before, after, excluded)
     if kpi not in KPI_DIRECTIONS:
         raise ValueError(f"unknown KPI {kpi!r} (known: {', '.join(KPI_DIRECTIONS)})")
     if resamples < 1:
@@ -330,6 +402,35 @@ def kpi_gain(
         reference=ref,
         meets_reference=None if ref is None or rate is None else rate >= ref.improvement,
         warnings=tuple(warnings),
+    )
+
+
+def _excluded_gain(
+    kpi: str, before: Sequence[DailyValue], after: Sequence[DailyValue], excluded: Sequence[Exclusion]
+) -> KpiGain:
+    if kpi not in KPI_DIRECTIONS:
+        raise ValueError(f"unknown KPI {kpi!r} (known: {', '.join(KPI_DIRECTIONS)})")
+    sides = {x.side for x in excluded}
+    if not sides <= {"before", "after"}:
+        raise ValueError(f"unknown side in {sorted(sides)} (expected before or after)")
+    _check_days(before, "before")
+    _check_days(after, "after")
+    return KpiGain(
+        kpi=kpi,
+        direction=KPI_DIRECTIONS[kpi],
+        before=None if "before" in sides else ratio(before),
+        after=None if "after" in sides else ratio(after),
+        improvement=None,
+        ci95_low=None,
+        ci95_high=None,
+        days_before=len(before),
+        days_after=len(after),
+        source_before=_source(before),
+        source_after=_source(after),
+        reference=REFERENCE.get(KPI_REFERENCE.get(kpi, "")),
+        meets_reference=None,
+        warnings=(_exclusion_warning(kpi, excluded),),
+        excluded_reason="; ".join(x.code for x in excluded),
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 Lang = Literal["ko", "en"]
@@ -44,6 +45,37 @@ KPI_NAMES: dict[str, tuple[str, str]] = {
     "total_count": ("생산 수량", "Units produced"),
     "good_count": ("양품 수량", "Good units"),
     "reject_count": ("불량 수량", "Rejected units"),
+    "small_stop_time_s": ("소정지 시간", "Small-stop time"),
+    "unattributed_count": ("미확인 시간 생산 수량", "Units made in unknown time"),
+}
+
+#: why a KPI is not shown (assessor.kpi Flag.reason) -> (Korean, English); "{coverage}"
+#: is the period's data coverage. The measured value of a flagged KPI is never shown.
+FLAG_REASONS: dict[str, tuple[str, str]] = {
+    "coverage": ("데이터 부족(수집률 {coverage})", "coverage {coverage}"),
+    "implausible_ideal_time": (
+        "이상치(표준 사이클타임 확인)",
+        "implausible ideal cycle time: check the registry",
+    ),
+    "inconsistent_counts": ("이상치(생산·불량 수량 확인)", "inconsistent counts: check the counters"),
+    "inconsistent_times": ("이상치(가동·계획 시간 불일치)", "inconsistent times: run time above known time"),
+    "no_data": ("데이터 없음", "no data"),
+}
+
+#: six big losses (assessor.kpi.losses) and the waterfall's levels -> (Korean, English)
+LOSS_NAMES: dict[str, tuple[str, str]] = {
+    "planned_s": ("계획 가동 시간", "Planned busy time"),
+    "unknown_s": ("미확인 시간", "Unknown time"),
+    "known_s": ("계획 가동 시간 (데이터 있음)", "Planned time with data"),
+    "breakdowns_s": ("고장·비가동 정지", "Breakdowns and stops"),
+    "setup_s": ("준비·교체", "Setup and changeover"),
+    "small_stops_s": ("소정지", "Small stops"),
+    "speed_s": ("속도 저하", "Reduced speed"),
+    "startup_rejects_s": ("초기 불량", "Start-up rejects"),
+    "production_rejects_s": ("불량", "Production rejects"),
+    "fully_productive_s": ("완전 생산 시간", "Fully productive time"),
+    "running_s": ("가동 시간 (정지·소정지 제외)", "Running time"),
+    "net_run_s": ("정미 가동 시간", "Net run time"),
 }
 
 #: KPIs that are fractions and shown as percentages
@@ -179,6 +211,38 @@ def gain_mark(improvement: float | None, meets_reference: bool | None) -> str:
     return ("▲" if improvement > 0 else "▼") + (" ✔" if meets_reference else "")
 
 
+def loss_name(key: str, lang: Lang = DEFAULT_LANG) -> str:
+    return _name(LOSS_NAMES, key, lang)
+
+
+def flag_text(reason: str, lang: Lang = DEFAULT_LANG, coverage: float | None = None) -> str:
+    """Why a KPI is not shown: '이상치(표준 사이클타임 확인)', 'coverage 62.0%'."""
+    pair = FLAG_REASONS.get(reason)
+    if pair is None:
+        return reason
+    return pick(pair, lang).format(coverage=fmt_pct(coverage))
+
+
+def kpi_flag(key: str, flags: Iterable[Any]) -> str | None:
+    """The reason ``key`` is flagged in a KPI row's ``flags`` (dicts or Flag objects)."""
+    for f in flags or ():
+        kpi = f.get("kpi") if isinstance(f, dict) else getattr(f, "kpi", None)
+        if kpi == key:
+            return str(f.get("reason") if isinstance(f, dict) else f.reason)
+    return None
+
+
+def fmt_kpi_row(key: str, row: Mapping[str, Any], lang: Lang = DEFAULT_LANG) -> str:
+    """A KPI of a row of ``kpi_rows`` as shown: the value, or '— <reason>' when the KPI is
+    flagged (its measured value is not a result and is never printed)."""
+    reason = kpi_flag(key, row.get("flags") or ())
+    if reason is not None:
+        return f"— {flag_text(reason, lang, row.get('coverage'))}"
+    value = row.get(key)
+    # counts are whole units; fmt_kpi would print "123,456.0"
+    return fmt_num(value) if key.endswith("_count") else fmt_kpi(key, value)
+
+
 def fmt_kpi(key: str, value: float | None) -> str:
     if key in PERCENT_KPIS:
         return fmt_pct(value)
@@ -186,6 +250,13 @@ def fmt_kpi(key: str, value: float | None) -> str:
         assert value is not None
         return fmt_num(value / 3600.0, 1) + " h"
     return fmt_num(value, 2 if key.startswith("energy") else 1)
+
+
+def fmt_duration(seconds: float, lang: Lang = DEFAULT_LANG) -> str:
+    """A short limit in whole minutes where it is one: 120 -> '2분' / '2 min', 90 -> '90초'."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:,.0f}분" if lang == "ko" else f"{seconds / 60:,.0f} min"
+    return f"{seconds:,.0f}초" if lang == "ko" else f"{seconds:,.0f} s"
 
 
 def fmt_date(day: dt.date) -> str:

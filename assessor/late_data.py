@@ -5,7 +5,8 @@ delivers hours or days of samples late, all with their original time stamps. A d
 materialised before they arrived would keep its old totals. So each materialised
 machine-day also stores how many raw field values it was computed from
 (``raw_points``), and the background refresher compares that with a fresh count over
-the recent days; a day whose count changed is computed again. Counting happens before
+the recent days; a day whose count changed is computed again, and so is a day computed by
+older rules (``rules_version``, assessor/materialize.py). Counting happens before
 the totals are computed: a sample arriving in between makes the day look stale once
 more and it is recomputed, never the other way round.
 """
@@ -18,16 +19,18 @@ from collections.abc import Mapping, Sequence
 from assessor.domain import Factory
 from assessor.influx_client import InfluxClient
 from assessor.influxql import ident, tag_equals, time_range
-from assessor.materialize import KPI_DAILY, RAW_POINTS, DayKey, source
+from assessor.materialize import KPI_DAILY, RAW_POINTS, RULES_VERSION, DayKey, current_rules, source
 from datacontract import TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
 
 async def stored_counts(
     client: InfluxClient, factory: Factory, start: float, end: float, tz: dt.tzinfo, rp: str = ""
 ) -> dict[DayKey, int | None]:
-    """``raw_points`` of each materialised machine-day (None: materialised before it was kept)."""
+    """``raw_points`` of each materialised machine-day (None: materialised before it was
+    kept, or by older rules: either way the day is to be computed again)."""
     q = (
-        f"SELECT {ident(RAW_POINTS)}, {ident('planned_s')} FROM {source(rp, KPI_DAILY)} "
+        f"SELECT {ident(RAW_POINTS)}, {ident(RULES_VERSION)}, {ident('planned_s')} "
+        f"FROM {source(rp, KPI_DAILY)} "
         f"WHERE {tag_equals(TAG_FACTORY, factory.id)} AND {time_range(start, end)} "
         f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
     )
@@ -38,7 +41,7 @@ async def stored_counts(
         for row in series.rows():
             day = dt.datetime.fromtimestamp(row["time"] / 1000.0, tz).date()
             v = row.get(RAW_POINTS)
-            out[(line, machine, day)] = None if v is None else int(v)
+            out[(line, machine, day)] = None if v is None or not current_rules(row) else int(v)
     return out
 
 

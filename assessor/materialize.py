@@ -2,8 +2,10 @@
 windows and the portfolio read a few rows per machine and day instead of raw samples.
 
 One point per machine and local day: tags factory, line, machine; time = the day's local
-midnight; fields = the additive Totals (times in seconds, counts). Ratios are never stored:
-they are computed from summed totals when read, so roll-ups stay exact.
+midnight; fields = the additive Totals (times in seconds, counts) and ``rules_version``.
+Ratios are never stored: they are computed from summed totals when read, so roll-ups stay
+exact. A row computed by older rules (``rules_version`` missing or lower than
+``KPI_RULES_VERSION``) counts as not materialised and is computed again on first read.
 """
 
 from __future__ import annotations
@@ -19,10 +21,16 @@ from assessor.influx_client import InfluxClient
 from assessor.influxql import check_id, ident, tag_equals, time_range
 from assessor.kpi.line_output import line_output
 from assessor.kpi.model import Totals
+from assessor.kpi.timeline import SMALL_STOP_S
 from assessor.measured import measured_day_totals
 from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
 KPI_DAILY = "kpi_daily"
+#: the rules the stored totals were computed by: bump when a change to the method
+#: (docs/kpi-method.md) changes stored totals. 2: liveness, small stops, units spread
+#: over running time, unattributed units.
+KPI_RULES_VERSION = 2
+RULES_VERSION = "rules_version"
 #: the same rows summed per factory and day, so a portfolio reads one series per factory
 KPI_DAILY_FACTORY = "kpi_daily_factory"
 #: raw field values a machine-day was computed from (assessor/late_data.py)
@@ -38,6 +46,8 @@ _INT_FIELDS = {
     "graded_count",
     "metered_count",
     "staffed_count",
+    "small_stops",
+    "unattributed_count",
 }
 DayKey = tuple[str, str, dt.date]  # line, machine, local day
 DaySpan = tuple[dt.date, float, float]  # local day, start, end (epoch seconds)
@@ -58,9 +68,16 @@ def _value(name: str, v: float | int) -> str:
 
 
 def _fields(t: Totals) -> str:
-    return ",".join(
+    values = ",".join(
         f"{f.name}={_value(f.name, getattr(t, f.name))}" for f in _FIELDS if getattr(t, f.name) is not None
     )
+    return f"{values},{RULES_VERSION}={KPI_RULES_VERSION}i"
+
+
+def current_rules(row: Mapping[str, object]) -> bool:
+    """Whether a stored row was computed by the current rules."""
+    v = row.get(RULES_VERSION)
+    return isinstance(v, int | float) and v >= KPI_RULES_VERSION
 
 
 def encode_day(
@@ -156,6 +173,8 @@ async def read_days(
     for series in result[0] if result else []:
         line, machine = series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, "")
         for row in series.rows():
+            if not current_rules(row):
+                continue  # computed by older rules: the caller computes the day again
             day = dt.datetime.fromtimestamp(row["time"] / 1000.0, tz).date()
             out[(line, machine, day)] = _totals_from_row(row)
     return out
@@ -184,16 +203,25 @@ async def raw_point_counts(
 
 
 async def materialise_days(
-    client: InfluxClient, factory: Factory, days: Sequence[DaySpan], hold_s: float, rp: str = ""
+    client: InfluxClient,
+    factory: Factory,
+    days: Sequence[DaySpan],
+    hold_s: float,
+    rp: str = "",
+    *,
+    small_stop_s: float = SMALL_STOP_S,
 ) -> dict[DayKey, Totals]:
     """Compute and store whole days, with the raw counts they were computed from, counted
     first (assessor/late_data.py): a sample arriving in between makes the day look stale
-    once more and it is recomputed, never the other way round."""
+    once more and it is recomputed, never the other way round. ``small_stop_s``: the
+    factory's small-stop limit (``KpiSettings.small_stop_for``)."""
     if not days:
         return {}
     counts = await raw_point_counts(client, factory, days)
     wanted = {d for d, _, _ in days}
-    computed = await measured_day_totals(client, factory, days[0][1], days[-1][2], hold_s)
+    computed = await measured_day_totals(
+        client, factory, days[0][1], days[-1][2], hold_s, small_stop_s=small_stop_s
+    )
     fresh = {k: v for k, v in computed.items() if k[2] in wanted}
     await write_days(client, factory, fresh, rp, counts)
     return fresh

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +22,17 @@ from assessor.gains import (
     KPI_DIRECTIONS,
     KPI_REFERENCE,
     REFERENCE,
+    Exclusion,
     baseline_daily_values,
+    flag_exclusions,
     improvement_rate,
 )
 from assessor.influx_client import InfluxClient
 from assessor.influxql import ident, tag_in, time_range
+from assessor.kpi import KpiPolicy
 from assessor.kpi.calendar import planned_intervals, total
-from assessor.kpi.model import Totals
+from assessor.kpi.formulas import kpis
+from assessor.kpi.model import Kpis, Totals
 from assessor.materialize import KPI_DAILY_FACTORY, LINE_KNOWN_S, LINE_UNITS, source
 from datacontract import TAG_FACTORY
 
@@ -50,9 +54,23 @@ SUMMED = (
     "energy_kwh",
     "graded_count",
     "metered_count",
+    "small_stop_s",
+    "small_stops",
+    "unattributed_count",
 )
-_INTS = {"total_count", "good_count", "reject_count", "failures", "graded_count", "metered_count"}
+_INTS = {
+    "total_count",
+    "good_count",
+    "reject_count",
+    "failures",
+    "graded_count",
+    "metered_count",
+    "small_stops",
+    "unattributed_count",
+}
 STATEMENTS_PER_REQUEST = 300
+#: flags a window sum cannot judge for the gains: it counts days without any data
+WINDOW_BLIND_REASONS = frozenset({"coverage", "no_data"})
 FILTER_LIMIT = 50
 
 
@@ -165,16 +183,70 @@ def manual_parts(rows: Sequence[Any]) -> dict[str, tuple[float, float]]:
     return out
 
 
+def flag_dicts(k: Kpis) -> list[dict[str, Any]]:
+    return [{"kpi": f.kpi, "reason": f.reason, "value": f.value} for f in k.flags]
+
+
+def recent_fields(w: WindowSum | None, policy: KpiPolicy) -> dict[str, Any]:
+    """``oee_7d``, ``coverage_7d`` and ``flags_7d`` of a portfolio row from the summed
+    last week: a flagged KPI is None there, and ``flags_7d`` says why (pages show the
+    reason, never the measured value)."""
+    if w is None:
+        return {"oee_7d": None, "coverage_7d": None, "flags_7d": []}
+    k = kpis(w.totals, policy)
+    return {"oee_7d": k.oee, "coverage_7d": k.coverage, "flags_7d": flag_dicts(k)}
+
+
+def gain_exclusions(
+    before: WindowSum | None,
+    after: WindowSum | None,
+    policy: KpiPolicy,
+    manual_before: Iterable[str] = (),
+) -> dict[str, list[Exclusion]]:
+    """kpi -> the sides whose measured KPI is flagged; a KPI whose before side came from
+    the manual log (``manual_before``) is not judged by the measured before flags.
+
+    The window sums hold every day of the window, also days before the collector was
+    installed, so coverage says little about the days the gains use: only the flags that
+    do not depend on days without data (implausible ideal time, inconsistent counts or
+    times) are applied here. The factory page judges coverage over the days with data."""
+    manual = set(manual_before)
+    out: dict[str, list[Exclusion]] = {}
+    for side, w in (("before", before), ("after", after)):
+        if w is None:
+            continue
+        k = kpis(w.totals, policy)
+        flags = [f for f in k.flags if f.reason not in WINDOW_BLIND_REASONS]
+        row = {"flags": flags, "coverage": k.coverage}
+        for kpi in GAIN_KPIS:
+            if side == "before" and kpi in manual:
+                continue
+            if found := flag_exclusions(kpi, side, row):
+                out.setdefault(kpi, []).extend(found)
+    return out
+
+
 def gain_rows(
-    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], sources: tuple[str, str]
+    before: dict[str, tuple[float, float]],
+    after: dict[str, tuple[float, float]],
+    sources: tuple[str, str],
+    excluded: Mapping[str, Sequence[Exclusion]] | None = None,
 ) -> list[dict[str, Any]]:
+    """One row per GAIN_KPIS entry; a KPI in ``excluded`` has no value on its flagged
+    side and no improvement, and ``excluded_reason`` says why."""
     rows = []
     for kpi in GAIN_KPIS:
         b = before.get(kpi)
         a = after.get(kpi)
         bv = b[0] / b[1] if b and b[1] else None
         av = a[0] / a[1] if a and a[1] else None
-        imp = improvement_rate(KPI_DIRECTIONS[kpi], bv, av)
+        out = (excluded or {}).get(kpi) or ()
+        sides = {x.side for x in out}
+        if "before" in sides:
+            bv = None
+        if "after" in sides:
+            av = None
+        imp = None if out else improvement_rate(KPI_DIRECTIONS[kpi], bv, av)
         ref = REFERENCE[KPI_REFERENCE[kpi]]
         rows.append(
             {
@@ -186,6 +258,8 @@ def gain_rows(
                 "meets_reference": None if imp is None else imp >= ref.improvement,
                 "source_before": sources[0] if b else "",
                 "source_after": sources[1] if a else "",
+                "excluded_reason": "; ".join(x.code for x in out) or None,
+                "excluded": [{"side": x.side, "reason": x.reason, "coverage": x.coverage} for x in out],
             }
         )
     return rows

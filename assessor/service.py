@@ -27,7 +27,9 @@ from assessor.gains import (
     KpiGain,
     MonthPoint,
     baseline_daily_values,
+    flag_exclusions,
     kpi_gain,
+    measured_side_row,
     monthly_trend,
 )
 from assessor.influx_client import InfluxClient
@@ -35,7 +37,8 @@ from assessor.influxql import UnsafeIdentifier, check_id
 from assessor.kpi.calendar import local_days, planned_intervals, total
 from assessor.kpi.formulas import kpis, rollup
 from assessor.kpi.line_output import line_output
-from assessor.kpi.model import Totals
+from assessor.kpi.losses import six_big_losses
+from assessor.kpi.model import KpiPolicy, Totals
 from assessor.late_data import stale_days, stored_counts
 from assessor.level import Assessment, LevelRules, assess
 from assessor.materialize import (
@@ -49,7 +52,14 @@ from assessor.materialize import (
     window_bounds,
 )
 from assessor.measured import measured_day_totals
-from assessor.portfolio import gain_rows, manual_parts, measured_parts, window_totals
+from assessor.portfolio import (
+    gain_exclusions,
+    gain_rows,
+    manual_parts,
+    measured_parts,
+    recent_fields,
+    window_totals,
+)
 from assessor.registry.store import RegistryStore
 
 Group = Literal["machine", "line", "factory"]
@@ -119,12 +129,26 @@ class AssessorService:
         for seg in segments:
             if seg[0] not in whole_days:
                 out.update(
-                    await measured_day_totals(self.influx, factory, seg[1], seg[2], self.cfg.kpi.hold_s)
+                    await measured_day_totals(
+                        self.influx,
+                        factory,
+                        seg[1],
+                        seg[2],
+                        self.cfg.kpi.hold_s,
+                        small_stop_s=self.cfg.kpi.small_stop_for(factory),
+                    )
                 )
         return out
 
     async def _materialise(self, factory: Factory, days: Sequence[DaySpan]) -> dict[DayKey, Totals]:
-        return await materialise_days(self.influx, factory, days, self.cfg.kpi.hold_s, self._rp)
+        return await materialise_days(
+            self.influx,
+            factory,
+            days,
+            self.cfg.kpi.hold_s,
+            self._rp,
+            small_stop_s=self.cfg.kpi.small_stop_for(factory),
+        )
 
     async def refresh_late_days(
         self, factory: Factory, *, recent_days: int = LATE_DATA_DAYS
@@ -158,6 +182,11 @@ class AssessorService:
         }
 
     # -- KPIs ----------------------------------------------------------------------
+
+    @property
+    def kpi_policy(self) -> KpiPolicy:
+        """When a KPI is shown (config ``kpi.min_coverage``, ``kpi.performance_tolerance``)."""
+        return self.cfg.kpi.policy
 
     async def kpi_rows(
         self, factory: Factory, start: float, end: float, group: Group, granularity: Granularity
@@ -193,7 +222,7 @@ class AssessorService:
                 row["machine"] = key[1]
             if day is not None:
                 row["day"] = day.isoformat()
-            row.update(dataclasses.asdict(kpis(t)))
+            row.update(kpi_row(t, self.kpi_policy))
             rows.append(row)
         return rows
 
@@ -221,8 +250,14 @@ class AssessorService:
         if cached is not None and now - cached[0] <= max_age_s:
             return cached[1]
         recent = await self.factory_kpis(factory, now - 7 * 86400.0, now)
-        computable = all(recent.get(k) is not None for k in ("availability", "performance", "quality"))
-        evidence = await factory_evidence(self.influx, factory, 30, computable, now=now, keys=keys)
+        # a flagged KPI is None in the row; the flags are checked too, so that this stays
+        # true whatever a row shows for a flagged KPI
+        oee_factors = ("availability", "performance", "quality")
+        flagged = {f["kpi"] for f in recent.get("flags", [])}
+        computable = all(recent.get(k) is not None and k not in flagged for k in oee_factors)
+        evidence = await factory_evidence(
+            self.influx, factory, 30, computable, now=now, keys=keys, kpis_row=recent
+        )
         result = assess(evidence, self.store.answers(factory.id), self.rules)
         self._assessments[factory.id] = (now, result)
         return result
@@ -252,26 +287,42 @@ class AssessorService:
             t = rollup(machines.values())
             if t.known_s <= 0 and t.total_count == 0:
                 continue  # no data that day: not a measured day
+            # a day whose KPI the policy flags (too little data, implausible ideal time,
+            # inconsistent counts) says nothing about that KPI: it is left out, not averaged in
+            flagged = {f.kpi for f in kpis(t, self.kpi_policy).flags}
             m = Source.MEASURED
-            # units per line-hour, as a daily log counts them (assessor/kpi/line_output.py)
-            units, line_s = line_output(machines, factory.lines)
-            out["units_per_hour"].append(DailyValue(day, units, line_s / 3600.0, m))
-            if factory.employees:
-                labour_h = factory.employees * calendar_s.get(day, 0.0) / 3600.0
-                out["units_per_labour_hour"].append(DailyValue(day, units, labour_h, m))
-            if t.graded:
+            if "units_per_hour" not in flagged:
+                # units per line-hour, as a daily log counts them (assessor/kpi/line_output.py)
+                units, line_s = line_output(machines, factory.lines)
+                out["units_per_hour"].append(DailyValue(day, units, line_s / 3600.0, m))
+                if factory.employees:
+                    labour_h = factory.employees * calendar_s.get(day, 0.0) / 3600.0
+                    out["units_per_labour_hour"].append(DailyValue(day, units, labour_h, m))
+            if t.graded and "defect_rate" not in flagged:
                 out["defect_rate"].append(DailyValue(day, t.reject_count, t.graded, m))
             if t.energy_kwh is not None and t.metered:
                 out["energy_per_unit_kwh"].append(DailyValue(day, t.energy_kwh, t.metered, m))
-            out["oee"].append(
-                DailyValue(
-                    day,
-                    t.ideal_run_s * (t.good_count / t.total_count if t.total_count else 0.0),
-                    t.known_s,
-                    m,
+            if "oee" not in flagged:
+                out["oee"].append(
+                    DailyValue(
+                        day,
+                        t.ideal_run_s * (t.good_count / t.total_count if t.total_count else 0.0),
+                        t.known_s,
+                        m,
+                    )
                 )
-            )
         return out
+
+    async def measured_side_row(self, factory: Factory, w: DateWindow) -> dict[str, Any] | None:
+        """Flags and coverage of a gains side's measured days with data (up to now)."""
+        start, end = window_bounds(factory, w)
+        end = min(end, self.clock())
+        if end <= start:
+            return None
+        by_day: dict[dt.date, list[Totals]] = defaultdict(list)
+        for (_, _, day), t in (await self.day_totals(factory, start, end)).items():
+            by_day[day].append(t)
+        return measured_side_row((rollup(ts) for ts in by_day.values()), self.kpi_policy)
 
     async def side_values(self, factory: Factory, w: DateWindow) -> dict[str, list[DailyValue]]:
         """Daily values of one side: manual logs where the factory kept them, measured
@@ -292,7 +343,20 @@ class AssessorService:
     ) -> GainsReport:
         before_v = await self.side_values(factory, baseline)
         after_v = await self.side_values(factory, after)
-        gains = [kpi_gain(k, before_v[k], after_v[k]) for k in (*GAIN_KPIS, "oee")]
+        # a KPI flagged over a side's measured days is left out of its gain, with the reason
+        rows = [await self.measured_side_row(factory, w) for w in (baseline, after)]
+        gains = [
+            kpi_gain(
+                k,
+                before_v[k],
+                after_v[k],
+                excluded=[
+                    *flag_exclusions(k, "before", rows[0], before_v[k]),
+                    *flag_exclusions(k, "after", rows[1], after_v[k]),
+                ],
+            )
+            for k in (*GAIN_KPIS, "oee")
+        ]
         trend = {k: monthly_trend(after_v[k]) for k in (*GAIN_KPIS, "oee")}
         return GainsReport(factory.id, project_id, baseline, after, gains, trend)
 
@@ -327,25 +391,48 @@ class AssessorService:
     # -- portfolio -----------------------------------------------------------------
 
     async def data_health(self, factories: Sequence[Factory]) -> dict[str, dict[str, float | None]]:
-        """factory -> machine -> epoch seconds of its last sample in the coverage window."""
+        """factory -> machine -> epoch seconds it was last heard of in the coverage window:
+        its last state sample or the end of its last alive record, whichever is later. A
+        machine whose state is stored only on change writes no state while nothing
+        changes; its alive record says the collector still reached it."""
         from assessor.influxql import ident, tag_in, time_range
-        from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_MACHINE
+        from datacontract import (
+            FIELD_ALIVE_S,
+            LIVENESS_MAX_RECORD_S,
+            MEASUREMENT_LIVENESS,
+            MEASUREMENT_MACHINE,
+            TAG_FACTORY,
+            TAG_MACHINE,
+        )
 
         if not factories:
             return {}
         now = self.clock()
+        start = now - self.cfg.kpi.coverage_days * 86400.0
+        where = tag_in(TAG_FACTORY, [f.id for f in factories])
+        group = f"GROUP BY {ident(TAG_FACTORY)}, {ident(TAG_MACHINE)}"
         q = (
-            f"SELECT LAST({ident('state')}) FROM {ident(MEASUREMENT_MACHINE)} WHERE "
-            f"{tag_in(TAG_FACTORY, [f.id for f in factories])} AND "
-            f"{time_range(now - self.cfg.kpi.coverage_days * 86400.0, now + 60)} "
-            f"GROUP BY {ident(TAG_FACTORY)}, {ident(TAG_MACHINE)}"
+            f"SELECT LAST({ident('state')}) FROM {ident(MEASUREMENT_MACHINE)} WHERE {where} AND "
+            f"{time_range(start, now + 60)} {group}; "
+            # the record that reaches into the window may have started up to an hour before it
+            f"SELECT LAST({ident(FIELD_ALIVE_S)}) FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} AND "
+            f"{time_range(start - LIVENESS_MAX_RECORD_S, now + 60)} {group}"
         )
         result = await self.influx.query(q)
+        result += [[]] * (2 - len(result))
         last: dict[str, dict[str, float | None]] = {f.id: {m.id: None for m in f.machines} for f in factories}
-        for s in result[0] if result else []:
-            fid, mid = s.tags.get(TAG_FACTORY, ""), s.tags.get(TAG_MACHINE, "")
-            if fid in last and s.values:
-                last[fid][mid] = s.values[0][0] / 1000.0
+        for statement, alive in ((result[0], False), (result[1], True)):
+            for s in statement:
+                fid, mid = s.tags.get(TAG_FACTORY, ""), s.tags.get(TAG_MACHINE, "")
+                if fid not in last or not s.values or s.values[0][1] is None:
+                    continue
+                seen = s.values[0][0] / 1000.0
+                if alive:
+                    seen = min(seen + float(s.values[0][1]), now)
+                    if seen < start:
+                        continue  # a record that ended before the window
+                prev = last[fid].get(mid)
+                last[fid][mid] = seen if prev is None else max(prev, seen)
         return last
 
     async def portfolio(self, factories: Sequence[Factory]) -> list[dict[str, Any]]:
@@ -380,7 +467,6 @@ class AssessorService:
         for f, project, i in plan:
             a = self._assessments[f.id][1]
             recent_sum = sums[i]
-            recent = kpis(recent_sum.totals) if recent_sum is not None else None
             gains: list[dict[str, Any]] = []
             if project is not None:
                 b_start, b_end = window_bounds(f, project.baseline)
@@ -393,7 +479,10 @@ class AssessorService:
                 before = {**measured_before, **manual_before}
                 source_before = "manual" if manual_before else "measured"
                 gains = gain_rows(
-                    before, measured_parts(sums[i + 2], f, a_start, a_end), (source_before, "measured")
+                    before,
+                    measured_parts(sums[i + 2], f, a_start, a_end),
+                    (source_before, "measured"),
+                    gain_exclusions(sums[i + 1], sums[i + 2], self.kpi_policy, manual_before),
                 )
             last = health.get(f.id, {})
             seen = [t for t in last.values() if t is not None]
@@ -406,8 +495,8 @@ class AssessorService:
                     "level": a.level,
                     "build_level": a.build_level.value,
                     "score": a.score,
-                    "oee_7d": recent.oee if recent else None,
-                    "coverage_7d": recent.coverage if recent else None,
+                    # oee_7d, coverage_7d and flags_7d: a flagged KPI is None, with the reason
+                    **recent_fields(recent_sum, self.kpi_policy),
                     "project": project.id if project else None,
                     "gains": gains,
                     "data_health": {
@@ -421,6 +510,15 @@ class AssessorService:
                 }
             )
         return rows
+
+
+def kpi_row(t: Totals, policy: KpiPolicy) -> dict[str, Any]:
+    """The KPI fields of an API row: the Kpis of ``t`` (flags as a list of
+    {"kpi", "reason", "value"}) and its six big losses under ``losses``."""
+    row = dataclasses.asdict(kpis(t, policy))
+    row["flags"] = list(row["flags"])
+    row["losses"] = dataclasses.asdict(six_big_losses(t))
+    return row
 
 
 def _queryable(f: Factory) -> bool:

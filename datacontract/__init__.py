@@ -80,7 +80,9 @@ SETPOINT_PREFIX = "sp_"
 
 #: Roles whose values change slowly (a state, a code, a name): a source may store them only
 #: when they change, because liveness (below) says how long the last value held.
-SLOWLY_CHANGING_ROLES = frozenset({"state", "state_code", "downtime_reason", "alarm_code", "order_id", "lot_id"})
+SLOWLY_CHANGING_ROLES = frozenset(
+    {"state", "state_code", "downtime_reason", "alarm_code", "order_id", "lot_id"}
+)
 
 # -- Liveness of each machine's data path (docs/data-model.md, "Liveness") ----------------
 

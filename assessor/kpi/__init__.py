@@ -1,7 +1,9 @@
 """ISO 22400 KPIs from machine data: pure functions, fed by the caller with queried samples.
 
-calendar: planned intervals from a shift calendar; timeline: state samples to state
-time; counters: increases of wrapping/resetting counters; formulas: Totals and KPIs.
+calendar: planned intervals from a shift calendar; timeline: state samples (held by
+liveness) to state time and small stops; counters: increases of wrapping/resetting
+counters, spread over running time; formulas: Totals and KPIs with their flags; losses:
+the six big losses.
 The method and the reasons behind it are in docs/kpi-method.md.
 """
 
@@ -15,17 +17,36 @@ from assessor.kpi.calendar import (
     subtract,
     total,
 )
-from assessor.kpi.counters import CounterResult, counter_increase, increase_between, increase_within
+from assessor.kpi.counters import (
+    CounterResult,
+    counter_increase,
+    increase_between,
+    increase_within,
+    spread_units,
+)
 from assessor.kpi.formulas import derive_counts, kpis, machine_totals, rollup
-from assessor.kpi.model import Kpis, StateTime, Totals
-from assessor.kpi.timeline import UNKNOWN_STATES, Episode, StateSample, state_episodes, state_time
+from assessor.kpi.losses import Losses, six_big_losses
+from assessor.kpi.model import Flag, KpiPolicy, Kpis, StateTime, Totals
+from assessor.kpi.timeline import (
+    SMALL_STOP_S,
+    UNKNOWN_STATES,
+    Episode,
+    StateSample,
+    merge_alive,
+    state_episodes,
+    state_time,
+)
 
 __all__ = [
+    "SMALL_STOP_S",
     "UNKNOWN_STATES",
     "CounterResult",
     "Episode",
+    "Flag",
     "Interval",
+    "KpiPolicy",
     "Kpis",
+    "Losses",
     "StateSample",
     "StateTime",
     "Totals",
@@ -38,9 +59,12 @@ __all__ = [
     "kpis",
     "local_days",
     "machine_totals",
+    "merge_alive",
     "normalise",
     "planned_intervals",
     "rollup",
+    "six_big_losses",
+    "spread_units",
     "state_episodes",
     "state_time",
     "subtract",

@@ -1,10 +1,13 @@
 """Increase of a cumulative counter (units, kWh) that may wrap or be reset.
 
-Each rise between consecutive samples is credited to the time of the later sample, the
-moment it was seen; windows are half-open, ``[lo, hi)``, like every interval in this
-package and like an InfluxQL ``time >= lo AND time < hi`` range. Every function here
-sums the same steps, so any split of a series into sub-windows adds up exactly to the
-increase over the whole series.
+``counter_increase``, ``increase_between`` and ``increase_within`` credit each rise
+between consecutive samples to the time of the later sample, the moment it was seen;
+windows are half-open, ``[lo, hi)``, like every interval in this package and like an
+InfluxQL ``time >= lo AND time < hi`` range. They sum the same steps, so any split of a
+series into sub-windows adds up exactly to the increase over the whole series.
+``increase_spread`` spreads each step linearly over the time between its samples, and
+``spread_units`` over the running time between them (what produced units use,
+docs/kpi-method.md section 3).
 """
 
 from __future__ import annotations
@@ -183,28 +186,129 @@ def increase_spread(
     without ``previous_t``) goes whole to its later sample's time. Buckets' intervals
     must not overlap each other.
     """
-    flat = sorted((a, b, i) for i, intervals in enumerate(buckets) for a, b in intervals if b > a)
-    starts = [a for a, _, _ in flat]
+    flat, starts = _flat(buckets)
     out = [0.0] * len(buckets)
     if not flat:
         return out
+    for lo, t, step in _timed_steps(points, previous, previous_t, width_bits):
+        _spread_linearly(lo, t, step, flat, starts, out)
+    return out
+
+
+def spread_units(
+    points: Sequence[Point],
+    buckets: Sequence[Sequence[Interval]],
+    *,
+    running: Sequence[Interval],
+    unknown: Sequence[Interval],
+    previous: Number | None = None,
+    previous_t: float | None = None,
+    width_bits: int | None = 32,
+) -> list[tuple[float, float]]:
+    """``(credited, unattributed)`` units per bucket (e.g. each day's planned time).
+
+    Units are made while the machine runs, so each step of the counter is spread over
+    the *running* time between its two readings, together with the *unknown* time
+    between them (the machine may have run then; no one can tell). The share that falls
+    on running time inside a bucket is credited to it; the share on unknown time inside
+    a bucket is *unattributed* there (made in that day's planned time, but not
+    attributable to run time, so in no ratio); shares outside every bucket (running or
+    unknown outside planned time) are dropped, as units made outside planned time are.
+    A step between readings with neither running nor unknown time between them (the
+    counter rose while the state said stopped) is spread linearly over that time and
+    credited, as ``increase_spread`` does. A step whose earlier time is unknown goes
+    whole to its later sample's time. Spreading over running time makes the credited
+    units independent of how often the counter is read: with a steady rate, readings
+    every second or every ten minutes credit the same units to each bucket.
+    ``running`` and ``unknown`` must be sorted, disjoint and disjoint from each other
+    (``timeline.intervals_of``); buckets' intervals must not overlap each other.
+    """
+    flat, starts = _flat(buckets)
+    credited = [0.0] * len(buckets)
+    unattributed = [0.0] * len(buckets)
+    if not flat:
+        return list(zip(credited, unattributed, strict=True))
+    segments = _labelled(running, unknown, flat, starts)
+    seg_starts = [a for a, _, _, _ in segments]
+    for lo, t, step in _timed_steps(points, previous, previous_t, width_bits):
+        if lo is None or lo >= t:
+            _spread_linearly(lo, t, step, flat, starts, credited)
+            continue
+        k = max(0, bisect_right(seg_starts, lo) - 1)
+        weight = 0.0
+        shares: list[tuple[bool, int, float]] = []
+        while k < len(segments) and segments[k][0] < t:
+            a, b, is_running, bucket = segments[k]
+            overlap = min(b, t) - max(a, lo)
+            if overlap > 0:
+                weight += overlap
+                if bucket >= 0:
+                    shares.append((is_running, bucket, overlap))
+            k += 1
+        if weight <= 0:
+            _spread_linearly(lo, t, step, flat, starts, credited)
+            continue
+        for is_running, bucket, overlap in shares:
+            (credited if is_running else unattributed)[bucket] += step * overlap / weight
+    return list(zip(credited, unattributed, strict=True))
+
+
+Flat = list[tuple[float, float, int]]
+
+
+def _flat(buckets: Sequence[Sequence[Interval]]) -> tuple[Flat, list[float]]:
+    """Every bucket's intervals in one sorted list of ``(lo, hi, bucket)``, and their starts."""
+    flat = sorted((a, b, i) for i, intervals in enumerate(buckets) for a, b in intervals if b > a)
+    return flat, [a for a, _, _ in flat]
+
+
+def _timed_steps(
+    points: Sequence[Point], previous: Number | None, previous_t: float | None, width_bits: int | None
+) -> Iterator[tuple[float | None, float, Number]]:
+    """``(earlier time or None, later time, increase)`` of every non-zero step."""
     prev_t = previous_t if previous is not None else None
     for t, _value, step, _kind in _steps(sorted(points, key=lambda p: p[0]), previous, width_bits):
         lo = prev_t
         prev_t = t
-        if not step:
-            continue
-        if lo is None or lo >= t:
-            k = bisect_right(starts, t) - 1
-            if k >= 0 and flat[k][0] <= t < flat[k][1]:
-                out[flat[k][2]] += step
-            continue
-        span = t - lo
-        k = max(0, bisect_right(starts, lo) - 1)
-        while k < len(flat) and flat[k][0] < t:
-            a, b, bucket = flat[k]
-            overlap = min(b, t) - max(a, lo)
-            if overlap > 0:
-                out[bucket] += step * overlap / span
-            k += 1
+        if step:
+            yield lo, t, step
+
+
+def _spread_linearly(
+    lo: float | None, t: float, step: Number, flat: Flat, starts: list[float], out: list[float]
+) -> None:
+    if lo is None or lo >= t:
+        k = bisect_right(starts, t) - 1
+        if k >= 0 and flat[k][0] <= t < flat[k][1]:
+            out[flat[k][2]] += step
+        return
+    span = t - lo
+    k = max(0, bisect_right(starts, lo) - 1)
+    while k < len(flat) and flat[k][0] < t:
+        a, b, bucket = flat[k]
+        overlap = min(b, t) - max(a, lo)
+        if overlap > 0:
+            out[bucket] += step * overlap / span
+        k += 1
+
+
+def _labelled(
+    running: Sequence[Interval], unknown: Sequence[Interval], flat: Flat, starts: list[float]
+) -> list[tuple[float, float, bool, int]]:
+    """Running and unknown spans cut at bucket edges: ``(lo, hi, is_running, bucket)``,
+    bucket -1 outside every bucket, in time order."""
+    spans = sorted([(a, b, True) for a, b in running] + [(a, b, False) for a, b in unknown])
+    out: list[tuple[float, float, bool, int]] = []
+    for a, b, is_running in spans:
+        pos = a
+        k = max(0, bisect_right(starts, a) - 1)
+        while pos < b:
+            while k < len(flat) and flat[k][1] <= pos:
+                k += 1
+            if k < len(flat) and flat[k][0] <= pos:
+                hi, bucket = min(b, flat[k][1]), flat[k][2]
+            else:
+                hi, bucket = min(b, flat[k][0] if k < len(flat) else b), -1
+            out.append((pos, hi, is_running, bucket))
+            pos = hi
     return out

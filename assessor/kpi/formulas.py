@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from assessor.kpi.model import Kpis, StateTime, Totals
+from assessor.kpi.model import Flag, KpiPolicy, Kpis, StateTime, Totals
 
 
 def derive_counts(total: int | None, good: int | None, reject: int | None) -> tuple[int, int, int, int]:
@@ -44,17 +44,20 @@ def machine_totals(
     ideal_cycle_time_s: float,
     energy_kwh: float | None = None,
     labour_s: float | None = None,
+    unattributed: int = 0,
 ) -> Totals:
     """Totals of one machine over a window from its state time and counter increases.
 
-    Counts should be the increases seen inside the same planned intervals the state time
-    was measured in (``counters.increase_within``), otherwise units made outside planned
-    time inflate performance.
+    Counts should be the units credited to the running time inside the same planned
+    intervals the state time was measured in (``counters.spread_units``), otherwise
+    units made outside planned time inflate performance. ``unattributed``: units made
+    in unknown planned time (kept apart, in no ratio). Run time (APT) includes small
+    stops.
     """
     produced, good_count, reject_count, graded = derive_counts(total, good, reject)
     return Totals(
         planned_s=state_time.calendar_s - state_time.planned_stop_s,
-        run_s=state_time.running_s,
+        run_s=state_time.running_s + state_time.small_stop_s,
         idle_s=state_time.idle_s,
         fault_s=state_time.fault_s,
         setup_s=state_time.setup_s,
@@ -72,6 +75,9 @@ def machine_totals(
         graded_count=graded,
         metered_count=produced if energy_kwh is not None else 0,
         staffed_count=produced if labour_s is not None else 0,
+        small_stop_s=state_time.small_stop_s,
+        small_stops=state_time.small_stops,
+        unattributed_count=unattributed,
     )
 
 
@@ -80,12 +86,61 @@ def rollup(parts: Iterable[Totals]) -> Totals:
     return sum(parts, Totals.zero())
 
 
-def kpis(t: Totals) -> Kpis:
-    """KPIs of one Totals; a ratio whose denominator is zero is None."""
+#: which KPIs each flag reason removes
+FLAGGED_BY: dict[str, tuple[str, ...]] = {
+    "coverage": (
+        "availability", "performance", "oee", "units_per_hour", "units_per_labour_hour", "mtbf_s", "mttr_s",
+    ),
+    "implausible_ideal_time": ("performance", "oee"),
+    "inconsistent_counts": ("quality", "defect_rate", "oee"),
+    "inconsistent_times": ("availability", "oee"),
+    "no_data": ("oee",),
+}  # fmt: skip
+#: float noise allowed above 1 before a ratio counts as above 1
+_EPS = 1e-9
+
+
+DEFAULT_POLICY = KpiPolicy()
+
+
+def kpis(t: Totals, policy: KpiPolicy = DEFAULT_POLICY) -> Kpis:
+    """KPIs of one Totals; a ratio whose denominator is zero is None, and so is a KPI the
+    ``policy`` flags (the value the formula gave is in ``Kpis.flags``).
+
+    OEE is availability x performance x quality of the ratios shown, so it always equals
+    their product; a flagged factor leaves OEE out too. No ratio above 1 is returned:
+    performance up to ``1 + policy.performance_tolerance`` is shown as 1, above that it
+    is flagged.
+    """
     known_s = t.known_s
+    coverage = _ratio(known_s, t.planned_s)
     availability = _ratio(t.run_s, known_s)
     performance = _ratio(t.ideal_run_s, t.run_s)
     quality = _ratio(t.good_count, t.graded)
+    defect_rate = _ratio(t.reject_count, t.graded)
+    raw = {
+        "availability": availability,
+        "performance": performance,
+        "quality": quality,
+        "units_per_hour": _ratio(t.total_count * 3600.0, known_s),
+        "units_per_labour_hour": _ratio(t.staffed * 3600.0, t.labour_s),
+        "defect_rate": defect_rate,
+        "mtbf_s": _ratio(t.running_s, t.failures),
+        "mttr_s": _ratio(t.repair_s, t.failures),
+    }
+    reasons = _reasons(t, policy, coverage, raw)
+    # small excesses within the tolerance (and float noise) are shown as 1
+    shown = {k: (_clip(v) if k in _FRACTIONS else v) for k, v in raw.items()}
+    raw["oee"] = _oee(availability, performance, quality)
+    shown["oee"] = _oee(shown["availability"], shown["performance"], shown["quality"])
+    flags = tuple(
+        Flag(kpi, reason, raw[kpi])
+        for reason in reasons
+        for kpi in FLAGGED_BY[reason]
+        if raw[kpi] is not None or reason == "no_data"
+    )
+    for flag in flags:
+        shown[flag.kpi] = None
     return Kpis(
         planned_time_s=t.planned_s,
         run_time_s=t.run_s,
@@ -93,18 +148,46 @@ def kpis(t: Totals) -> Kpis:
         total_count=t.total_count,
         good_count=t.good_count,
         reject_count=t.reject_count,
-        coverage=_ratio(known_s, t.planned_s),
-        availability=availability,
-        performance=performance,
-        quality=quality,
-        oee=_oee(availability, performance, quality),
-        units_per_hour=_ratio(t.total_count * 3600.0, known_s),
-        units_per_labour_hour=_ratio(t.staffed * 3600.0, t.labour_s),
-        defect_rate=_ratio(t.reject_count, t.graded),
-        mtbf_s=_ratio(t.run_s, t.failures),
-        mttr_s=_ratio(t.repair_s, t.failures),
+        coverage=None if coverage is None else _clip(coverage),
+        availability=shown["availability"],
+        performance=shown["performance"],
+        quality=shown["quality"],
+        oee=shown["oee"],
+        units_per_hour=shown["units_per_hour"],
+        units_per_labour_hour=shown["units_per_labour_hour"],
+        defect_rate=shown["defect_rate"],
+        mtbf_s=shown["mtbf_s"],
+        mttr_s=shown["mttr_s"],
         energy_per_unit_kwh=_ratio(t.energy_kwh, t.metered),
+        small_stop_time_s=t.small_stop_s,
+        unattributed_count=t.unattributed_count,
+        flags=flags,
     )
+
+
+_FRACTIONS = frozenset({"availability", "performance", "quality", "defect_rate"})
+
+
+def _reasons(t: Totals, policy: KpiPolicy, coverage: float | None, raw: dict[str, float | None]) -> list[str]:
+    """Why KPIs of ``t`` must not be shown, in a fixed order."""
+    reasons = []
+    if t.planned_s > 0 and t.known_s <= 0:
+        reasons.append("no_data")
+    elif coverage is not None and coverage < policy.min_coverage:
+        reasons.append("coverage")
+    availability, performance = raw["availability"], raw["performance"]
+    if availability is not None and availability > 1 + _EPS:
+        reasons.append("inconsistent_times")
+    if performance is not None and performance > 1 + policy.performance_tolerance + _EPS:
+        reasons.append("implausible_ideal_time")
+    if any(v is not None and not -_EPS <= v <= 1 + _EPS for v in (raw["quality"], raw["defect_rate"])):
+        reasons.append("inconsistent_counts")
+    return reasons
+
+
+def _clip(v: float | None) -> float | None:
+    # only ever applied to values the flags let through: at most 1 + tolerance
+    return None if v is None else min(1.0, max(0.0, v))
 
 
 def _oee(availability: float | None, performance: float | None, quality: float | None) -> float | None:

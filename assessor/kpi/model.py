@@ -13,8 +13,9 @@ from dataclasses import dataclass, fields
 class StateTime:
     """Seconds per canonical state inside the calendar-planned intervals of one machine.
 
-    ``running_s + idle_s + fault_s + setup_s + stopped_s + planned_stop_s + unknown_s
-    == calendar_s`` (up to float rounding).
+    ``running_s + small_stop_s + idle_s + fault_s + setup_s + stopped_s + planned_stop_s
+    + unknown_s == calendar_s`` (up to float rounding). A small stop's seconds are in
+    ``small_stop_s`` only, not in its state's field.
     """
 
     #: calendar-planned time (shifts minus breaks and holidays) the states were measured against
@@ -32,10 +33,15 @@ class StateTime:
     failures: int
     #: whole duration within the window of those fault episodes, planned or not
     repair_s: float
+    #: planned seconds of stops (idle, fault, stopped) shorter than the small-stop limit:
+    #: a performance loss, not an availability loss
+    small_stop_s: float = 0.0
+    #: small stops that started inside planned time (counted once, like failures)
+    small_stops: int = 0
 
     @property
     def down_s(self) -> float:
-        """Known planned busy time not running: idle, fault, setup, stopped."""
+        """Known planned busy time not running, small stops excluded: idle, fault, setup, stopped."""
         return self.idle_s + self.fault_s + self.setup_s + self.stopped_s
 
 
@@ -50,7 +56,8 @@ class Totals:
 
     #: ISO 22400 PBT: calendar-planned time minus time in planned_stop
     planned_s: float
-    #: ISO 22400 APT: running within planned time
+    #: ISO 22400 APT: running within planned time, small stops included (their time is a
+    #: performance loss, so it stays in the run time performance divides by)
     run_s: float
     idle_s: float
     fault_s: float
@@ -77,11 +84,22 @@ class Totals:
     metered_count: int | None = None
     #: produced units of the work units with a known headcount (labour productivity numerator)
     staffed_count: int | None = None
+    #: part of run_s in small stops (docs/kpi-method.md, "Small stops")
+    small_stop_s: float = 0.0
+    small_stops: int = 0
+    #: units whose counting interval lay in unknown planned time: made while no one could
+    #: tell whether the machine ran, so in no ratio; NOT part of total_count
+    unattributed_count: int = 0
 
     @property
     def known_s(self) -> float:
         """Planned busy time with data: the denominator of availability."""
         return self.planned_s - self.unknown_s
+
+    @property
+    def running_s(self) -> float:
+        """Running time proper: APT without the small stops."""
+        return self.run_s - self.small_stop_s
 
     @property
     def graded(self) -> int:
@@ -142,9 +160,35 @@ def _add_optional(a: float | None, b: float | None) -> float | None:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A KPI left out because the data behind it is not good enough to show it.
+
+    ``reason``: ``coverage`` (too little of the planned time has data),
+    ``implausible_ideal_time`` (performance above 1 + tolerance: the ideal cycle time is
+    slower than the machine really runs), ``inconsistent_counts`` (quality or defect rate
+    outside [0, 1]), ``inconsistent_times`` (run time longer than the known time: totals
+    that contradict each other), ``no_data`` (planned time without any known state).
+    ``value`` is what the formula gave (None when it gave nothing)."""
+
+    kpi: str
+    reason: str
+    value: float | None
+
+
+@dataclass(frozen=True)
+class KpiPolicy:
+    """When a KPI is shown at all (docs/kpi-method.md, "Flags")."""
+
+    #: below this share of planned time with data, time-based KPIs are flagged
+    min_coverage: float = 0.8
+    #: performance up to 1 + this is shown as 1 (counter edges, rounding); above, flagged
+    performance_tolerance: float = 0.05
+
+
+@dataclass(frozen=True)
 class Kpis:
-    """KPIs of one Totals. Ratios are fractions; None means undefined (a zero
-    denominator), never 0."""
+    """KPIs of one Totals. Ratios are fractions within [0, 1]; None means undefined (a zero
+    denominator, never 0) or flagged (see ``flags``)."""
 
     planned_time_s: float
     run_time_s: float
@@ -155,7 +199,7 @@ class Kpis:
     #: share of planned busy time with data (1 - unknown / planned)
     coverage: float | None
     availability: float | None
-    #: may exceed 1 when the ideal cycle time is slower than the machine really runs
+    #: never above 1: a higher measured value is flagged (implausible_ideal_time)
     performance: float | None
     quality: float | None
     oee: float | None
@@ -165,3 +209,9 @@ class Kpis:
     mtbf_s: float | None
     mttr_s: float | None
     energy_per_unit_kwh: float | None
+    #: planned seconds in small stops (part of run_time_s)
+    small_stop_time_s: float = 0.0
+    #: units made in unknown time, in no ratio
+    unattributed_count: int = 0
+    #: KPIs left out (None above) and why, with the value the formula gave
+    flags: tuple[Flag, ...] = ()

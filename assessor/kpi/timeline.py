@@ -1,9 +1,15 @@
-"""From state samples to episodes and to seconds per state inside planned time."""
+"""From state samples to episodes and to seconds per state inside planned time.
+
+How long a state sample holds: until the next state sample, but never past the end of
+the alive interval of the machine's data path that contains it (liveness,
+docs/data-model.md); without liveness records, at most ``hold_s`` (the old rule).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from assessor.kpi.calendar import Interval, normalise
@@ -15,6 +21,11 @@ UNKNOWN = MachineState.UNKNOWN.value
 UNKNOWN_STATES = frozenset({MachineState.UNKNOWN.value, MachineState.OFFLINE.value})
 
 _TIMED_STATES = ("running", "idle", "fault", "setup", "stopped", "planned_stop")
+#: states that can be a small stop: the machine stood without a planned reason. Setup is
+#: a changeover (an availability loss however short); planned_stop is not planned time.
+STOP_STATES = frozenset({MachineState.IDLE.value, MachineState.FAULT.value, MachineState.STOPPED.value})
+#: the default small-stop limit (seconds): a stop shorter than this is a performance loss
+SMALL_STOP_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,39 @@ class Episode:
         return self.end - self.start
 
 
+def merge_alive(records: Iterable[tuple[float, float]]) -> list[Interval]:
+    """Alive records ``(start, alive_s)`` as sorted, disjoint ``[lo, hi)`` intervals.
+
+    Touching or overlapping records merge: the collector starts the next record exactly
+    where a full one ends, and a rewritten record may overlap its earlier version. Records
+    without length (``alive_s <= 0``, or not a finite number) vouch for nothing and are
+    dropped.
+    """
+    return normalise(
+        (float(t), float(t) + float(a)) for t, a in records if math.isfinite(t) and math.isfinite(a) and a > 0
+    )
+
+
+class _Holds:
+    """Until when a sample at ``t`` may hold (before the next sample cuts it)."""
+
+    def __init__(self, hold_s: float, alive: Sequence[Interval] | None) -> None:
+        self.hold_s = hold_s
+        self.alive = list(alive) if alive else []
+        self.starts = [lo for lo, _ in self.alive]
+
+    def limit(self, t: float) -> float:
+        if not self.alive:
+            return t + self.hold_s
+        if t < self.starts[0]:
+            # before the machine's first alive record: written before liveness existed
+            return min(t + self.hold_s, self.starts[0])
+        k = bisect_right(self.starts, t) - 1
+        hi = self.alive[k][1]
+        # a sample inside no alive interval holds for no time at all
+        return hi if t < hi else t
+
+
 def state_episodes(
     samples: Sequence[StateSample],
     start: float,
@@ -46,21 +90,27 @@ def state_episodes(
     *,
     hold_s: float,
     before: StateSample | None = None,
+    alive: Sequence[Interval] | None = None,
 ) -> list[Episode]:
     """Episodes tiling ``[start, end)`` exactly, in time order.
 
-    A sample's state holds until the next sample, but at most ``hold_s`` seconds; time
-    no sample covers becomes an ``unknown`` episode, so the gap a dead collector leaves
-    is never credited to the last state it saw. ``before`` is the last sample before the
-    window (samples before ``start`` in ``samples`` serve the same purpose). A state
-    outside the canonical set is treated as ``unknown``; ``offline`` is kept as such
-    (both count as unknown time). Consecutive equal states merge. Of samples sharing a
-    time stamp the last one given wins.
+    ``alive`` (merged, sorted intervals, see ``merge_alive``): a sample at ``s`` holds
+    over ``[s, min(next sample, end of the alive interval containing s))``; a sample in
+    no alive interval holds for no time; samples before the first alive interval use the
+    old rule, capped at that interval's start. ``alive=None`` (or empty: a machine with no
+    liveness records) is the old rule: a sample holds until the next sample, at most
+    ``hold_s`` seconds. Time no sample covers becomes an ``unknown`` episode, so the gap a
+    dead collector leaves is never credited to the last state it saw. ``before`` is the
+    last sample before the window (samples before ``start`` in ``samples`` serve the same
+    purpose). A state outside the canonical set is treated as ``unknown``; ``offline`` is
+    kept as such (both count as unknown time). Consecutive equal states merge. Of samples
+    sharing a time stamp the last one given wins.
     """
     if hold_s <= 0:
         raise ValueError(f"hold_s must be positive, got {hold_s}")
     if end <= start:
         return []
+    holds = _Holds(hold_s, alive)
     ordered = sorted([*([before] if before is not None else []), *samples], key=lambda s: s.t)
     episodes: list[Episode] = []
     # The episode being extended, as (state, start, end, continued): building an Episode
@@ -71,12 +121,12 @@ def state_episodes(
             break
         following = ordered[i + 1].t if i + 1 < len(ordered) else math.inf
         seg_lo = max(sample.t, start)
-        seg_hi = min(following, sample.t + hold_s, end)
+        seg_hi = min(following, holds.limit(sample.t), end)
         if seg_hi <= seg_lo:
             continue
         seg_state = sample.state if sample.state in CANONICAL_STATES else UNKNOWN
         if seg_lo > hi:
-            # A gap beyond the hold limit: unknown, merged with an unknown state around it.
+            # A gap nothing vouches for: unknown, merged with an unknown state around it.
             if state != UNKNOWN:
                 _close(episodes, state, lo, hi, continued)
                 state, lo, continued = UNKNOWN, hi, False
@@ -99,21 +149,28 @@ def _close(episodes: list[Episode], state: str, start: float, end: float, contin
         episodes.append(Episode(state, start, end, continued=continued))
 
 
-def state_time(episodes: Sequence[Episode], planned: Sequence[Interval]) -> StateTime:
-    """Seconds per state inside ``planned``, unknown time and failure events.
+def state_time(
+    episodes: Sequence[Episode], planned: Sequence[Interval], *, small_stop_s: float = SMALL_STOP_S
+) -> StateTime:
+    """Seconds per state inside ``planned``, small stops, unknown time and failure events.
 
-    Planned time no episode covers (outside the episodes' window) is unknown. A failure
-    is a ``fault`` episode that starts inside planned time and was not carried over
-    from before the episodes' window; its repair time is its whole duration within that
-    window, planned or not, because a repair that runs into a break is still one repair.
-    For per-day figures, build the episodes over the whole period once and call this
-    per day with that day's planned intervals: a fault crossing midnight then counts
-    once, on the day it started.
+    Planned time no episode covers (outside the episodes' window) is unknown. A stop
+    episode (idle, fault, stopped) shorter than ``small_stop_s`` as a whole, planned or
+    not, is a *small stop*: its planned seconds go to ``small_stop_s`` instead of its
+    state, and a fault that is a small stop is no failure. ``small_stop_s=0`` disables
+    this. A failure is a ``fault`` episode, not a small stop, that starts inside planned
+    time and was not carried over from before the episodes' window; its repair time is
+    its whole duration within that window, planned or not, because a repair that runs
+    into a break is still one repair. Small stops are counted the same way (where they
+    start). For per-day figures, build the episodes over the whole period once and call
+    this per day with that day's planned intervals: a fault crossing midnight then
+    counts once, on the day it started, and is classified by its whole length.
     """
     intervals = normalise(planned)
     calendar_s = sum(hi - lo for lo, hi in intervals)
     seconds = dict.fromkeys(_TIMED_STATES, 0.0)
-    failures = 0
+    small_s = 0.0
+    small_stops = failures = 0
     repair_s = 0.0
     j = 0
     for episode in sorted(episodes, key=lambda e: e.start):
@@ -124,13 +181,18 @@ def state_time(episodes: Sequence[Episode], planned: Sequence[Interval]) -> Stat
         while k < len(intervals) and intervals[k][0] < episode.end:
             inside += min(episode.end, intervals[k][1]) - max(episode.start, intervals[k][0])
             k += 1
-        if episode.state in seconds:
-            seconds[episode.state] += inside
+        small = episode.state in STOP_STATES and episode.duration < small_stop_s
         starts_planned = j < len(intervals) and intervals[j][0] <= episode.start < intervals[j][1]
-        if episode.state == MachineState.FAULT and starts_planned and not episode.continued:
-            failures += 1
-            repair_s += episode.duration
-    known = sum(seconds.values())
+        event = starts_planned and not episode.continued
+        if small:
+            small_s += inside
+            small_stops += event
+        elif episode.state in seconds:
+            seconds[episode.state] += inside
+            if episode.state == MachineState.FAULT and event:
+                failures += 1
+                repair_s += episode.duration
+    known = sum(seconds.values()) + small_s
     return StateTime(
         calendar_s=calendar_s,
         running_s=seconds["running"],
@@ -144,4 +206,11 @@ def state_time(episodes: Sequence[Episode], planned: Sequence[Interval]) -> Stat
         unknown_s=max(0.0, calendar_s - known),
         failures=failures,
         repair_s=repair_s,
+        small_stop_s=small_s,
+        small_stops=small_stops,
     )
+
+
+def intervals_of(episodes: Sequence[Episode], states: frozenset[str]) -> list[Interval]:
+    """The spans of the episodes in one of ``states``, merged, in time order."""
+    return normalise([(e.start, e.end) for e in episodes if e.state in states])

@@ -15,6 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
+
+from assessor.labels import flag_text, kpi_name
 
 Value = float | bool | None
 
@@ -72,6 +75,12 @@ class Evidence:
     window_days: int = 30
     #: per-machine detail, optional: lets next steps name the machines to work on
     machines: tuple[MachineEvidence, ...] = ()
+    #: (kpi, reason) of availability, performance or quality flagged in the last period
+    #: (assessor.kpi Flag): such a KPI is left out, so ``kpis_computable`` is false, and
+    #: the gate names the reason; the measured value is not kept
+    kpi_flags: tuple[tuple[str, str], ...] = ()
+    #: data coverage of the last period, for the wording of a coverage flag
+    kpi_coverage: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.auto_capture_coverage <= 1.0:
@@ -93,6 +102,7 @@ class Evidence:
         data_days: int,
         window_days: int = 30,
         closed_loop_control: bool = False,
+        kpis_row: Mapping[str, Any] | None = None,
     ) -> Evidence:
         """Aggregate per-machine facts; ``machines`` is every registered machine.
 
@@ -112,6 +122,7 @@ class Evidence:
             return any(test(m) for m in connected)
 
         intervals = [m.state_interval_s for m in connected if m.state_interval_s is not None]
+        flags = kpi_flags_of(kpis_row)
         return cls(
             auto_capture_coverage=len(connected) / len(machines) if machines else 0.0,
             state_granularity_s=statistics.median(intervals) if intervals else None,
@@ -123,17 +134,51 @@ class Evidence:
             has_energy=anywhere(lambda m: m.has_energy),
             quality_linked_to_process=anywhere(lambda m: m.has_reject_counts and m.has_process_values),
             setpoint_changes_recorded=anywhere(lambda m: m.setpoint_changes > 0),
-            kpis_computable=kpis_computable,
+            # a flagged KPI is not a result, whatever the caller computed
+            kpis_computable=kpis_computable and not flags,
             data_days=data_days,
             closed_loop_control=closed_loop_control,
             window_days=window_days,
             machines=tuple(machines),
+            kpi_flags=flags,
+            kpi_coverage=(kpis_row or {}).get("coverage") if flags else None,
+        )
+
+    def note(self, metric: str, lang: str) -> str:
+        """What the value of ``metric`` leaves out: the flagged KPIs behind
+        ``kpis_computable`` ('performance: implausible ideal cycle time: ...'); '' otherwise."""
+        if metric != "kpis_computable" or not self.kpi_flags:
+            return ""
+        return "; ".join(
+            f"{_KPI_NAMES[kpi][0 if lang == 'ko' else 1]}: {_flag_text(reason, lang, self.kpi_coverage)}"
+            for kpi, reason in self.kpi_flags
         )
 
     def value(self, metric: str) -> Value:
         if metric not in METRICS:
             raise KeyError(metric)
         return getattr(self, metric)
+
+
+#: the KPIs behind ``kpis_computable``
+COMPUTABLE_KPIS = ("availability", "performance", "quality")
+_KPI_NAMES = {k: (kpi_name(k, "ko"), kpi_name(k, "en")) for k in COMPUTABLE_KPIS}
+
+
+def kpi_flags_of(kpis_row: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """(kpi, reason) of the flagged availability, performance and quality of a KPI row
+    (``flags`` as dicts or Flag objects), in that order."""
+    found: dict[str, str] = {}
+    for f in (kpis_row or {}).get("flags") or ():
+        kpi = f.get("kpi") if isinstance(f, Mapping) else getattr(f, "kpi", None)
+        reason = f.get("reason") if isinstance(f, Mapping) else getattr(f, "reason", None)
+        if kpi in COMPUTABLE_KPIS and reason and kpi not in found:
+            found[kpi] = str(reason)
+    return tuple((k, found[k]) for k in COMPUTABLE_KPIS if k in found)
+
+
+def _flag_text(reason: str, lang: str, coverage: float | None) -> str:
+    return flag_text(reason, "ko" if lang == "ko" else "en", coverage)
 
 
 class Kind(StrEnum):
@@ -344,6 +389,9 @@ def action(metric_name: str, threshold: float | bool, evidence: Evidence) -> tup
             "같은 설비에서 불량수량(role count_reject)과 공정 값을 하나 이상 함께 수집하세요",
         )
 
+    if metric_name == "kpis_computable" and evidence.kpi_flags:
+        return _flag_actions(evidence)
+
     fixed = {
         "has_order_or_lot": (
             "Record the order or lot being worked (role order_id or lot_id), at least where each line starts",
@@ -378,3 +426,56 @@ def action(metric_name: str, threshold: float | bool, evidence: Evidence) -> tup
             f"수집을 계속하세요: 현재 데이터 수집 {evidence.data_days}일 (기준 {th_ko})",
         )
     raise KeyError(metric_name)
+
+
+_FLAG_ACTIONS: dict[str, tuple[str, str]] = {
+    "implausible_ideal_time": (
+        "Check the ideal cycle time of each machine in the registry: with it the machines would "
+        "run faster than their ideal, so {kpis} cannot be shown",
+        "등록부의 설비별 표준 사이클타임을 확인하세요: 등록된 값으로는 설비가 이론보다 빨리 생산한 것이 "
+        "되어 {kpis}을(를) 산출할 수 없습니다",
+    ),
+    "coverage": (
+        "Keep the collector running on every machine through the planned time: data covered only "
+        "{coverage} of it, too little to show {kpis}",
+        "계획 시간 동안 모든 설비의 수집이 끊기지 않게 하세요: 데이터 수집률이 {coverage}로 낮아 "
+        "{kpis}을(를) 산출하지 않았습니다",
+    ),
+    "inconsistent_counts": (
+        "Check the produced, good and reject counters: their counts contradict each other, so {kpis} "
+        "cannot be shown",
+        "생산·양품·불량 카운터를 확인하세요: 수량이 서로 맞지 않아 {kpis}을(를) 산출할 수 없습니다",
+    ),
+}
+
+
+def _flag_actions(evidence: Evidence) -> tuple[str, str]:
+    """One sentence per flag reason of the KPIs behind ``kpis_computable``."""
+    by_reason: dict[str, list[str]] = {}
+    for kpi, reason in evidence.kpi_flags:
+        by_reason.setdefault(reason, []).append(kpi)
+    en, ko = [], []
+    for reason, kpis in by_reason.items():
+        en_t, ko_t = _FLAG_ACTIONS.get(
+            reason,
+            (
+                "Make {kpis} computable: it is left out ({why})",
+                "{kpis}을(를) 산출할 수 있게 하세요: 제외됨 ({why})",
+            ),
+        )
+        coverage = format_value(METRICS["auto_capture_coverage"], evidence.kpi_coverage, "en")
+        en.append(
+            en_t.format(
+                kpis=", ".join(_KPI_NAMES[k][1].lower() for k in kpis),
+                coverage=coverage,
+                why=_flag_text(reason, "en", evidence.kpi_coverage),
+            )
+        )
+        ko.append(
+            ko_t.format(
+                kpis=", ".join(_KPI_NAMES[k][0] for k in kpis),
+                coverage=coverage,
+                why=_flag_text(reason, "ko", evidence.kpi_coverage),
+            )
+        )
+    return "; ".join(en), "; ".join(ko)

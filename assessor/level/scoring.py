@@ -115,6 +115,9 @@ class GateResult:
     threshold: float | bool
     message_en: str
     message_ko: str
+    #: what the evidence value leaves out and why (a flagged KPI), in each language; ''
+    note_en: str = ""
+    note_ko: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def _gate_results(rule: LevelRule, evidence: Evidence, score: float) -> list[Gat
         m = METRICS[gate.metric]
         value = evidence.value(gate.metric)
         ok = passes(m, value, gate.threshold)
+        note_en, note_ko = evidence.note(gate.metric, "en"), evidence.note(gate.metric, "ko")
         out.append(
             GateResult(
                 level=rule.level,
@@ -182,10 +186,14 @@ def _gate_results(rule: LevelRule, evidence: Evidence, score: float) -> list[Gat
                 passed=ok,
                 evidence=value,
                 threshold=gate.threshold,
-                message_en=f"{head_en}: {m.label_en}: {format_value(m, value, 'en')} "
+                message_en=f"{head_en}: {m.label_en}: {format_value(m, value, 'en')}"
+                f"{f' ({note_en})' if note_en else ''} "
                 f"(needs {format_threshold(m, gate.threshold, 'en')}) - {'passed' if ok else 'failed'}",
-                message_ko=f"{head_ko}: {m.label_ko}: {format_value(m, value, 'ko')} "
+                message_ko=f"{head_ko}: {m.label_ko}: {format_value(m, value, 'ko')}"
+                f"{f' ({note_ko})' if note_ko else ''} "
                 f"(기준 {format_threshold(m, gate.threshold, 'ko')}) - {'충족' if ok else '미충족'}",
+                note_en=note_en,
+                note_ko=note_ko,
             )
         )
     # level 1 with a zero minimum would only add a line that always passes

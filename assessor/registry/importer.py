@@ -267,6 +267,8 @@ Days = Annotated[frozenset[Weekday], BeforeValidator(_days)]
 ProgramName = Annotated[Program, BeforeValidator(_program)]
 TimeZone = Annotated[str, BeforeValidator(_timezone)]
 CycleTime = Annotated[float, BeforeValidator(_cycle_time)]
+#: 0 is allowed (for small_stop it turns small stops off)
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 Count = Annotated[int, BeforeValidator(_count)]
 
 
@@ -332,6 +334,9 @@ class FactorySpec(_Strict):
     region: Text = ""
     employees: Count | None = None
     timezone: TimeZone = DEFAULT_TIMEZONE
+    #: stops shorter than this are small stops (docs/kpi-method.md); absent: the
+    #: assessor's ``kpi.small_stop`` setting
+    small_stop: Duration | None = None
     calendar: CalendarSpec | None = None
     lines: list[LineSpec] = []
     support_projects: list[SupportProjectSpec] = []
@@ -520,6 +525,7 @@ def to_factory(f: FactorySpec) -> Factory:
             )
             for p in f.support_projects
         ),
+        small_stop_s=f.small_stop,
     )
 
 

@@ -8,7 +8,7 @@ reads back exactly as it was imported.
 from __future__ import annotations
 
 #: Bump when the DDL changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DDL_V1 = """
 CREATE TABLE schema_version (
@@ -126,4 +126,7 @@ MIGRATIONS: dict[int, str] = {
     1: DDL_V1,
     # machines that count the line's finished units (docs/kpi-method.md, "Line output")
     2: "ALTER TABLE machines ADD COLUMN line_output INTEGER NOT NULL DEFAULT 0;",
+    # a factory's own small-stop limit in seconds; NULL: the assessor's setting
+    # (docs/kpi-method.md, "Small stops")
+    3: "ALTER TABLE factories ADD COLUMN small_stop_s REAL CHECK (small_stop_s >= 0);",
 }

@@ -174,10 +174,12 @@ class RegistryStore:
         # an upsert, not INSERT OR REPLACE: replacing the row would cascade-delete the
         # factory's baseline logs, answers and tokens
         db.execute(
-            "INSERT INTO factories (id, name, region, employees, timezone) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO factories (id, name, region, employees, timezone, small_stop_s) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET name = excluded.name, region = excluded.region, "
-            "employees = excluded.employees, timezone = excluded.timezone",
-            (f.id, f.name, f.region, f.employees, f.calendar.timezone),
+            "employees = excluded.employees, timezone = excluded.timezone, "
+            "small_stop_s = excluded.small_stop_s",
+            (f.id, f.name, f.region, f.employees, f.calendar.timezone, f.small_stop_s),
         )
         for table in ("machines", "lines", "shift_rules", "break_rules", "holidays", "support_projects"):
             db.execute(f"DELETE FROM {table} WHERE factory_id = ?", (f.id,))
@@ -249,7 +251,8 @@ class RegistryStore:
     @staticmethod
     def _read_factory(db: sqlite3.Connection, factory_id: str) -> Factory | None:
         row = db.execute(
-            "SELECT id, name, region, employees, timezone FROM factories WHERE id = ?", (factory_id,)
+            "SELECT id, name, region, employees, timezone, small_stop_s FROM factories WHERE id = ?",
+            (factory_id,),
         ).fetchone()
         if row is None:
             return None
@@ -301,7 +304,7 @@ class RegistryStore:
                     after=DateWindow(after_start, after_end) if after_start and after_end else None,
                 )
             )
-        fid, name, region, employees, timezone = row
+        fid, name, region, employees, timezone, small_stop_s = row
         return Factory(
             id=fid,
             name=name,
@@ -310,6 +313,7 @@ class RegistryStore:
             calendar=ShiftCalendar(timezone=timezone, shifts=shifts, breaks=breaks, holidays=holidays),
             lines=lines,
             support_projects=tuple(projects),
+            small_stop_s=small_stop_s,
         )
 
     @staticmethod

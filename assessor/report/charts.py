@@ -8,12 +8,14 @@ graphics inside the PDF and use the same embedded Korean font as the text.
   interval of the improvement rate mapped onto that axis.
 - ``trend_chart``: monthly values of one KPI over the after period, against the before value.
 - ``oee_chart``: availability, performance, quality and OEE of the measured periods.
+- ``waterfall_chart``: the OEE waterfall of the six big losses (the factory page's bars).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
@@ -21,7 +23,8 @@ from reportlab.graphics.shapes import Drawing, Line, PolyLine, Rect, String
 from reportlab.lib import colors
 
 from assessor.gains import Direction, KpiGain, MonthPoint
-from assessor.labels import Lang, fmt_kpi, kpi_name, word
+from assessor.labels import Lang, fmt_kpi, kpi_name, loss_name, word
+from assessor.losses_view import waterfall
 from assessor.report.data import Period
 from assessor.report.pdf_common import AFTER_COLOR, BEFORE_COLOR, FONT, INK, MUTED, RECENT_COLOR, RULE
 from assessor.report.text import tr
@@ -227,4 +230,53 @@ def oee_chart(periods: Sequence[Period], lang: Lang, width: float, height: float
     legend.colorNamePairs = [(_PERIOD_COLORS.get(p.key, MUTED), period_label(p, lang)) for p in periods]
     d.add(legend)
     d.add(_text(_LEFT, height - 9, tr("chart_oee", lang), 7, "start", MUTED))
+    return d
+
+
+def _label_lines(text: str, per_line: int) -> list[str]:
+    """A bar label in at most two lines, broken at a space near the middle."""
+    if len(text) <= per_line or " " not in text:
+        return [text]
+    cut = min((i for i, ch in enumerate(text) if ch == " "), key=lambda i: abs(i - len(text) / 2))
+    return [text[:cut], text[cut + 1 :]]
+
+
+def waterfall_chart(row: dict[str, Any], lang: Lang, width: float, height: float = 170) -> Drawing | None:
+    """The OEE waterfall of a KPI row in hours: known planned time, each of the six big
+    losses as a step down, the time that remains (assessor.losses_view, the same bars as
+    the factory page)."""
+    w = waterfall(row)
+    if w is None:
+        return None
+    h = 3600.0
+    bars: list[tuple[str, float, float]] = []  # (label, bottom, top) in hours
+    level = 0.0
+    for i, (key, seconds) in enumerate(w.steps):
+        value = seconds / h
+        low, high = (0.0, value) if i == 0 else sorted((level, level + value))
+        level = value if i == 0 else level + value
+        bars.append((loss_name(key, lang), low, high))
+    bars.append((loss_name(w.total[0], lang), 0.0, w.total[1] / h))
+    top = max(high for _, _, high in bars)
+    step = _step(top)
+    top = _nice_top(top * 1.12, step)
+    d = Drawing(width, height)
+    _y_axis(d, top, step, height, width, "{:,.0f}" if step >= 1 else "{:,.1f}")
+    plot_h = height - _BOTTOM - _TOP
+    group = (width - _LEFT - 6) / len(bars)
+    bar_w = min(34.0, group * 0.6)
+
+    def y(v: float) -> float:
+        return _BOTTOM + plot_h * max(0.0, min(v, top)) / top
+
+    for i, (label, low, high) in enumerate(bars):
+        cx = _LEFT + group * (i + 0.5)
+        # the known time and what remains in blue, the losses in red
+        color = AFTER_COLOR if i in (0, len(bars) - 1) else colors.HexColor("#c62828")
+        bar_h = max(0.5, y(high) - y(low))
+        d.add(Rect(cx - bar_w / 2, y(low), bar_w, bar_h, fillColor=color, strokeColor=None))
+        d.add(_text(cx, y(high) + 3, f"{high - low:,.1f}", 6.3))
+        for j, part in enumerate(_label_lines(label, 9 if lang == "ko" else 14)):
+            d.add(_text(cx, _BOTTOM - 9 - 7.5 * j, part, 6.0))
+    d.add(_text(_LEFT, height - 9, tr("chart_waterfall", lang), 7, "start", MUTED))
     return d

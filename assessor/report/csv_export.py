@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from assessor.csv_cells import safe_row
 from assessor.gains import GAIN_KPIS, KPI_DIRECTIONS, KpiGain
-from assessor.labels import DISPLAY_TZ, Lang, kpi_name, pick, source_name, tier_name
+from assessor.labels import DISPLAY_TZ, Lang, kpi_flag, kpi_name, pick, source_name, tier_name
 from assessor.report.data import FactoryReportData, PortfolioReportData
 from assessor.report.text import tr
 
@@ -47,7 +47,9 @@ FACTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("reference_improvement", "사업 참고치"),
     ("reference_figure", "사업 참고치 설명"),
     ("meets_reference", "참고치 달성"),
+    ("excluded_reason", "제외 사유"),
     ("recent_30d", "최근 30일"),
+    ("recent_30d_flag", "최근 30일 미표시 사유"),
     ("level", "수준"),
     ("build_level", "구축 수준"),
     ("tier", "지원 유형"),
@@ -67,6 +69,7 @@ _PORTFOLIO_HEAD: tuple[tuple[str, str], ...] = (
     ("score", "점수"),
     ("oee_7d", "최근 7일 설비종합효율"),
     ("coverage_7d", "최근 7일 데이터 수집률"),
+    ("flags_7d", "최근 7일 미표시 지표"),
     ("project", "지원사업 ID"),
 )
 _PORTFOLIO_GAIN_PARTS: tuple[tuple[str, str], ...] = (
@@ -75,6 +78,7 @@ _PORTFOLIO_GAIN_PARTS: tuple[tuple[str, str], ...] = (
     ("improvement", "개선율"),
     ("reference", "사업 참고치"),
     ("meets_reference", "참고치 달성"),
+    ("excluded_reason", "제외 사유"),
 )
 _PORTFOLIO_TAIL: tuple[tuple[str, str], ...] = (
     ("machines", "설비 수"),
@@ -136,6 +140,7 @@ def _gain_cells(g: KpiGain, lang: Lang) -> dict[str, str]:
         "reference_improvement": "" if ref is None else number(ref.improvement),
         "reference_figure": "" if ref is None else pick((ref.figure_ko, ref.figure_en), lang),
         "meets_reference": number(g.meets_reference),
+        "excluded_reason": g.excluded_reason or "",
         "warnings": ";".join(w.code for w in g.warnings),
     }
 
@@ -169,7 +174,9 @@ def factory_csv(data: FactoryReportData, lang: Lang) -> bytes:
             "kpi": kpi,
             "kpi_name": kpi_name(kpi, lang),
             "direction": tr(direction, lang) if lang == "ko" else direction,
+            # a flagged KPI is None in the row: empty value, the reason next to it
             "recent_30d": number(data.recent.kpis.get(kpi)),
+            "recent_30d_flag": kpi_flag(kpi, data.recent.kpis.get("flags") or ()) or "",
         }
         if (gain := data.gain(kpi)) is not None:
             row |= _gain_cells(gain, lang)
@@ -190,6 +197,7 @@ def _portfolio_row(r: dict[str, Any], employees: int | None, lang: Lang, generat
         "score": number(r["score"]),
         "oee_7d": number(r.get("oee_7d")),
         "coverage_7d": number(r.get("coverage_7d")),
+        "flags_7d": ";".join(sorted({f"{f['kpi']}:{f['reason']}" for f in r.get("flags_7d") or ()})),
         "project": r.get("project") or "",
         "machines": number(h["machines"]),
         "machines_reporting": number(h["reporting"]),
@@ -199,7 +207,8 @@ def _portfolio_row(r: dict[str, Any], employees: int | None, lang: Lang, generat
     }
     for g in r.get("gains", []):
         for part, _ in _PORTFOLIO_GAIN_PARTS:
-            row[f"{g['kpi']}_{part}"] = number(g.get(part))
+            value = g.get(part)
+            row[f"{g['kpi']}_{part}"] = (value or "") if part == "excluded_reason" else number(value)
     return row
 
 

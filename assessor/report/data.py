@@ -46,6 +46,10 @@ class FactoryReportData:
     #: periods with a measured OEE, for the components chart (before, after, recent)
     oee_periods: tuple[Period, ...]
     generated_at: float
+    #: every measured period (before, after, recent): the chart notes name those left out
+    periods: tuple[Period, ...] = ()
+    #: the factory's small-stop limit, seconds (for the losses note)
+    small_stop_s: float | None = None
 
     def gain(self, kpi: str) -> KpiGain | None:
         if self.gains is None:
@@ -125,6 +129,8 @@ async def collect_factory(
         recent=recent,
         oee_periods=tuple(p for p in periods if p.kpis.get("oee") is not None),
         generated_at=now,
+        periods=tuple(periods),
+        small_stop_s=service.cfg.kpi.small_stop_for(factory),
     )
 
 

@@ -10,16 +10,23 @@ from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from assessor.domain import DateWindow
 from assessor.gains import KpiGain
+from assessor.kpi.timeline import SMALL_STOP_S
 from assessor.labels import (
     DISPLAY_TZ,
     Lang,
+    flag_text,
     fmt_date,
+    fmt_duration,
     fmt_interval,
     fmt_kpi,
+    fmt_kpi_row,
     fmt_num,
+    fmt_pct,
     fmt_signed_pct,
     fmt_time,
+    kpi_flag,
     kpi_name,
+    loss_name,
     pick,
     source_name,
     tier_name,
@@ -28,6 +35,7 @@ from assessor.labels import (
 from assessor.level import Assessment, GateResult
 from assessor.level.evidence import METRICS, format_threshold, format_value
 from assessor.level.scoring import SCORE_GATE
+from assessor.losses_view import LOSS_KPI, hidden_losses, losses_of
 from assessor.report import charts
 from assessor.report.data import FactoryReportData
 from assessor.report.pdf_common import TEXT_WIDTH, build_pdf, cell, facts, para, table
@@ -48,6 +56,19 @@ RECENT_KPIS = (
     "mttr_s",
 )
 TREND_KPIS = ("units_per_hour", "defect_rate", "oee")
+#: rows of the six big losses table, in the waterfall's order
+LOSS_ROWS = (
+    "planned_s",
+    "unknown_s",
+    "known_s",
+    "breakdowns_s",
+    "setup_s",
+    "small_stops_s",
+    "speed_s",
+    "startup_rejects_s",
+    "production_rejects_s",
+    "fully_productive_s",
+)
 
 
 def render_factory_pdf(data: FactoryReportData, lang: Lang) -> bytes:
@@ -148,7 +169,7 @@ def _gains(gains: Sequence[KpiGain], lang: Lang) -> list[Flowable]:
                 cell(kpi_name(g.kpi, lang), "cell_bold"),
                 cell(fmt_kpi(g.kpi, g.before), "cell_right"),
                 cell(fmt_kpi(g.kpi, g.after), "cell_right"),
-                cell(fmt_signed_pct(g.improvement), "cell_right"),
+                cell(_improvement(g, lang), "cell_right"),
                 cell(fmt_interval(g.ci95_low, g.ci95_high), "cell_right"),
                 cell(f"{fmt_num(g.days_before)} / {fmt_num(g.days_after)}", "cell_right"),
                 f"{_src(g.source_before, lang)} / {_src(g.source_after, lang)}",
@@ -163,6 +184,11 @@ def _gains(gains: Sequence[KpiGain], lang: Lang) -> list[Flowable]:
         if g.reference is not None and (note := pick((g.reference.note_ko, g.reference.note_en), lang)):
             notes.append(para(f"{kpi_name(g.kpi, lang)}: {note}", "small"))
     return [para(tr("section_gains", lang), "h1"), table(rows, widths), Spacer(1, 3), *notes]
+
+
+def _improvement(g: KpiGain, lang: Lang) -> str:
+    # a gain left out because a side's KPI is flagged: the warnings say why
+    return tr("excluded", lang) if g.excluded_reason else fmt_signed_pct(g.improvement)
 
 
 def _src(source: str, lang: Lang) -> str:
@@ -195,12 +221,39 @@ def _charts(data: FactoryReportData, lang: Lang) -> list[Flowable]:
                 drawings.append(trend)
     if (d := charts.oee_chart(data.oee_periods, lang, TEXT_WIDTH)) is not None:
         drawings.append(d)
+    drawings += _left_out_of_oee_chart(data, lang)
+    if (d := charts.waterfall_chart(data.recent.kpis, lang, TEXT_WIDTH)) is not None:
+        drawings.append(d)
     if not drawings:
         return []
     out: list[Flowable] = [KeepTogether([para(tr("section_charts", lang), "h1"), drawings[0]])]
     for d in drawings[1:]:
         out += [Spacer(1, 6), d]
     return out
+
+
+def _left_out_of_oee_chart(data: FactoryReportData, lang: Lang) -> list[Flowable]:
+    """A line per measured period whose OEE is flagged: why it is not in the chart."""
+    out: list[Flowable] = []
+    for p in data.periods:
+        if p.kpis.get("oee") is not None or kpi_flag("oee", p.kpis.get("flags") or ()) is None:
+            continue
+        why = _flag_list(p.kpis, lang)
+        out.append(para(f"{charts.period_label(p, lang)}: {tr('oee_left_out', lang)} — {why}", "small"))
+    return out
+
+
+def _flag_list(row: dict[str, Any], lang: Lang) -> str:
+    """'성능가동률: 이상치(표준 사이클타임 확인)' for each flagged OEE factor (or OEE itself)."""
+    flags = row.get("flags") or ()
+    parts = [
+        f"{kpi_name(k, lang)}: {flag_text(reason, lang, row.get('coverage'))}"
+        for k in ("availability", "performance", "quality")
+        if (reason := kpi_flag(k, flags)) is not None
+    ]
+    if not parts and (reason := kpi_flag("oee", flags)) is not None:
+        parts.append(f"{kpi_name('oee', lang)}: {flag_text(reason, lang, row.get('coverage'))}")
+    return "; ".join(parts)
 
 
 def _gate_row(g: GateResult, lang: Lang) -> list[Any]:
@@ -211,6 +264,9 @@ def _gate_row(g: GateResult, lang: Lang) -> list[Any]:
         m = METRICS[g.id]
         name = m.label_ko if lang == "ko" else m.label_en
         evidence, threshold = format_value(m, g.evidence, lang), format_threshold(m, g.threshold, lang)
+        if note := (g.note_ko if lang == "ko" else g.note_en):
+            # a flagged KPI behind the evidence: its reason, never its value
+            evidence = f"{evidence} — {note}"
     return [
         f"Level {g.level}",
         name,
@@ -259,13 +315,46 @@ def _recent(data: FactoryReportData, lang: Lang) -> list[Flowable]:
     if not p.kpis:
         return [*out, para(tr("no_days", lang))]
     rows = [[tr("kpi", lang), tr("value", lang)]]
-    rows += [[kpi_name(k, lang), cell(_kpi_value(k, p.kpis.get(k)), "cell_right")] for k in RECENT_KPIS]
-    return [*out, table(rows, [TEXT_WIDTH * 0.4, TEXT_WIDTH * 0.2])]
+    for k in RECENT_KPIS:
+        flagged = kpi_flag(k, p.kpis.get("flags") or ()) is not None
+        # a flagged KPI shows "— <reason>", never its measured value
+        shown = cell(fmt_kpi_row(k, p.kpis, lang), "bad" if flagged else "cell_right")
+        rows.append([kpi_name(k, lang), shown])
+    return [*out, table(rows, [TEXT_WIDTH * 0.4, TEXT_WIDTH * 0.45]), *_losses(data, lang)]
 
 
-def _kpi_value(kpi: str, value: float | None) -> str:
-    # counts are whole units; fmt_kpi would print "123,456.0"
-    return fmt_num(value) if kpi.endswith("_count") else fmt_kpi(kpi, value)
+def _losses(data: FactoryReportData, lang: Lang) -> list[Flowable]:
+    """The six big losses of the last 30 days: hours and share of the known time, from
+    the same ``losses`` as the waterfall; losses resting on a flagged KPI show its reason."""
+    row = data.recent.kpis
+    losses = losses_of(row)
+    if losses is None or losses.known_s <= 0:
+        return []  # nothing known to split: the KPI table above says so
+    hidden = hidden_losses(row)
+    head = [tr("loss", lang), tr("loss_kpi", lang), tr("hours", lang), tr("share_known", lang)]
+    rows: list[list[Any]] = [head]
+    for key in LOSS_ROWS:
+        seconds = getattr(losses, key)
+        group = kpi_name(LOSS_KPI[key], lang) if key in LOSS_KPI else ""
+        if key in hidden:
+            kpi, reason = hidden[key]
+            shown = f"— {kpi_name(kpi, lang)}: {flag_text(reason, lang, row.get('coverage'))}"
+            rows.append([loss_name(key, lang), group, cell(shown, "bad"), ""])
+            continue
+        if seconds is None:
+            unknown = cell(f"— {tr('startup_unknown', lang)}", "cell_right")
+            rows.append([loss_name(key, lang), group, unknown, ""])
+            continue
+        # planned and unknown time are outside the known time the shares divide
+        inside = losses.known_s > 0 and key not in ("planned_s", "unknown_s")
+        share = fmt_pct(seconds / losses.known_s) if inside else ""
+        rows.append([loss_name(key, lang), group, cell(fmt_num(seconds / 3600.0, 1), "cell_right"), share])
+    limit = fmt_duration(data.small_stop_s if data.small_stop_s is not None else SMALL_STOP_S, lang)
+    return [
+        para(tr("section_losses", lang), "h2"),
+        table(rows, [TEXT_WIDTH * x for x in (0.3, 0.2, 0.3, 0.2)]),
+        para(tr("note_losses", lang).format(limit=limit), "small"),
+    ]
 
 
 def _method(data: FactoryReportData, lang: Lang) -> list[Flowable]:

@@ -11,10 +11,12 @@ from reportlab.platypus import Flowable, Spacer
 from assessor.labels import (
     DISPLAY_TZ,
     Lang,
+    flag_text,
     fmt_num,
     fmt_pct,
     fmt_signed_pct,
     fmt_time,
+    kpi_flag,
     kpi_name,
     tier_name,
     word,
@@ -75,6 +77,10 @@ def _gains_cell(row: dict[str, Any], lang: Lang) -> str:
     lines = []
     for kpi in KEY_GAINS:
         g = _gain(row, kpi)
+        if g is not None and g.get("excluded_reason"):
+            # a side's KPI is flagged: the reason, never a gain from the flagged value
+            lines.append(f"{kpi_name(kpi, lang)} {tr('excluded', lang)} ({_excluded(g, lang)})")
+            continue
         if g is None or g["improvement"] is None:
             continue
         verdict = tr("yes" if g["meets_reference"] else "no", lang)
@@ -83,6 +89,21 @@ def _gains_cell(row: dict[str, Any], lang: Lang) -> str:
             f"({fmt_signed_pct(g['reference'])}, {verdict})"
         )
     return "\n".join(lines) or tr("no_days", lang)
+
+
+def _excluded(g: dict[str, Any], lang: Lang) -> str:
+    return "; ".join(
+        f"{word(x['side'], lang)}: {flag_text(x['reason'], lang, x.get('coverage'))}"
+        for x in g.get("excluded") or ()
+    ) or str(g["excluded_reason"])
+
+
+def _oee_cell(row: dict[str, Any], lang: Lang) -> str:
+    """The last week's OEE, or '— <reason>' when it is flagged (never its measured value)."""
+    reason = kpi_flag("oee", row.get("flags_7d") or ())
+    if reason is None:
+        return fmt_pct(row.get("oee_7d"))
+    return f"— {flag_text(reason, lang, row.get('coverage_7d'))}"
 
 
 def _health_cell(row: dict[str, Any], lang: Lang) -> str:
@@ -108,7 +129,7 @@ def _factory_table(rows: Sequence[dict[str, Any]], lang: Lang) -> Flowable:
             r.get("region") or "–",
             tier_name(r["tier"], lang),
             f"Level {r['level']} · {tier_name(r['build_level'], lang)}\n{fmt_num(r['score'], 1)} / 1,000",
-            cell(fmt_pct(r.get("oee_7d")), "cell_right"),
+            cell(_oee_cell(r, lang), "cell_right"),
             r.get("project") or "–",
             _gains_cell(r, lang),
             _health_cell(r, lang),

@@ -19,6 +19,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "section_next": ("다음 단계", "Next step"),
     "section_recent": ("최근 30일 핵심성과지표", "KPIs of the last 30 days"),
     "section_method": ("산출 방법", "Method"),
+    "section_losses": ("6대 손실 (최근 30일)", "Six big losses (last 30 days)"),
     "section_summary": ("요약", "Summary"),
     "section_factories": ("공장별 현황", "Factories"),
     # facts
@@ -49,6 +50,23 @@ TEXT: dict[str, tuple[str, str]] = {
     "yes": ("달성", "yes"),
     "no": ("미달", "no"),
     "value": ("값", "Value"),
+    "loss": ("손실", "Loss"),
+    "loss_kpi": ("해당 지표", "Part of"),
+    "hours": ("시간 (h)", "Hours"),
+    "share_known": ("데이터 있는 계획 시간 대비", "Share of planned time with data"),
+    "startup_unknown": ("데이터로 구분 불가", "not told apart in the data"),
+    "excluded": ("제외", "left out"),
+    "note_losses": (
+        "6대 손실은 데이터가 있는 계획 시간을 나눕니다: 고장·비가동 정지와 준비·교체는 가동률, 소정지"
+        "({limit} 미만의 정지)와 속도 저하는 성능가동률, 불량은 양품률의 손실입니다. 불량 시간은 불량 "
+        "수량의 표준 사이클타임입니다. 초기 불량은 데이터로 생산 중 불량과 구분할 수 없어 불량에 "
+        "포함됩니다. 표시되지 않은 지표(—)에 기대는 손실은 보이지 않습니다.",
+        "The six big losses split the planned time with data: breakdowns and setup are availability "
+        "losses, small stops (stops shorter than {limit}) and reduced speed performance losses, rejects "
+        "the quality loss (the ideal time of the rejected units). Start-up rejects cannot be told apart "
+        "from production rejects in the data and are part of them. A loss that rests on a KPI not shown "
+        "(—) is not shown either.",
+    ),
     "score": ("점수", "Score"),
     "build_level": ("구축 수준", "Build level"),
     "gate": ("기준", "Gate"),
@@ -76,6 +94,11 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "chart_trend": ("도입 후 월별 추이", "Monthly trend after the project"),
     "chart_oee": ("설비종합효율 구성 요소", "OEE components"),
+    "chart_waterfall": (
+        "설비종합효율 손실 분석 (최근 30일, 시간)",
+        "OEE losses, last 30 days (hours)",
+    ),
+    "oee_left_out": ("그래프에서 제외", "not in the chart"),
     "chart_before_line": ("점선: 도입 전 값", "dashed: before value"),
     "recent_30d": ("최근 30일", "last 30 days"),
     # summary counts
@@ -100,13 +123,20 @@ TEXT: dict[str, tuple[str, str]] = {
         "개선율은 (도입 후 - 도입 전)/도입 전이며 낮을수록 좋은 지표는 부호를 바꿉니다. "
         "95% 신뢰구간은 일 단위 재표본 2,000회의 백분위 "
         "부트스트랩입니다 (한쪽 5일 미만이면 산출하지 않음). 같은 날짜에 수기 기록이 있으면 자동 수집 "
-        "값보다 우선합니다.",
+        "값보다 우선합니다. 설비 상태는 수집기가 설비와 연결되어 있던 시간(liveness) 동안만 유효하며, "
+        "데이터가 없는 시간은 미확인 시간입니다. 데이터 수집률이 기준보다 낮거나 값이 성립할 수 없는 "
+        "지표(예: 성능가동률이 100%를 넘어 표준 사이클타임이 의심되는 경우)는 값 대신 '—'와 사유를 "
+        "표시하고 개선율 계산에서 제외합니다.",
         "KPIs follow the ISO 22400-2 definitions (availability = actual production time / planned busy "
         "time, performance = ideal cycle time x units / actual production time, quality = good / produced "
         "units, OEE = their product). A period's value is the ratio of the sums of the days, never the mean "
         "of daily ratios. Improvement = (after - before) / before, sign flipped for lower-is-better KPIs. "
         "The 95% interval is a percentile bootstrap over days with 2,000 resamples (none with fewer than 5 "
-        "days on a side). Manual log days win over measured days of the same date.",
+        "days on a side). Manual log days win over measured days of the same date. A machine state "
+        "holds only while the collector reached the machine (liveness); time without data is unknown. "
+        "A KPI whose data coverage is below the threshold or whose value cannot be right (e.g. "
+        "performance above 100%, a sign of a wrong ideal cycle time) is shown as '—' with the reason "
+        "and left out of the gains.",
     ),
     "note_portfolio_gains": (
         "개선율은 가장 최근 지원사업의 점추정치입니다. 신뢰구간은 공장별 보고서에 있습니다.",

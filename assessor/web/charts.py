@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from assessor.labels import Lang, fmt_pct, kpi_name, state_name
+from assessor.labels import Lang, fmt_pct, kpi_name, loss_name, state_name
+from assessor.losses_view import waterfall
 from assessor.timeline_query import ParetoBar, Timeline
 from assessor.web.i18n import t
 
@@ -79,37 +80,16 @@ def kpi_trend(rows: Sequence[dict[str, Any]], lang: Lang) -> Figure:
     }
 
 
-def waterfall_steps(k: dict[str, Any]) -> list[tuple[str, float]] | None:
-    """Hours from planned time (with data) down to fully productive time; None without data.
-
-    Known planned time x availability is run time, x performance is the ideal time of
-    what was produced, x quality the ideal time of the good units: each step is one loss.
-    """
-    planned = (k.get("planned_time_s") or 0.0) - (k.get("unknown_time_s") or 0.0)
-    a, p, q = k.get("availability"), k.get("performance"), k.get("quality")
-    if planned <= 0 or a is None:
+def oee_waterfall(row: dict[str, Any], lang: Lang) -> Figure | None:
+    """Hours from planned time with data down to fully productive time, one bar per loss
+    of ``Losses.as_steps()`` (assessor.losses_view: cut short where a KPI is flagged)."""
+    w = waterfall(row)
+    if w is None:
         return None
-    run = planned * a
-    # performance above 1 (an ideal cycle time slower than reality) is no loss, not a gain
-    ideal = run * min(p, 1.0) if p is not None else run
-    good = ideal * q if q is not None else ideal
     h = 3600.0
-    return [
-        ("wf_planned", planned / h),
-        ("wf_availability_loss", -(planned - run) / h),
-        ("wf_performance_loss", -(run - ideal) / h),
-        ("wf_quality_loss", -(ideal - good) / h),
-        ("wf_productive", good / h),
-    ]
-
-
-def oee_waterfall(k: dict[str, Any], lang: Lang) -> Figure | None:
-    steps = waterfall_steps(k)
-    if steps is None:
-        return None
-    names = [t(key, lang) for key, _ in steps]
-    values = [round(v, 2) for _, v in steps]
-    measures = ["absolute", "relative", "relative", "relative", "total"]
+    names = [loss_name(key, lang) for key, _ in w.steps] + [loss_name(w.total[0], lang)]
+    values = [round(v / h, 2) for _, v in w.steps] + [round(w.total[1] / h, 2)]
+    measures = ["absolute"] + ["relative"] * (len(w.steps) - 1) + ["total"]
     return {
         "data": [
             {
@@ -128,7 +108,9 @@ def oee_waterfall(k: dict[str, Any], lang: Lang) -> Figure | None:
             }
         ],
         "layout": _layout(
-            yaxis={"title": {"text": t("hours", lang)}, "rangemode": "tozero"}, showlegend=False
+            yaxis={"title": {"text": t("hours", lang)}, "rangemode": "tozero"},
+            xaxis={"type": "category"},
+            showlegend=False,
         ),
     }
 

@@ -103,11 +103,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "kpi_trend": ("일별 지표 추이", "KPIs per day"),
     "oee_waterfall": ("설비종합효율 손실 분석", "OEE losses"),
-    "wf_planned": ("계획 가동 시간", "Planned time"),
-    "wf_availability_loss": ("가동 손실", "Availability loss"),
-    "wf_performance_loss": ("성능 손실", "Performance loss"),
-    "wf_quality_loss": ("품질 손실", "Quality loss"),
-    "wf_productive": ("완전 생산 시간", "Fully productive time"),
+    "wf_cut": (
+        "{kpi}: {why} — 그 값에 기대는 손실은 표시하지 않고 {total}에서 멈춥니다.",
+        "{kpi}: {why}. The losses that rest on it are not shown; the chart stops at {total}.",
+    ),
+    "wf_none": (
+        "{kpi}: {why} — 손실 분석을 표시하지 않습니다.",
+        "{kpi}: {why}. No loss breakdown is shown.",
+    ),
+    "wf_unknown": (
+        "데이터가 없는 계획 시간(미확인 시간) {hours} h는 손실 분석에 넣지 않았습니다.",
+        "{hours} h of planned time without data (unknown time) are left out of the breakdown.",
+    ),
+    "small_stops_bar": ("소정지 ({limit} 미만)", "small stops (< {limit})"),
     "hours": ("시간", "hours"),
     "state_timeline": ("설비별 상태 이력", "Machine states"),
     "timeline_coarse": (
@@ -116,8 +124,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "downtime_pareto": ("비가동 사유 파레토", "Downtime Pareto"),
     "pareto_note": (
-        "상태 이력 기간의 계획 시간 중 가동하지 않은 시간(대기, 고장, 준비, 정지)을 사유별로 합산했습니다.",
-        "Planned time not running (idle, fault, setup, stopped) in the timeline period, by reason.",
+        "상태 이력 기간의 계획 시간 중 가동하지 않은 시간(대기, 고장, 준비, 정지)을 사유별로 합산했습니다. "
+        "{limit} 미만의 짧은 정지는 가동 손실이 아닌 성능 손실(소정지)이므로 사유와 관계없이 "
+        "'소정지' 막대 하나로 모았습니다.",
+        "Planned time not running (idle, fault, setup, stopped) in the timeline period, by reason. "
+        "Stops shorter than {limit} are a performance loss (small stops), not an availability loss, so "
+        "they form one bar of their own whatever their reason.",
     ),
     "cumulative": ("누적 비율", "Cumulative share"),
     "other_reasons": ("기타", "other"),

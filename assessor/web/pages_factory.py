@@ -19,7 +19,8 @@ from assessor.kpi.calendar import planned_intervals
 from assessor.labels import Lang
 from assessor.level.evidence import METRICS, format_threshold, format_value
 from assessor.level.scoring import SCORE_GATE, Assessment
-from assessor.timeline_query import downtime_by_reason, pareto, state_timeline
+from assessor.losses_view import waterfall
+from assessor.timeline_query import SMALL_STOP, downtime_by_reason, pareto, state_timeline
 from assessor.web import charts
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
@@ -31,6 +32,20 @@ MAX_KPI_DAYS = 800
 MAX_TIMELINE_DAYS = 31
 #: the level is re-assessed at most this often per factory while people browse
 ASSESSMENT_MAX_AGE_S = 300.0
+#: the period totals on the factory page, in this order
+TOTAL_KEYS = (
+    "oee",
+    "availability",
+    "performance",
+    "quality",
+    "units_per_hour",
+    "defect_rate",
+    "total_count",
+    "mtbf_s",
+    "mttr_s",
+    "small_stop_time_s",
+    "coverage",
+)
 
 
 class PeriodError(ValueError):
@@ -83,6 +98,53 @@ def period(
     return Period(start_day, today, _midnight(start_day, tz), now), problem
 
 
+def pareto_hours(
+    by_reason: dict[tuple[str, str], float], small_stop_s: float, lang: Lang
+) -> dict[str, float]:
+    """Pareto label -> seconds: the reason, or "no reason given (state)", and small stops
+    as one bar of their own whatever their reason."""
+    out: dict[str, float] = {}
+    for (state, reason), seconds in by_reason.items():
+        if state == SMALL_STOP:
+            label = t("small_stops_bar", lang, limit=labels.fmt_duration(small_stop_s, lang))
+        else:
+            label = reason or f"{labels.word('no_reason', lang)} ({labels.state_name(state, lang)})"
+        out[label] = out.get(label, 0.0) + seconds
+    return out
+
+
+def waterfall_notes(row: dict[str, Any], lang: Lang) -> list[str]:
+    """What the OEE waterfall leaves out and why: a flagged KPI (its reason, never its
+    value) and the planned time without data."""
+    notes = []
+    flags = row.get("flags") or ()
+    availability = labels.kpi_flag("availability", flags)
+    w = waterfall(row)
+    if availability is not None:
+        notes.append(
+            t(
+                "wf_none",
+                lang,
+                kpi=labels.kpi_name("availability", lang),
+                why=labels.flag_text(availability, lang, row.get("coverage")),
+            )
+        )
+    elif w is not None and w.cut_by is not None:
+        kpi, reason = w.cut_by
+        notes.append(
+            t(
+                "wf_cut",
+                lang,
+                kpi=labels.kpi_name(kpi, lang),
+                why=labels.flag_text(reason, lang, row.get("coverage")),
+                total=labels.loss_name(w.total[0], lang),
+            )
+        )
+    if w is not None and w.unknown_s > 0:
+        notes.append(t("wf_unknown", lang, hours=labels.fmt_num(w.unknown_s / 3600.0, 1)))
+    return notes
+
+
 def gate_rows(a: Assessment, lang: Lang) -> list[dict[str, Any]]:
     rows = []
     for g in a.gates:
@@ -94,11 +156,23 @@ def gate_rows(a: Assessment, lang: Lang) -> list[dict[str, Any]]:
             m = METRICS[g.id]
             name = m.label_ko if lang == "ko" else m.label_en
             evidence = format_value(m, g.evidence, lang)
+            note = g.note_ko if lang == "ko" else g.note_en
+            if note:
+                # a flagged KPI behind the evidence: the reason, never its value
+                evidence = f"{evidence} — {note}"
             threshold = format_threshold(m, g.threshold, lang)
         rows.append(
             {"level": g.level, "name": name, "evidence": evidence, "threshold": threshold, "passed": g.passed}
         )
     return rows
+
+
+def _gain_css(g: Any) -> str:
+    if g.excluded_reason:
+        return "excluded"
+    if not g.improvement:
+        return ""
+    return "better" if g.improvement > 0 else "worse"
 
 
 def gain_tables(reports: list[tuple[Any, Any]], lang: Lang) -> list[dict[str, Any]]:
@@ -122,7 +196,8 @@ def gain_tables(reports: list[tuple[Any, Any]], lang: Lang) -> list[dict[str, An
                     "interval": interval,
                     "reference": labels.fmt_signed_pct(ref) if ref is not None else "–",
                     "meets": g.meets_reference,
-                    "css": "" if not g.improvement else ("better" if g.improvement > 0 else "worse"),
+                    "css": _gain_css(g),
+                    "excluded": g.excluded_reason,
                     "mark": labels.gain_mark(g.improvement, g.meets_reference),
                     "warnings": [w.ko if lang == "ko" else w.en for w in g.warnings],
                 }
@@ -150,14 +225,14 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
     kpi_p, kpi_problem = period(request, "kpi", f, KPI_DAYS, MAX_KPI_DAYS, now)
     tl_p, tl_problem = period(request, "tl", f, TIMELINE_DAYS, MAX_TIMELINE_DAYS, now)
     daily, totals = await service.factory_kpis_by_day(f, kpi_p.start, kpi_p.end)
-    has_kpis = any(r.get("availability") is not None for r in daily)
+    # any planned time with data: flagged KPIs are shown with their reason, not hidden
+    has_kpis = any(r.get("coverage") for r in daily)
     timeline = await state_timeline(service.influx, f, tl_p.start, tl_p.end, service.cfg.kpi.hold_s)
-    by_reason = downtime_by_reason(timeline, planned_intervals(f.calendar, tl_p.start, tl_p.end))
-    reason_hours: dict[str, float] = {}
-    for (state, reason), seconds in by_reason.items():
-        label = reason or f"{labels.word('no_reason', lang)} ({labels.state_name(state, lang)})"
-        reason_hours[label] = reason_hours.get(label, 0.0) + seconds
-    bars = pareto(reason_hours, t("other_reasons", lang))
+    small_stop_s = service.cfg.kpi.small_stop_for(f)
+    by_reason = downtime_by_reason(
+        timeline, planned_intervals(f.calendar, tl_p.start, tl_p.end), small_stop_s=small_stop_s
+    )
+    bars = pareto(pareto_hours(by_reason, small_stop_s, lang), t("other_reasons", lang))
     assessment = await service.assessment(f, max_age_s=ASSESSMENT_MAX_AGE_S)
     reports = [
         (p, await service.gains(f, p.baseline, service.after_window(f, p), p.id)) for p in f.support_projects
@@ -169,25 +244,16 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
         "period_problem": kpi_problem or tl_problem,
         "has_kpis": has_kpis,
         "totals": totals,
-        "total_keys": (
-            "oee",
-            "availability",
-            "performance",
-            "quality",
-            "units_per_hour",
-            "defect_rate",
-            "total_count",
-            "mtbf_s",
-            "mttr_s",
-            "coverage",
-        ),
+        "total_keys": TOTAL_KEYS,
         "trend_fig": charts.kpi_trend(daily, lang) if has_kpis else None,
         "waterfall_fig": charts.oee_waterfall(totals, lang) if has_kpis else None,
+        "waterfall_notes": waterfall_notes(totals, lang) if has_kpis else [],
         "timeline_fig": charts.state_timeline(timeline, f.calendar.timezone, lang)
         if timeline.has_data
         else None,
         "timeline_bucket": timeline.bucket_s,
         "pareto_fig": charts.downtime_pareto(bars, lang) if bars else None,
+        "small_stop_limit": labels.fmt_duration(small_stop_s, lang),
         "pareto_rows": bars,
         "assessment": assessment,
         "gates": gate_rows(assessment, lang),

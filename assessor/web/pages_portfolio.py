@@ -102,8 +102,29 @@ def health_cell(h: dict[str, Any], now: float, coverage_days: int, lang: Lang) -
     )
 
 
+def excluded_text(g: dict[str, Any], lang: Lang) -> str:
+    """Why a gain is left out: '도입 후: 데이터 부족(수집률 62.0%)'."""
+    return "; ".join(
+        f"{labels.word(x['side'], lang)}: {labels.flag_text(x['reason'], lang, x.get('coverage'))}"
+        for x in g.get("excluded") or ()
+    ) or str(g.get("excluded_reason"))
+
+
+def oee_cell(row: dict[str, Any], lang: Lang) -> Cell:
+    """The last week's OEE, or '— <reason>' when it is flagged (never its measured value)."""
+    reason = labels.kpi_flag("oee", row.get("flags_7d") or ())
+    if reason is None:
+        return Cell(fmt_pct(row.get("oee_7d")), row.get("oee_7d"))
+    text = labels.flag_text(reason, lang, row.get("coverage_7d"))
+    return Cell(f"— {text}", None, "flagged", text)
+
+
 def gain_cell(g: dict[str, Any] | None, lang: Lang) -> Cell:
-    """▲/▼: better or worse than before (direction-aware); ✔: meets the programme reference."""
+    """▲/▼: better or worse than before (direction-aware); ✔: meets the programme reference;
+    '— <reason>' for a gain left out because a side's KPI is flagged."""
+    if g is not None and g.get("excluded_reason"):
+        text = excluded_text(g, lang)
+        return Cell(f"— {text}", None, "flagged", text)
     if g is None or g.get("improvement") is None:
         return Cell("–", None)
     imp = g["improvement"]
@@ -136,7 +157,7 @@ def row_cells(row: dict[str, Any], now: float, coverage_days: int, lang: Lang) -
         "tier": Cell(tier_name(row["tier"], lang), row["tier"]),
         "level": Cell(level_text, row["level"] * 10000 + row["score"]),
         "score": Cell(fmt_num(row["score"], 1), row["score"]),
-        "oee": Cell(fmt_pct(row.get("oee_7d")), row.get("oee_7d")),
+        "oee": oee_cell(row, lang),
         "health": health_cell(row["data_health"], now, coverage_days, lang),
     }
     for kpi in GAIN_KPIS:

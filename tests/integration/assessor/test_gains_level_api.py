@@ -205,3 +205,118 @@ async def test_portfolio_lists_level_oee_gains_and_health(sim_factory):
     assert sim["level"] >= 1 and sim["tier"] in ("basic", "advanced")
     # the simulated data is from 2024: the machine has been silent for the whole window
     assert sim["data_health"]["machines"] == 1 and sim["data_health"]["reporting"] == 0
+
+
+# --- flagged KPIs, liveness -------------------------------------------------------------------
+
+#: the same machine registered with an ideal cycle time four times too slow: the simulator
+#: makes a unit every 10 s / speed, so performance comes out near 400 %
+SLOW_IDEAL = """\
+factories:
+  - id: slow-ideal
+    name: 느린기준
+    lines:
+      - id: line-1
+        machines:
+          - {id: sim-01, ideal_cycle_time: 40s}
+    support_projects:
+      - {id: sp-2024, program: basic, start: 2024-01-11, end: 2024-01-31,
+         baseline: {start: 2024-01-01, end: 2024-01-10},
+         after: {start: 2024-02-01, end: 2024-02-10}}
+"""
+
+
+async def test_a_too_slow_ideal_cycle_time_is_flagged_and_left_out_of_the_gains(assessor_env):
+    env = assessor_env
+    r = await env.client.post("/api/v1/registry", content=SLOW_IDEAL.encode(), headers=env.auth("operator"))
+    assert r.status_code == 200, r.text
+    lines = [
+        line.replace("factory=sim-factory", "factory=slow-ideal")
+        for line in simulated_lines(dt.date(2024, 1, 1), dt.date(2024, 2, 11))
+    ]
+    for i in range(0, len(lines), 10_000):
+        status, text = env.influx.write(lines[i : i + 10_000], env.database)
+        assert status == 204, text
+    r = await env.client.get(
+        "/api/v1/factories/slow-ideal/kpis",
+        params={"start": "2024-02-01", "end": "2024-02-10"},
+        headers=env.auth("operator"),
+    )
+    assert r.status_code == 200, r.text
+    (row,) = r.json()["rows"]
+    assert row["performance"] is None and row["oee"] is None
+    implausible = {f["kpi"] for f in row["flags"] if f["reason"] == "implausible_ideal_time"}
+    assert implausible == {"performance", "oee"}
+    assert row["availability"] is not None  # time-based KPIs do not rest on the ideal time
+    r = await env.client.get(
+        "/api/v1/factories/slow-ideal/gains", params={"project": "sp-2024"}, headers=env.auth("operator")
+    )
+    assert r.status_code == 200, r.text
+    gains = by_kpi(r.json())
+    oee = gains["oee"]
+    assert oee["excluded_reason"] == "before:implausible_ideal_time; after:implausible_ideal_time"
+    assert oee["improvement"] is None and oee["before"] is None and oee["after"] is None
+    assert any(w["code"] == "flagged" and "ideal cycle time" in w["en"] for w in oee["warnings"])
+    # a gain that does not rest on the ideal cycle time is still there
+    assert gains["units_per_hour"]["excluded_reason"] is None and gains["units_per_hour"]["improvement"] > 0.2
+
+
+def on_change_lines(factory: str, now: float) -> list[str]:
+    """A machine whose state is stored only on change (running since 5 h ago, nothing
+    since), its counter polled every minute, and alive records for the last 6 h: full
+    hours, and the current one still growing (last written 20 s ago)."""
+    tags = f"factory={factory},line=line-1,machine=m1"
+    start = int(now) - 6 * 3600
+    lines = [f'machine_data,{tags} state="idle" {start * 10**9}']
+    lines.append(f'machine_data,{tags} state="running" {(start + 3600) * 10**9}')
+    for i, t in enumerate(range(start, int(now) - 20, 60)):
+        lines.append(f"machine_data,{tags} count_total={i * 6}i {t * 10**9}")
+    for t in range(start, int(now), 3600):
+        alive = min(3600.0, now - 20 - t)
+        lines.append(f"machine_liveness,{tags} alive_s={alive} {t * 10**9}")
+    return lines
+
+
+ON_CHANGE = """\
+factories:
+  - id: on-change
+    name: 변경저장
+    lines:
+      - id: line-1
+        machines:
+          - {id: m1, ideal_cycle_time: 8s}
+"""
+
+
+async def test_an_alive_machine_with_states_stored_on_change(assessor_env):
+    """Data health, timeline, Pareto and level evidence of a machine that writes its state
+    only when it changes: its alive records say it was reached all along."""
+    import time
+
+    from assessor.evidence_query import machine_evidence
+    from assessor.kpi.calendar import planned_intervals
+    from assessor.timeline_query import downtime_by_reason, state_timeline
+
+    env = assessor_env
+    r = await env.client.post("/api/v1/registry", content=ON_CHANGE.encode(), headers=env.auth("operator"))
+    assert r.status_code == 200, r.text
+    now = time.time()
+    status, text = env.influx.write(on_change_lines("on-change", now), env.database)
+    assert status == 204, text
+    factory = env.store.factory("on-change")
+    service = env.service
+    health = await service.data_health([factory])
+    # the last state is 5 h old; the alive record ends 20 s ago
+    assert health["on-change"]["m1"] == pytest.approx(now - 20, abs=2)
+    tl = await state_timeline(service.influx, factory, now - 3 * 3600, now - 60, service.cfg.kpi.hold_s)
+    (m,) = tl.machines
+    assert [(e.state, round(e.end - e.start)) for e in m.episodes] == [("running", 3 * 3600 - 60)]
+    tl = await state_timeline(service.influx, factory, now - 6 * 3600, now - 60, service.cfg.kpi.hold_s)
+    assert [e.state for e in tl.machines[0].episodes] == ["idle", "running"]
+    planned = planned_intervals(factory.calendar, now - 6 * 3600, now)
+    assert downtime_by_reason(tl, planned) == {("idle", ""): pytest.approx(3600.0, abs=1)}
+    machines, days = await machine_evidence(service.influx, factory, 30, now=now)
+    (ev,) = machines
+    assert ev.has_data and ev.has_state_signal and days >= 1
+    # the state changed once in the last day; the counter polled every minute says how fresh it is
+    assert ev.state_interval_s == pytest.approx(60.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -81,6 +82,11 @@ async def test_reference_example_over_the_shift(assessor_env, reference_data):
     assert row["oee"] == pytest.approx(row["availability"] * row["performance"] * row["quality"])
     assert row["mttr_s"] == pytest.approx(47 * 60)
     assert row["unknown_time_s"] == pytest.approx(0)
+    assert row["flags"] == [] and row["unattributed_count"] == 0 and row["small_stop_time_s"] == 0
+    losses = row["losses"]
+    assert losses["known_s"] == pytest.approx(420 * 60)
+    assert losses["breakdowns_s"] == pytest.approx(47 * 60)
+    assert losses["fully_productive_s"] == pytest.approx(18_848, abs=1)
 
 
 async def test_whole_day_is_materialised_and_read_back_the_same(assessor_env, reference_data):
@@ -156,7 +162,10 @@ async def test_time_without_data_is_unknown_not_down(assessor_env):
     row = _row(r.json())
     assert row["run_time_s"] == pytest.approx(3600, abs=60)
     assert row["unknown_time_s"] == pytest.approx(420 * 60 - 3600, abs=120)
-    assert row["availability"] == pytest.approx(1.0, abs=0.02)  # known time was all running
+    # known time was all running, but one hour of seven is too little to show it
+    assert row["availability"] is None and row["oee"] is None
+    flags = {(f["kpi"], f["reason"]): f["value"] for f in row["flags"]}
+    assert flags[("availability", "coverage")] == pytest.approx(1.0, abs=0.02)
 
 
 async def test_daily_granularity_and_no_data_days(assessor_env, reference_data):
@@ -170,6 +179,7 @@ async def test_daily_granularity_and_no_data_days(assessor_env, reference_data):
     assert rows[1]["run_time_s"] == 0
     assert rows[1]["availability"] is None  # no data: undefined, not 0
     assert rows[1]["unknown_time_s"] == pytest.approx(420 * 60)
+    assert rows[1]["flags"] == [{"kpi": "oee", "reason": "no_data", "value": None}]
 
 
 async def test_samples_delivered_late_are_counted_once_the_refresher_runs(assessor_env):
@@ -216,3 +226,161 @@ async def test_samples_delivered_late_are_counted_once_the_refresher_runs(assess
     )
     assert after["total_count"] == 19_271 and round(after["oee"] * 100, 2) == 74.79
     assert await service.refresh_late_days(factory) == []
+
+
+# -- liveness: states stored only on change ----------------------------------------------
+
+#: the reference shift as state changes: (time, state)
+CHANGES = [
+    (at(6, 0), "running"), (at(8, 0), "idle"), (at(8, 15), "running"), (at(9, 0), "fault"),
+    (at(9, 47), "running"), (at(10, 0), "idle"), (at(10, 30), "running"), (at(12, 0), "idle"),
+    (at(12, 15), "running"), (at(14, 0), "stopped"),
+]  # fmt: skip
+RUN_S = 373 * 60
+
+
+def _state_at(t: float) -> str:
+    return [s for c, s in CHANGES if c <= t][-1]
+
+
+def _ran_until(t: float) -> float:
+    """Running seconds from 06:00 to ``t``."""
+    edges = [*CHANGES, (at(23, 0), "")]
+    return sum(max(0.0, min(b, t) - a) for (a, s), (b, _) in pairwise(edges) if s == "running")
+
+
+def on_change_points(
+    machine: str, *, liveness: bool, gap: tuple[float, float] | None = None, poll: float = 60.0
+) -> list[str]:
+    """States only when they change (and again when the path comes back after ``gap``),
+    counters at every answered poll, alive records as the collector writes them."""
+    tags = f"factory=demo-factory,line=line-1,machine={machine}"
+    dead = (lambda t: gap[0] < t < gap[1]) if gap else (lambda t: False)
+    lines = [f'machine_data,{tags} state="{s}" {round(t * 1e9)}' for t, s in CHANGES if not dead(t)]
+    if gap:
+        lines.append(f'machine_data,{tags} state="{_state_at(gap[1])}" {round(gap[1] * 1e9)}')
+    t = at(6, 0)
+    while t <= at(14, 0):
+        if not dead(t):
+            ran = _ran_until(t)
+            total, rejects = round(19_271 * ran / RUN_S), round(423 * ran / RUN_S)
+            lines.append(
+                f"machine_data,{tags} count_total={(WRAP_BASE + total) % 2**32}i,count_reject={rejects}i "
+                f"{round(t * 1e9)}"
+            )
+        t += poll
+    if liveness:
+        alive = [(at(5, 0), at(15, 0))] if gap is None else [(at(5, 0), gap[0]), (gap[1], at(15, 0))]
+        for lo, hi in alive:
+            start = lo
+            while start < hi:
+                length = min(3600.0, hi - start)
+                lines.append(f"machine_liveness,{tags} alive_s={length} {round(start * 1e9)}")
+                start += 3600.0
+        if gap:
+            lines.append(f'machine_liveness,{tags} down_reason="no_answer" {round(gap[0] * 1e9)}')
+    return lines
+
+
+async def _kpis(env, params):
+    r = await env.client.get(
+        "/api/v1/factories/demo-factory/kpis", params=params, headers=env.auth("operator")
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["rows"]
+
+
+async def test_states_stored_on_change_with_liveness_give_the_reference_figures(assessor_env):
+    status, text = assessor_env.influx.write(
+        on_change_points("press-01", liveness=True), assessor_env.database
+    )
+    assert status == 204, text
+    for params in (
+        {"start": "2024-03-04T06:00:00", "end": "2024-03-04T14:00:00"},  # computed live
+        {"start": "2024-03-04", "end": "2024-03-04"},  # a whole day: materialised
+    ):
+        row = _row({"rows": await _kpis(assessor_env, params)})
+        assert row["planned_time_s"] == pytest.approx(420 * 60)
+        assert row["unknown_time_s"] == pytest.approx(0)
+        assert row["run_time_s"] == pytest.approx(RUN_S)
+        assert (row["total_count"], row["reject_count"], row["unattributed_count"]) == (19_271, 423, 0)
+        assert round(row["availability"] * 100, 2) == 88.81
+        assert round(row["performance"] * 100, 2) == 86.11
+        assert round(row["quality"] * 100, 2) == 97.80
+        assert round(row["oee"] * 100, 2) == 74.79
+        assert row["mttr_s"] == pytest.approx(47 * 60) and row["flags"] == []
+    # a window that starts long after the last state change: the state in force then
+    # (the newest sample before the window) carries in while the path is alive
+    row = _row(
+        {"rows": await _kpis(assessor_env, {"start": "2024-03-04T07:00:00", "end": "2024-03-04T08:00:00"})}
+    )
+    assert (row["run_time_s"], row["unknown_time_s"]) == (pytest.approx(3600), pytest.approx(0))
+    row = _row(
+        {"rows": await _kpis(assessor_env, {"start": "2024-03-04T09:30:00", "end": "2024-03-04T09:50:00"})}
+    )
+    assert (row["run_time_s"], row["unknown_time_s"]) == (pytest.approx(180), pytest.approx(0))
+    # the fault began before the window: its time counts, but it is not this window's failure
+    assert row["losses"]["breakdowns_s"] == pytest.approx(17 * 60) and row["mttr_s"] is None
+
+
+async def test_a_liveness_gap_is_unknown_time_and_its_units_are_unattributed(assessor_env):
+    gap = (at(11, 0), at(11, 30))
+    status, text = assessor_env.influx.write(
+        on_change_points("press-01", liveness=True, gap=gap), assessor_env.database
+    )
+    assert status == 204, text
+    row = _row({"rows": await _kpis(assessor_env, {"start": "2024-03-04", "end": "2024-03-04"})})
+    assert row["unknown_time_s"] == pytest.approx(1800)
+    assert row["run_time_s"] == pytest.approx(RUN_S - 1800)
+    assert row["availability"] == pytest.approx((RUN_S - 1800) / (420 * 60 - 1800))
+    made_in_gap = round(19_271 * 1800 / RUN_S)
+    assert row["unattributed_count"] == pytest.approx(made_in_gap, abs=2)
+    assert row["total_count"] + row["unattributed_count"] == pytest.approx(19_271, abs=2)
+    # units and run time share the same known time: performance is unchanged by the gap
+    assert round(row["performance"] * 100, 2) == 86.11
+
+
+async def test_a_machine_without_liveness_falls_back_to_the_hold_limit(assessor_env):
+    assessor_env.store.upsert_factories([_with_second_machine(assessor_env.store.factory("demo-factory"))])
+    points = on_change_points("press-01", liveness=True) + on_change_points("press-02", liveness=False)
+    status, text = assessor_env.influx.write(points, assessor_env.database)
+    assert status == 204, text
+    rows = await _kpis(
+        assessor_env, {"start": "2024-03-04T06:00:00", "end": "2024-03-04T14:00:00", "group": "machine"}
+    )
+    alive, legacy = sorted(rows, key=lambda r: r["machine"])
+    assert alive["unknown_time_s"] == pytest.approx(0)
+    # each of the six state samples in planned time holds kpi.hold_s (60 s), no longer
+    hold = assessor_env.service.cfg.kpi.hold_s
+    assert legacy["unknown_time_s"] == pytest.approx(420 * 60 - 6 * hold)
+    assert legacy["availability"] is None
+    assert {(f["kpi"], f["reason"]) for f in legacy["flags"]} >= {("availability", "coverage")}
+
+
+async def test_a_day_materialised_by_older_rules_is_computed_again(assessor_env, reference_data):
+    from assessor.materialize import KPI_RULES_VERSION, day_start
+
+    factory = assessor_env.store.factory("demo-factory")
+    midnight = round(day_start(factory, DAY) * 1e9)
+    # a row as the previous version wrote it: no rules_version, different figures
+    old = (
+        "kpi_daily,factory=demo-factory,line=line-1,machine=press-01 planned_s=25200,run_s=100,idle_s=0,"
+        "fault_s=0,setup_s=0,stopped_s=0,planned_stop_s=0,unknown_s=25100,ideal_run_s=50,total_count=50i,"
+        f"good_count=50i,reject_count=0i,failures=0i,repair_s=0,graded_count=50i,raw_points=1i {midnight}"
+    )
+    status, text = assessor_env.influx.write([old], assessor_env.database)
+    assert status == 204, text
+    row = _row({"rows": await _kpis(assessor_env, {"start": "2024-03-04", "end": "2024-03-04"})})
+    assert row["total_count"] == 19_271 and round(row["oee"] * 100, 2) == 74.79
+    (stored,) = assessor_env.influx.points("kpi_daily", assessor_env.database)
+    assert stored["rules_version"] == KPI_RULES_VERSION and stored["total_count"] == 19_271
+    (factory_row,) = assessor_env.influx.points("kpi_daily_factory", assessor_env.database)
+    assert factory_row["rules_version"] == KPI_RULES_VERSION
+    # the refresher takes such days too: an older version counts as stale
+    assessor_env.influx.write(
+        [old.replace("raw_points=1i", "raw_points=1i,rules_version=1i")], assessor_env.database
+    )
+    assessor_env.service.clock = lambda: at(14, 0) + 2 * 86400
+    assert await assessor_env.service.refresh_late_days(factory) == [DAY]
+    (stored,) = assessor_env.influx.points("kpi_daily", assessor_env.database)
+    assert stored["rules_version"] == KPI_RULES_VERSION and stored["total_count"] == 19_271

@@ -15,9 +15,9 @@ from urllib.parse import unquote
 import pytest
 
 from assessor.auth import create_token
-from assessor.labels import fmt_interval, fmt_kpi, fmt_num, fmt_signed_pct
+from assessor.labels import fmt_interval, fmt_kpi, fmt_num, fmt_pct, fmt_signed_pct
 from localservices.influxd import free_port
-from tests.integration.assessor.test_gains_level_api import REGISTRY, simulated_lines
+from tests.integration.assessor.test_gains_level_api import REGISTRY, SLOW_IDEAL, simulated_lines
 from tests.support.report_pdf import embedded_fonts, pdf_text, save_artifact
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -273,3 +273,36 @@ async def test_cli_writes_reports(env, tmp_path):
     )
     r = run_cli("--config", "down.yaml", "report", "factory", "--factory", "sim-factory", cwd=tmp_path)
     assert r.returncode == 3 and "InfluxDB" in r.stderr
+
+
+async def test_a_flagged_kpi_is_named_in_the_report_never_printed(assessor_env):
+    """A factory whose registered ideal cycle time is four times too slow: performance and
+    OEE are flagged, so the report names the reason and never prints the measured value."""
+    env = assessor_env
+    r = await env.client.post("/api/v1/registry", content=SLOW_IDEAL.encode(), headers=env.auth("operator"))
+    assert r.status_code == 200, r.text
+    lines = [
+        line.replace("factory=sim-factory", "factory=slow-ideal")
+        for line in simulated_lines(dt.date(2024, 1, 1), dt.date(2024, 2, 11))
+    ]
+    for i in range(0, len(lines), 10_000):
+        status, text = env.influx.write(lines[i : i + 10_000], env.database)
+        assert status == 204, text
+    kpis = await get_report(env, "/api/v1/factories/slow-ideal/kpis", start="2024-02-01", end="2024-02-10")
+    (row,) = kpis.json()["rows"]
+    measured = next(f["value"] for f in row["flags"] if f["kpi"] == "performance")
+    assert measured > 2  # what the formula gave: far above 100 %
+    pdf = await get_report(env, "/api/v1/factories/slow-ideal/report", project="sp-2024")
+    assert pdf.status_code == 200, pdf.text
+    save_artifact("factory-flagged-ko.pdf", pdf.content)
+    text = pdf_text(pdf.content)
+    assert "성능가동률: 이상치(표준 사이클타임 확인)" in text and "그래프에서 제외" in text
+    assert "개선율 계산에서 제외" in text  # the OEE gain, left out with its reason
+    for shown in (fmt_pct(measured), fmt_pct(measured, 0)):
+        assert shown not in text, shown
+    c = await get_report(
+        env, "/api/v1/factories/slow-ideal/report", project="sp-2024", format="csv", lang="en"
+    )
+    oee = next(r for r in csv_rows(c.content) if r["kpi"] == "oee")
+    assert oee["excluded_reason"] == "before:implausible_ideal_time; after:implausible_ideal_time"
+    assert oee["before"] == "" and oee["after"] == "" and oee["improvement"] == ""

@@ -153,14 +153,24 @@ async def test_factory_user_sees_only_their_factory(session: Session, web_env: W
 async def test_factory_page_shows_charts_level_and_gains(session: Session, web_env: WebEnv) -> None:
     await login(session, web_env, "operator")
     page = session.page
+    # thirty days by default, fourteen with data: too little to show the time-based KPIs
     await page.goto(web_env.url(f"/factories/{FACTORY}"))
+    availability = (await page.locator("#kpi-totals dd[data-kpi=availability]").inner_text()).strip()
+    assert availability.startswith("— 데이터 부족(수집률 "), availability
+    notes = " ".join(await page.locator(".waterfall-note").all_inner_texts())
+    assert "손실 분석을 표시하지 않습니다" in notes
+    # the weeks with data
+    since = (web_env.today - dt.timedelta(days=13)).isoformat()
+    await page.goto(web_env.url(f"/factories/{FACTORY}?kpi_start={since}"))
     for chart in CHARTS:
         await page.wait_for_selector(f"#{chart}[data-rendered] svg.main-svg")
     legend = await page.locator("#chart-timeline .legend").text_content() or ""
     assert "가동" in legend and "고장" in legend
     assert "유압 이상" in (await page.locator("#chart-pareto .xaxislayer-above").text_content() or "")
     waterfall = await page.locator("#chart-waterfall .xaxislayer-above").text_content() or ""
-    assert "계획 가동 시간" in waterfall and "완전 생산 시간" in waterfall
+    for bar in ("계획 가동 시간", "고장·비가동 정지", "준비·교체", "속도 저하", "불량", "완전 생산 시간"):
+        assert bar in waterfall, bar
+    assert re.fullmatch(PCT, (await page.locator("#kpi-totals dd[data-kpi=oee]").inner_text()).strip())
     card = await page.inner_text("#level-card")
     assert re.search(r"Level \d \(", card) and re.search(r"[\d,.]+ / 1,000점", card)
     results = await page.locator("#gates tbody tr td:last-child").all_inner_texts()
@@ -178,8 +188,10 @@ async def test_factory_page_shows_charts_level_and_gains(session: Session, web_e
     assert any(u.endswith("/static/plotly.min.js?v=7.1.0") for u in session.requests)
     assert session.foreign_requests() == []
     await session.shot("factory-ko")
-    await page.goto(web_env.url(f"/factories/{FACTORY}?lang=en"))
+    await page.goto(web_env.url(f"/factories/{FACTORY}?lang=en&kpi_start={since}"))
     await page.wait_for_selector("#chart-timeline[data-rendered] svg.main-svg")
+    waterfall = await page.locator("#chart-waterfall .xaxislayer-above").text_content() or ""
+    assert "Breakdowns and stops" in waterfall and "Fully productive time" in waterfall
     assert "Before and after the support project" in await page.inner_text("#gains")
     assert "Running" in (await page.locator("#chart-timeline .legend").text_content() or "")
     await session.shot("factory-en")

@@ -7,10 +7,12 @@ import datetime as dt
 from typing import Any
 
 from assessor.domain import DateWindow, Factory, Program, Source, SupportProject
-from assessor.gains import GAIN_KPIS, DailyValue, kpi_gain, monthly_trend
+from assessor.gains import GAIN_KPIS, DailyValue, flag_exclusions, kpi_gain, monthly_trend
+from assessor.kpi.model import KpiPolicy, Totals
 from assessor.level import Evidence, assess, load_rules
 from assessor.report.data import FactoryReportData, Period, PortfolioReportData
 from assessor.service import GainsReport
+from assessor.service import kpi_row as service_kpi_row
 
 GENERATED = dt.datetime(2024, 5, 5, 1, 30, tzinfo=dt.UTC).timestamp()  # 10:30 in Seoul
 BASELINE = DateWindow(dt.date(2024, 1, 1), dt.date(2024, 1, 10))
@@ -45,15 +47,55 @@ def _sides() -> dict[str, tuple[list[DailyValue], list[DailyValue]]]:
     }
 
 
-def gains_report() -> GainsReport:
+def gains_report(*, flagged: bool = False) -> GainsReport:
+    """The gains; ``flagged``: the after side's OEE is flagged (FLAGGED_KPIS), so OEE is
+    left out of the gains."""
     sides = _sides()
-    gains = [kpi_gain(k, *sides[k]) for k in (*GAIN_KPIS, "oee")]
+    excluded = {"oee": flag_exclusions("oee", "after", FLAGGED_KPIS, sides["oee"][1])} if flagged else {}
+    gains = [kpi_gain(k, *sides[k], excluded=excluded.get(k, ())) for k in (*GAIN_KPIS, "oee")]
     trend = {k: monthly_trend(sides[k][1]) for k in (*GAIN_KPIS, "oee")}
     return GainsReport(FACTORY.id, PROJECT.id, BASELINE, AFTER, gains, trend)
 
 
+def kpi_row(t: Totals) -> dict[str, Any]:
+    return service_kpi_row(t, KpiPolicy())
+
+
+def recent_totals(*, ideal_cycle_s: float = 18.0) -> Totals:
+    """30 days of one machine: 720 h planned, 40 h without data, 40 h of long stops and
+    setup, 5 h of small stops, 110,000 units of which 1,650 rejects."""
+    return Totals(
+        planned_s=720 * 3600.0,
+        run_s=640 * 3600.0,
+        idle_s=10 * 3600.0,
+        fault_s=20 * 3600.0,
+        setup_s=10 * 3600.0,
+        stopped_s=0.0,
+        planned_stop_s=0.0,
+        unknown_s=40 * 3600.0,
+        ideal_run_s=ideal_cycle_s * 110_000,
+        total_count=110_000,
+        good_count=108_350,
+        reject_count=1_650,
+        failures=12,
+        repair_s=20 * 3600.0,
+        small_stop_s=5 * 3600.0,
+        small_stops=400,
+    )
+
+
+#: the row of a factory whose registered ideal cycle time (90 s) is far slower than its
+#: machine really runs: performance would be 432 %
+TOO_SLOW_IDEAL_S = 640 * 3600.0 * 4.32 / 110_000
+FLAGGED_KPIS: dict[str, Any] = {
+    "factory": "sim-factory",
+    **kpi_row(recent_totals(ideal_cycle_s=TOO_SLOW_IDEAL_S)),
+}
+
 RECENT_KPIS: dict[str, Any] = {
+    **kpi_row(recent_totals()),
     "factory": FACTORY.id,
+    # round figures the tests look for; the losses above stay as computed
     "oee": 0.6123,
     "availability": 0.81,
     "performance": 0.9,
@@ -65,19 +107,25 @@ RECENT_KPIS: dict[str, Any] = {
 }
 
 
-def factory_data(*, with_project: bool = True) -> FactoryReportData:
+def factory_data(
+    *, with_project: bool = True, recent_kpis: dict[str, Any] | None = None
+) -> FactoryReportData:
     assessment = assess(Evidence(), None, load_rules(None))
-    recent = Period("recent_30d", DateWindow(dt.date(2024, 4, 5), dt.date(2024, 5, 4)), RECENT_KPIS)
+    kpis = RECENT_KPIS if recent_kpis is None else recent_kpis
+    recent = Period("recent_30d", DateWindow(dt.date(2024, 4, 5), dt.date(2024, 5, 4)), kpis)
     after = Period("after", AFTER, {**RECENT_KPIS, "oee": 0.7, "availability": 0.85})
     factory = FACTORY if with_project else Factory("plain", "평범산업 <주>", region="대전")
+    periods = (after, recent) if with_project else (recent,)
     return FactoryReportData(
         factory=factory,
         project=PROJECT if with_project else None,
-        gains=gains_report() if with_project else None,
+        gains=gains_report(flagged=recent_kpis is not None) if with_project else None,
         assessment=assessment,
         recent=recent,
-        oee_periods=(after, recent) if with_project else (recent,),
+        oee_periods=tuple(p for p in periods if p.kpis.get("oee") is not None),
         generated_at=GENERATED,
+        periods=periods,
+        small_stop_s=120.0,
     )
 
 

@@ -199,3 +199,99 @@ class TestIncreaseSpread:
         buckets = [[(a, b)] for a, b in itertools.pairwise(edges)]
         spread = increase_spread(points, buckets)
         assert sum(spread) == pytest.approx(counter_increase(points).increase)
+
+
+class TestSpreadUnits:
+    """Units spread over running time; the share on unknown time is unattributed."""
+
+    def test_a_step_goes_to_the_running_time_between_its_readings(self) -> None:
+        from assessor.kpi.counters import spread_units
+
+        # read at 0 and 100; ran 0..30 (day 1) and 70..100 (day 2), idle between
+        out = spread_units(
+            [(0.0, 0), (100.0, 60)], [[(0.0, 50.0)], [(50.0, 100.0)]], running=[(0.0, 30.0), (70.0, 100.0)],
+            unknown=[],
+        )  # fmt: skip
+        assert out == [pytest.approx((30.0, 0.0)), pytest.approx((30.0, 0.0))]
+
+    def test_the_share_on_unknown_planned_time_is_unattributed_outside_planned_time_dropped(self) -> None:
+        from assessor.kpi.counters import spread_units
+
+        # 100 units between 0 and 100: ran 0..40, unknown 40..100; planned 0..80 only
+        out = spread_units(
+            [(0.0, 0), (100.0, 100)], [[(0.0, 80.0)]], running=[(0.0, 40.0)], unknown=[(40.0, 100.0)]
+        )
+        assert out == [pytest.approx((40.0, 40.0))]
+
+    def test_neither_running_nor_unknown_spreads_linearly_and_the_first_reading_anchors(self) -> None:
+        from assessor.kpi.counters import spread_units
+
+        out = spread_units([(0.0, 5), (10.0, 15)], [[(0.0, 4.0)], [(4.0, 10.0)]], running=[], unknown=[])
+        assert out == [pytest.approx((4.0, 0.0)), pytest.approx((6.0, 0.0))]
+        # a previous value without its time: the step goes whole to its later reading
+        whole = spread_units(
+            [(6.0, 15)], [[(0.0, 4.0)], [(4.0, 10.0)]], running=[(0, 10)], unknown=[], previous=5
+        )
+        assert whole == [(0.0, 0.0), (10.0, 0.0)]
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        rate=st.integers(1, 5),
+        changes=st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=1, max_size=15),
+        paces=st.lists(st.integers(1, 97), min_size=2, max_size=2, unique=True),
+        cut=st.integers(0, 600),
+        data=st.data(),
+    )
+    def test_credited_units_do_not_depend_on_how_often_the_counter_is_read(
+        self, rate: int, changes: list[tuple[int, bool]], paces: list[int], cut: int, data: st.DataObject
+    ) -> None:
+        """A machine making ``rate`` units per running second, read at two different
+        paces (the second reading set also at random times): every bucket gets the same
+        credited units, the running seconds in it times the rate."""
+        from assessor.kpi.counters import spread_units
+
+        running, t = [], 0
+        for length, runs in changes:
+            if runs:
+                running.append((float(t), float(t + length * 10)))
+            t += length * 10
+        end = t
+
+        def made(at: float) -> int:
+            return rate * round(sum(max(0.0, min(b, at) - a) for a, b in running))
+
+        extra = data.draw(st.lists(st.integers(0, end), max_size=30))
+        readings = [sorted({*range(0, end + 1, pace), end, *extra}) for pace in paces]
+        buckets = [[(0.0, float(cut))], [(float(cut), float(end))]]
+        expected = [
+            rate * sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in running) for ((lo, hi),) in buckets
+        ]
+        for times in readings:
+            got = spread_units([(float(x), made(x)) for x in times], buckets, running=running, unknown=[])
+            assert [c for c, _ in got] == pytest.approx(expected, abs=1e-6)
+            assert [u for _, u in got] == [0, 0]
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        rises=st.lists(st.integers(0, 50), min_size=2, max_size=30),
+        running=st.lists(st.tuples(st.integers(0, 30), st.integers(1, 5)), max_size=6),
+        unknown=st.lists(st.tuples(st.integers(0, 30), st.integers(1, 5)), max_size=6),
+    )
+    def test_credited_and_unattributed_never_exceed_the_increase_and_match_it_when_planned_always(
+        self, rises: list[int], running: list[tuple[int, int]], unknown: list[tuple[int, int]]
+    ) -> None:
+        from assessor.kpi.calendar import normalise
+        from assessor.kpi.counters import spread_units
+
+        points, value = [], 0
+        for i, rise in enumerate(rises):
+            value += rise
+            points.append((float(i), value))
+        run = normalise((float(a), float(a + n)) for a, n in running)
+        unk = subtract(normalise((float(a), float(a + n)) for a, n in unknown), run)
+        whole = counter_increase(points).increase
+        always = spread_units(points, [[(-1.0, 100.0)]], running=run, unknown=unk)
+        assert sum(always[0]) == pytest.approx(whole)
+        part = spread_units(points, [[(0.0, 10.0)], [(15.0, 20.0)]], running=run, unknown=unk)
+        assert all(c >= 0 and u >= 0 for c, u in part)
+        assert sum(c + u for c, u in part) <= whole + 1e-6

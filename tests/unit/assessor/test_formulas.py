@@ -1,4 +1,4 @@
-"""ISO 22400 KPIs: the reference vector end to end, undefined ratios, roll-ups."""
+"""ISO 22400 KPIs: the reference vector end to end, undefined ratios, roll-ups, flags."""
 
 from __future__ import annotations
 
@@ -16,8 +16,12 @@ from assessor.domain import BreakRule, ShiftCalendar, ShiftRule, Weekday
 from assessor.kpi.calendar import day_cuts, local_days, planned_intervals
 from assessor.kpi.counters import increase_between, increase_within
 from assessor.kpi.formulas import derive_counts, kpis, machine_totals, rollup
-from assessor.kpi.model import StateTime, Totals
-from assessor.kpi.timeline import StateSample, state_episodes, state_time
+from assessor.kpi.model import Flag, KpiPolicy, Kpis, StateTime, Totals
+from assessor.kpi.timeline import Episode, StateSample, state_episodes, state_time
+
+#: shows every KPI the formulas give (as before flags existed), ratios still capped at 1
+LENIENT = KpiPolicy(min_coverage=0.0, performance_tolerance=math.inf)
+RATIOS = ("coverage", "availability", "performance", "quality", "oee", "defect_rate")
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -161,9 +165,66 @@ def test_planned_stop_leaves_planned_busy_time_and_unknown_is_reported_apart() -
     assert k.units_per_hour == 60 / (800 / 3600)
 
 
-def test_optimistic_ideal_cycle_time_gives_performance_above_one_unclipped() -> None:
+def test_optimistic_ideal_cycle_time_is_flagged_never_shown_above_one() -> None:
     k = kpis(machine_totals(state(running=100), total=150, reject=0, ideal_cycle_time_s=1))
-    assert k.performance == 1.5 and k.oee == 1.5
+    assert k.performance is None and k.oee is None
+    assert k.availability == 1 and k.quality == 1
+    assert k.flags == (
+        Flag("performance", "implausible_ideal_time", 1.5),
+        Flag("oee", "implausible_ideal_time", 1.5),
+    )
+    # within the tolerance (counter edges, rounding) it is shown as 100 %
+    near = kpis(machine_totals(state(running=100), total=104, reject=0, ideal_cycle_time_s=1))
+    assert near.performance == 1.0 and near.oee == 1.0 and near.flags == ()
+
+
+def test_low_coverage_flags_the_time_based_kpis() -> None:
+    t = machine_totals(
+        state(running=500, fault=100, unknown=400, failures=1, repair=100), total=400, reject=40,
+        ideal_cycle_time_s=1,
+    )  # fmt: skip
+    k = kpis(t)
+    assert k.coverage == 0.6
+    for name in ("availability", "performance", "oee", "units_per_hour", "mtbf_s", "mttr_s"):
+        assert getattr(k, name) is None, name
+    assert {f.kpi: f.value for f in k.flags if f.reason == "coverage"} == {
+        "availability": 500 / 600, "performance": 400 / 500, "oee": pytest.approx(400 / 600 * 0.9),
+        "units_per_hour": 400 / (600 / 3600), "mtbf_s": 500, "mttr_s": 100,
+    }  # fmt: skip
+    # counts are not time: quality stays
+    assert k.quality == 0.9 and k.defect_rate == pytest.approx(0.1)
+    assert kpis(t, KpiPolicy(min_coverage=0.5)).availability == 500 / 600
+
+
+def test_more_rejects_than_units_are_flagged() -> None:
+    k = kpis(machine_totals(state(running=100), total=10, reject=12, ideal_cycle_time_s=1))
+    assert k.quality is None and k.defect_rate is None and k.oee is None
+    assert {(f.kpi, f.reason) for f in k.flags} == {
+        (kpi, "inconsistent_counts") for kpi in ("quality", "defect_rate", "oee")
+    }
+    assert next(f.value for f in k.flags if f.kpi == "defect_rate") == 1.2
+    assert k.availability == 1 and k.performance == 0.1
+
+
+def test_planned_time_without_data_is_flagged_no_data() -> None:
+    k = kpis(machine_totals(state(unknown=3600), total=None, ideal_cycle_time_s=1))
+    assert k.oee is None and k.flags == (Flag("oee", "no_data", None),)
+    assert kpis(Totals.zero()).flags == ()
+
+
+def test_small_stops_stay_in_run_time_and_leave_mtbf_and_oee_alone() -> None:
+    eps = [Episode("running", 0, 1000), Episode("fault", 1000, 1060), Episode("running", 1060, 3000),
+           Episode("fault", 3000, 3600)]  # fmt: skip
+    small = machine_totals(state_time(eps, [(0, 3600)], small_stop_s=120), total=2400, ideal_cycle_time_s=1)
+    none = machine_totals(state_time(eps, [(0, 3600)], small_stop_s=0), total=2400, ideal_cycle_time_s=1)
+    assert small.run_s == 3000 and small.small_stop_s == 60 and none.run_s == 2940
+    ks, kn = kpis(small), kpis(none)
+    assert ks.availability == 3000 / 3600 and kn.availability == 2940 / 3600
+    assert ks.performance == 2400 / 3000 and kn.performance == 2400 / 2940
+    assert ks.oee == pytest.approx(kn.oee)
+    assert (small.failures, none.failures) == (1, 2)
+    assert ks.mtbf_s == 2940 and ks.mttr_s == 600
+    assert ks.small_stop_time_s == 60
 
 
 def test_energy_and_labour_per_unit_use_only_the_covered_units() -> None:
@@ -244,7 +305,7 @@ def test_ratios_are_fractions_and_oee_is_their_product(parts: list[Totals]) -> N
 @settings(max_examples=300, deadline=None)
 @given(parts=st.lists(machines(), min_size=1, max_size=6))
 def test_roll_up_computes_from_summed_totals(parts: list[Totals]) -> None:
-    k = kpis(rollup(parts))
+    k = kpis(rollup(parts), LENIENT)
     planned = sum(p.planned_s for p in parts)
     known = planned - sum(p.unknown_s for p in parts)
     run = sum(p.run_s for p in parts)
@@ -255,7 +316,7 @@ def test_roll_up_computes_from_summed_totals(parts: list[Totals]) -> None:
     assert k.mtbf_s == (pytest.approx(run / failures) if failures else None)
     # Availability of the roll-up is the mean of the parts' availabilities weighted by known
     # time; the plain mean agrees only by accident.
-    weighted = [(kpis(p).availability, p.known_s) for p in parts if p.known_s > 0]
+    weighted = [(kpis(p, LENIENT).availability, p.known_s) for p in parts if p.known_s > 0]
     if weighted:
         assert k.availability == pytest.approx(sum(a * w for a, w in weighted) / sum(w for _, w in weighted))
 
@@ -263,8 +324,72 @@ def test_roll_up_computes_from_summed_totals(parts: list[Totals]) -> None:
 @settings(max_examples=200, deadline=None)
 @given(machine=machines(), extra=st.integers(1, 10_000).map(float))
 def test_unknown_time_changes_coverage_not_availability(machine: Totals, extra: float) -> None:
-    before = kpis(machine)
-    blind = kpis(replace(machine, planned_s=machine.planned_s + extra, unknown_s=machine.unknown_s + extra))
+    before = kpis(machine, LENIENT)
+    blind = kpis(
+        replace(machine, planned_s=machine.planned_s + extra, unknown_s=machine.unknown_s + extra), LENIENT
+    )
     assert blind.availability == before.availability
     assert blind.run_time_s == before.run_time_s
     assert blind.coverage is not None and (before.coverage is None or blind.coverage <= before.coverage)
+
+
+@st.composite
+def breaking(draw: st.DrawFn) -> Totals:
+    """Totals as they come out of bad settings and bad counters: ideal time far too long,
+    more rejects or good units than units, little coverage, small stops."""
+    times = state(
+        running=draw(seconds), idle=draw(seconds), fault=draw(seconds), setup=draw(seconds),
+        stopped=draw(seconds), unknown=draw(seconds), failures=draw(st.integers(0, 5)), repair=draw(seconds),
+    )  # fmt: skip
+    small = draw(st.floats(0, 1)) * times.idle_s
+    times = replace(times, idle_s=times.idle_s - small, small_stop_s=small, small_stops=int(small > 0))
+    counts = draw(st.tuples(*(st.none() | st.integers(0, 60_000) for _ in range(3))))
+    return machine_totals(
+        times,
+        total=counts[0],
+        good=counts[1],
+        reject=counts[2],
+        ideal_cycle_time_s=draw(st.floats(0.01, 600)),
+        energy_kwh=draw(st.none() | st.floats(0, 1e4)),
+        labour_s=draw(st.none() | seconds),
+    )
+
+
+policies = st.builds(KpiPolicy, min_coverage=st.floats(0, 1), performance_tolerance=st.floats(0, 0.5))
+
+
+def check_shown(k: Kpis) -> None:
+    for name in RATIOS:
+        v = getattr(k, name)
+        assert v is None or 0 <= v <= 1, (name, v)
+    if None not in (k.availability, k.performance, k.quality):
+        assert k.oee == k.availability * k.performance * k.quality
+    for flag in k.flags:
+        assert getattr(k, flag.kpi) is None, flag
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(breaking(), min_size=1, max_size=4), policy=policies)
+def test_no_ratio_above_one_is_ever_returned_and_oee_is_the_product(
+    parts: list[Totals], policy: KpiPolicy
+) -> None:
+    for t in [*parts, rollup(parts)]:
+        check_shown(kpis(t, policy))
+
+
+@settings(max_examples=300, deadline=None)
+@given(t=breaking(), policy=policies)
+def test_what_the_formulas_gave_above_one_is_flagged_with_its_value(t: Totals, policy: KpiPolicy) -> None:
+    lenient = kpis(t, KpiPolicy(min_coverage=0.0, performance_tolerance=math.inf))
+    k = kpis(t, policy)
+    raw_performance = t.ideal_run_s / t.run_s if t.run_s > 0 else None
+    if raw_performance is not None and raw_performance > 1 + policy.performance_tolerance + 1e-9:
+        assert Flag("performance", "implausible_ideal_time", raw_performance) in k.flags
+    if t.graded and (t.reject_count > t.graded or t.good_count > t.graded):
+        assert {"quality", "defect_rate", "oee"} <= {
+            f.kpi for f in k.flags if f.reason == "inconsistent_counts"
+        }
+    if k.coverage is not None and k.coverage < policy.min_coverage and t.known_s > 0:
+        assert k.availability is None and k.mtbf_s is None
+    else:
+        assert k.availability == lenient.availability

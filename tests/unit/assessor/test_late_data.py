@@ -25,3 +25,11 @@ def test_unmaterialised_days_and_unregistered_machines_are_not_stale() -> None:
 def test_rows_from_before_counts_were_kept_are_computed_once() -> None:
     stored: dict = {("l", "a", D1): None, ("l", "b", D1): None}
     assert stale_days({("l", "a", D1): 3}, stored, M, [D1]) == [D1]
+
+
+def test_rows_of_older_rules_are_not_current() -> None:
+    from assessor.materialize import KPI_RULES_VERSION, current_rules
+
+    assert current_rules({"rules_version": KPI_RULES_VERSION})
+    assert not current_rules({"rules_version": KPI_RULES_VERSION - 1})
+    assert not current_rules({"planned_s": 1.0})

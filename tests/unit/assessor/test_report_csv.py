@@ -76,3 +76,16 @@ def test_portfolio_csv_one_row_per_factory():
     assert other["project"] == "" and other["units_per_hour_improvement"] == ""
     ko = rows(portfolio_csv(data, "ko"))
     assert ko[0]["기업명"] == "시뮬정밀" and ko[0]["지원 유형"] == "기초"
+
+
+def test_flagged_kpis_are_empty_with_their_reason():
+    from tests.unit.assessor.report_samples import FLAGGED_KPIS
+
+    got = {r["kpi"]: r for r in rows(factory_csv(factory_data(recent_kpis=FLAGGED_KPIS), "en"))}
+    oee = got["oee"]
+    assert oee["recent_30d"] == "" and oee["recent_30d_flag"] == "implausible_ideal_time"
+    assert oee["excluded_reason"] == "after:implausible_ideal_time"
+    assert oee["after"] == "" and oee["improvement"] == "" and oee["warnings"] == "flagged"
+    assert got["units_per_hour"]["excluded_reason"] == "" and got["units_per_hour"]["recent_30d_flag"] == ""
+    ko = rows(factory_csv(factory_data(recent_kpis=FLAGGED_KPIS), "ko"))
+    assert next(r for r in ko if r["지표 ID"] == "oee")["제외 사유"] == "after:implausible_ideal_time"

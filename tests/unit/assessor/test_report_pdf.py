@@ -6,7 +6,7 @@ from assessor.labels import fmt_interval, fmt_kpi, fmt_signed_pct
 from assessor.report.pdf_factory import render_factory_pdf
 from assessor.report.pdf_portfolio import render_portfolio_pdf
 from tests.support.report_pdf import embedded_fonts, pdf_text, save_artifact
-from tests.unit.assessor.report_samples import factory_data, portfolio_data
+from tests.unit.assessor.report_samples import FLAGGED_KPIS, factory_data, portfolio_data
 
 
 def _nanum_embedded(content: bytes) -> None:
@@ -66,3 +66,58 @@ def test_portfolio_report_lists_every_factory():
     assert "시뮬정밀" in text and "다른공장" in text
     assert "+35.0%" in text and "Level 2: 2" in text
     assert "1/2" in text and "2024-05-05 10:29" in text
+
+
+def test_the_kpi_table_gains_the_six_big_losses_and_the_waterfall():
+    content = render_factory_pdf(factory_data(), "ko")
+    text = pdf_text(content)
+    assert "6대 손실 (최근 30일)" in text
+    names = ("고장·비가동 정지", "준비·교체", "소정지", "속도 저하", "불량", "미확인 시간", "완전 생산 시간")
+    assert all(name in text for name in names), [n for n in names if n not in text]
+    assert "데이터로 구분 불가" in text  # start-up rejects
+    assert "설비종합효율 손실 분석 (최근 30일, 시간)" in text
+    # breakdowns: 30 h of 680 h known time
+    assert "30.0" in text and "4.4%" in text
+    en = pdf_text(render_factory_pdf(factory_data(), "en"))
+    assert "Six big losses (last 30 days)" in en and "Reduced speed" in en and "Small stops" in en
+
+
+def test_a_too_slow_ideal_cycle_time_is_flagged_in_the_pdf_never_printed():
+    data = factory_data(recent_kpis=FLAGGED_KPIS)
+    for lang, reason in (("ko", "이상치(표준 사이클타임 확인)"), ("en", "implausible ideal cycle time")):
+        content = render_factory_pdf(data, lang)
+        save_artifact(f"unit-factory-flagged-{lang}.pdf", content)
+        text = pdf_text(content)
+        assert f"— {reason}" in text
+        assert "432" not in text and "4.32" not in text
+    text = pdf_text(render_factory_pdf(data, "ko"))
+    # OEE of the after side is flagged: no gain from it, the reason instead
+    assert "제외" in text and "개선율 계산에서 제외" in text
+    gain = data.gain("oee")
+    assert gain is not None and gain.excluded_reason == "after:implausible_ideal_time"
+    # the waterfall stops at the running time; the losses resting on the ideal time say why
+    assert "가동 시간 (정지·소정지 제외)" in text and "— 성능가동률: 이상치(표준 사이클타임 확인)" in text
+
+
+def test_portfolio_report_names_flags_instead_of_values():
+    data = portfolio_data()
+    sim = dict(data.rows[0])
+    sim["oee_7d"] = None
+    sim["flags_7d"] = [{"kpi": "oee", "reason": "implausible_ideal_time", "value": 4.32}]
+    sim["gains"] = [
+        {
+            **sim["gains"][0],
+            "after": None,
+            "improvement": None,
+            "meets_reference": None,
+            "excluded_reason": "after:coverage",
+            "excluded": [{"side": "after", "reason": "coverage", "coverage": 0.55}],
+        }
+    ]
+    flagged = type(data)(data.factories, (sim, data.rows[1]), data.generated_at)
+    text = pdf_text(render_portfolio_pdf(flagged, "ko"))
+    # narrow cells break Korean between any two syllables: compare without spaces
+    compact = text.replace(" ", "")
+    assert "—이상치(표준사이클타임확인)" in compact
+    assert "시간당생산량제외(도입후:데이터부족(수집률55.0%))" in compact
+    assert "432" not in text and "+35.0%" not in text

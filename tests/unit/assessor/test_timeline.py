@@ -1,4 +1,5 @@
-"""State samples to episodes and to seconds per state: hold limit, unknown time, failures."""
+"""State samples to episodes and to seconds per state: hold limit, liveness, unknown time,
+failures, small stops."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from assessor.kpi.calendar import total
 from assessor.kpi.model import StateTime
-from assessor.kpi.timeline import Episode, StateSample, state_episodes, state_time
+from assessor.kpi.timeline import Episode, StateSample, merge_alive, state_episodes, state_time
 
 
 def samples(*pairs: tuple[float, str]) -> list[StateSample]:
@@ -91,7 +92,7 @@ def test_failures_start_in_planned_time_and_repair_is_not_clipped() -> None:
         Episode("running", 90, 100),
         Episode("fault", 100, 105),
     ]
-    result = state_time(eps, [(0, 60), (95, 200)])
+    result = state_time(eps, [(0, 60), (95, 200)], small_stop_s=0)
     assert result.failures == 2
     assert result.repair_s == 30 + 5
     assert result.fault_s == 30 + 20 + 5
@@ -99,10 +100,97 @@ def test_failures_start_in_planned_time_and_repair_is_not_clipped() -> None:
 
 def test_a_fault_across_midnight_counts_once_when_split_per_day() -> None:
     eps = state_episodes(samples((0, "running"), (80, "fault"), (130, "running")), 0, 200, hold_s=100)
-    days = [state_time(eps, [(0, 100)]), state_time(eps, [(100, 200)])]
+    days = [state_time(eps, [(0, 100)], small_stop_s=0), state_time(eps, [(100, 200)], small_stop_s=0)]
     assert [d.failures for d in days] == [1, 0]
     assert days[0].repair_s == 50
     assert sum(d.fault_s for d in days) == 50
+
+
+# --- liveness -----------------------------------------------------------------------------
+
+
+def test_merge_alive_joins_touching_and_overlapping_records_and_drops_empty_ones() -> None:
+    records = [(3600.0, 3600.0), (0.0, 3600.0), (7200.0, 10.0), (100.0, 50.0), (9000.0, 0.0), (8000.0, 5.0)]
+    assert merge_alive(records) == [(0.0, 7210.0), (8000.0, 8005.0)]
+    assert merge_alive([]) == []
+    assert merge_alive([(0.0, float("nan")), (5.0, -1.0)]) == []
+
+
+def test_a_state_holds_to_the_next_sample_while_the_path_is_alive_however_long() -> None:
+    # stored on change: one sample, hours apart, and the path alive all along
+    alive = merge_alive([(0.0, 3600.0), (3600.0, 3600.0), (7200.0, 3600.0)])
+    eps = state_episodes(samples((10, "running"), (9000, "idle")), 0, 10_000, hold_s=60, alive=alive)
+    assert spans(eps) == [("unknown", 0, 10), ("running", 10, 9000), ("idle", 9000, 10_000)]
+    # the same samples without liveness: the old hold limit
+    old = state_episodes(samples((10, "running"), (9000, "idle")), 0, 10_000, hold_s=60)
+    assert spans(old) == [
+        ("unknown", 0, 10), ("running", 10, 70), ("unknown", 70, 9000), ("idle", 9000, 9060),
+        ("unknown", 9060, 10_000),
+    ]  # fmt: skip
+
+
+def test_a_state_ends_where_the_path_died_and_does_not_cross_a_gap() -> None:
+    alive = [(0.0, 500.0), (800.0, 1000.0)]
+    eps = state_episodes(samples((0, "running"), (850, "idle")), 0, 1000, hold_s=60, alive=alive)
+    # the path came back at 800, but the state is unknown until the next state sample
+    assert spans(eps) == [("running", 0, 500), ("unknown", 500, 850), ("idle", 850, 1000)]
+
+
+def test_a_sample_inside_no_alive_interval_holds_for_no_time() -> None:
+    eps = state_episodes(samples((600, "running")), 0, 1000, hold_s=60, alive=[(0.0, 500.0), (800.0, 900.0)])
+    assert spans(eps) == [("unknown", 0, 1000)]
+
+
+def test_samples_before_the_first_alive_record_use_the_hold_limit_capped_at_it() -> None:
+    alive = [(100.0, 1000.0)]
+    eps = state_episodes(
+        samples((0, "idle"), (80, "fault"), (150, "running")), 0, 1000, hold_s=60, alive=alive
+    )
+    # idle 0..60 (hold), unknown 60..80, fault 80..100 (capped at the first record), then
+    # unknown until the next sample inside the alive time
+    assert spans(eps) == [("idle", 0, 60), ("unknown", 60, 80), ("fault", 80, 100), ("unknown", 100, 150),
+                          ("running", 150, 1000)]  # fmt: skip
+
+
+def test_the_state_before_the_window_carries_in_while_alive_and_is_marked_continued() -> None:
+    alive = merge_alive([(-7200.0, 3600.0), (-3600.0, 3600.0), (0.0, 3600.0)])
+    eps = state_episodes([], 0, 1000, hold_s=60, before=StateSample(-5000, "stopped"), alive=alive)
+    assert spans(eps) == [("stopped", 0, 1000)] and eps[0].continued
+
+
+# --- small stops ---------------------------------------------------------------------------
+
+
+def test_short_stops_are_small_stops_not_availability_losses_or_failures() -> None:
+    eps = [
+        Episode("running", 0, 100),
+        Episode("fault", 100, 130),  # 30 s: a small stop, no failure
+        Episode("running", 130, 200),
+        Episode("idle", 200, 260),  # 60 s: small
+        Episode("running", 260, 300),
+        Episode("fault", 300, 500),  # 200 s: a breakdown
+        Episode("setup", 500, 510),  # setup is never a small stop
+        Episode("stopped", 510, 600),  # 90 s, half of it unplanned: planned part is small
+    ]
+    planned = [(0, 550)]
+    result = state_time(eps, planned, small_stop_s=120)
+    assert result.small_stop_s == 30 + 60 + 40 and result.small_stops == 3
+    assert (result.fault_s, result.idle_s, result.stopped_s, result.setup_s) == (200, 0, 0, 10)
+    assert result.failures == 1 and result.repair_s == 200
+    assert result.running_s == 210
+    assert math.isclose(result.running_s + result.small_stop_s + result.down_s + result.unknown_s, 550)
+    off = state_time(eps, planned, small_stop_s=0)
+    assert off.small_stop_s == 0 and off.small_stops == 0 and off.failures == 2
+    assert (off.fault_s, off.idle_s, off.stopped_s) == (230, 60, 40)
+
+
+def test_a_stop_is_classified_by_its_whole_length_not_the_part_in_one_day() -> None:
+    eps = state_episodes(samples((0, "running"), (95, "fault"), (300, "running")), 0, 400, hold_s=1000)
+    # 205 s of fault, of which 5 s fall in the first day: a breakdown on both days
+    days = [state_time(eps, [(0, 100)]), state_time(eps, [(100, 400)])]
+    assert [d.small_stop_s for d in days] == [0, 0]
+    assert [d.fault_s for d in days] == [5, 200]
+    assert [d.failures for d in days] == [1, 0]
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -135,9 +223,11 @@ def test_episodes_tile_the_window_and_states_add_up_to_planned_time(
     result = state_time(eps, planned)
     assert result.calendar_s == total(planned)
     assert math.isclose(
-        sum(known_seconds(result).values()) + result.unknown_s, result.calendar_s, abs_tol=1e-6
+        sum(known_seconds(result).values()) + result.small_stop_s + result.unknown_s,
+        result.calendar_s,
+        abs_tol=1e-6,
     )
-    assert result.running_s + result.down_s <= total(planned) + 1e-6
+    assert result.running_s + result.small_stop_s + result.down_s <= total(planned) + 1e-6
     assert result.repair_s >= 0 and result.failures >= 0
 
 

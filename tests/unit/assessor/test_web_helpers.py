@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import unquote
 
 import pytest
 from starlette.requests import Request
 
+from assessor import labels
+from assessor.kpi import KpiPolicy, Totals
+from assessor.losses_view import waterfall
+from assessor.service import kpi_row
 from assessor.web.base import attachment, same_origin
-from assessor.web.charts import waterfall_steps
-from assessor.web.pages_portfolio import Cell, ago, columns, gain_cell, health_cell, sort_rows, to_csv
+from assessor.web.charts import oee_waterfall
+from assessor.web.pages_factory import TOTAL_KEYS, pareto_hours, waterfall_notes
+from assessor.web.pages_portfolio import (
+    Cell,
+    ago,
+    columns,
+    gain_cell,
+    health_cell,
+    oee_cell,
+    sort_rows,
+    to_csv,
+)
 
 
 def request(headers: dict[str, str]) -> Request:
@@ -42,32 +57,110 @@ def test_attachment_names_the_file_twice() -> None:
     assert unquote(cd.split("filename*=UTF-8''")[1]) == '보고서 2024 "a".pdf'
 
 
-def test_waterfall_steps_add_up() -> None:
-    k = {
-        "planned_time_s": 36000.0,
-        "unknown_time_s": 0.0,
-        "availability": 0.8,
-        "performance": 0.9,
-        "quality": 0.95,
-    }
-    steps = dict(waterfall_steps(k) or [])
-    assert steps["wf_planned"] == pytest.approx(10.0)
-    assert sum(v for key, v in steps.items() if key != "wf_productive") == pytest.approx(
-        steps["wf_productive"]
+def totals(
+    *,
+    planned: float = 36000.0,
+    unknown: float = 0.0,
+    run: float = 28800.0,
+    small: float = 0.0,
+    fault: float = 3600.0,
+    setup: float = 3600.0,
+    units: int = 25000,
+    rejects: int = 500,
+    cycle: float = 1.0,
+) -> Totals:
+    """A factory's period: ``run`` includes the small stops, the rest of the known time
+    is fault and setup."""
+    return Totals(
+        planned_s=planned,
+        run_s=run,
+        idle_s=0.0,
+        fault_s=fault,
+        setup_s=setup,
+        stopped_s=0.0,
+        planned_stop_s=0.0,
+        unknown_s=unknown,
+        ideal_run_s=cycle * units,
+        total_count=units,
+        good_count=units - rejects,
+        reject_count=rejects,
+        failures=2,
+        repair_s=fault,
+        small_stop_s=small,
+        small_stops=3 if small else 0,
     )
-    assert steps["wf_productive"] == pytest.approx(10.0 * 0.8 * 0.9 * 0.95)
-    assert waterfall_steps({"planned_time_s": 0.0}) is None
 
 
-def test_performance_above_one_is_no_loss() -> None:
-    k = {
-        "planned_time_s": 3600.0,
-        "unknown_time_s": 0.0,
-        "availability": 1.0,
-        "performance": 1.2,
-        "quality": 1.0,
-    }
-    assert dict(waterfall_steps(k) or [])["wf_performance_loss"] == 0.0
+def test_waterfall_steps_sum_to_the_fully_productive_time() -> None:
+    row = kpi_row(totals(small=600.0), KpiPolicy())
+    w = waterfall(row)
+    assert w is not None and w.cut_by is None
+    keys = [k for k, _ in w.steps]
+    assert keys == ["known_s", "breakdowns_s", "setup_s", "small_stops_s", "speed_s", "production_rejects_s"]
+    assert sum(v for _, v in w.steps) == pytest.approx(w.total[1])
+    assert w.total == ("fully_productive_s", pytest.approx(row["losses"]["fully_productive_s"]))
+    # the last bar is OEE x known time: the chart and the KPI tell one story
+    assert w.total[1] == pytest.approx(row["oee"] * (36000.0 - 0.0))
+    fig = oee_waterfall(row, "ko")
+    assert fig is not None
+    trace = fig["data"][0]
+    assert trace["measure"] == ["absolute", *["relative"] * 5, "total"]
+    assert trace["x"][0] == "계획 가동 시간 (데이터 있음)" and trace["x"][-1] == "완전 생산 시간"
+    assert {"고장·비가동 정지", "준비·교체", "소정지", "속도 저하", "불량"} <= set(trace["x"])
+    assert sum(trace["y"][:-1]) == pytest.approx(trace["y"][-1], abs=0.05)
+    en = oee_waterfall(row, "en")
+    assert en is not None and "Reduced speed" in en["data"][0]["x"] and "Small stops" in en["data"][0]["x"]
+
+
+def test_unknown_time_is_outside_the_waterfall_and_said_so() -> None:
+    row = kpi_row(totals(planned=39600.0, unknown=3600.0), KpiPolicy())
+    w = waterfall(row)
+    assert w is not None and w.steps[0] == ("known_s", pytest.approx(36000.0))
+    assert any("미확인 시간" in n and "1.0 h" in n for n in waterfall_notes(row, "ko"))
+
+
+# an ideal cycle time 4.32 times what the machine really needs: performance "432%"
+TOO_SLOW_IDEAL = dict(units=25000, cycle=28800.0 * 4.32 / 25000)
+
+
+def test_a_flagged_performance_cuts_the_waterfall_and_shows_the_reason_not_the_value() -> None:
+    row = kpi_row(totals(**TOO_SLOW_IDEAL), KpiPolicy())
+    assert row["performance"] is None and row["oee"] is None
+    w = waterfall(row)
+    assert w is not None and w.cut_by == ("performance", "implausible_ideal_time")
+    assert [k for k, _ in w.steps] == ["known_s", "breakdowns_s", "setup_s", "small_stops_s"]
+    assert w.total == ("running_s", pytest.approx(28800.0))
+    fig = oee_waterfall(row, "ko")
+    assert fig is not None and "속도 저하" not in fig["data"][0]["x"]
+    notes = " ".join(waterfall_notes(row, "ko"))
+    assert "성능가동률" in notes and "이상치(표준 사이클타임 확인)" in notes
+    assert labels.fmt_kpi_row("performance", row, "ko") == "— 이상치(표준 사이클타임 확인)"
+    en = labels.fmt_kpi_row("performance", row, "en")
+    assert en == "— implausible ideal cycle time: check the registry"
+    shown = " ".join(
+        [*(labels.fmt_kpi_row(k, row, lang) for k in TOTAL_KEYS for lang in ("ko", "en")), json.dumps(fig)]
+    )
+    assert "432" not in shown
+
+
+def test_too_little_data_shows_coverage_and_no_waterfall() -> None:
+    half = totals(planned=36000.0, unknown=18000.0, run=14400.0, fault=1800.0, setup=1800.0)
+    row = kpi_row(half, KpiPolicy())
+    assert row["availability"] is None
+    assert waterfall(row) is None and oee_waterfall(row, "ko") is None
+    assert labels.fmt_kpi_row("availability", row, "ko") == "— 데이터 부족(수집률 50.0%)"
+    assert labels.fmt_kpi_row("oee", row, "en") == "— coverage 50.0%"
+    assert any("데이터 부족(수집률 50.0%)" in n for n in waterfall_notes(row, "ko"))
+    # quality rests on counts, not on time: still shown
+    assert labels.fmt_kpi_row("quality", row, "ko") == labels.fmt_pct(row["quality"])
+
+
+def test_small_stops_are_one_pareto_bar_of_their_own() -> None:
+    from assessor.timeline_query import SMALL_STOP
+
+    hours = pareto_hours({(SMALL_STOP, ""): 600.0, ("fault", ""): 60.0, ("idle", "자재"): 30.0}, 120.0, "ko")
+    assert hours == {"소정지 (2분 미만)": 600.0, "사유 미입력 (고장)": 60.0, "자재": 30.0}
+    assert "small stops (< 90 s)" in pareto_hours({(SMALL_STOP, ""): 1.0}, 90.0, "en")
 
 
 def test_ago() -> None:
@@ -89,6 +182,25 @@ def test_health_cell_warns_about_a_silent_machine() -> None:
     assert any(n.startswith("b: ") and n.endswith("부터 수신 없음") for n in cell.notes)
     fresh = health_cell({**h, "last_sample": {"a": now - 60}}, now, 7, "ko")
     assert not fresh.text.startswith("⚠")
+
+
+def test_flagged_oee_and_excluded_gains_show_the_reason() -> None:
+    flags = [{"kpi": "oee", "reason": "coverage", "value": 0.9}]
+    row = {"oee_7d": None, "coverage_7d": 0.5, "flags_7d": flags}
+    cell = oee_cell(row, "ko")
+    assert cell.text == "— 데이터 부족(수집률 50.0%)" and cell.sort is None and "90" not in cell.text
+    assert oee_cell({"oee_7d": 0.61}, "en").text == "61.0%"
+    g = {
+        "kpi": "units_per_hour",
+        "before": 250.0,
+        "after": None,
+        "improvement": None,
+        "excluded_reason": "after:coverage",
+        "excluded": [{"side": "after", "reason": "coverage", "coverage": 0.62}],
+    }
+    cell = gain_cell(g, "ko")
+    assert cell.text == "— 도입 후: 데이터 부족(수집률 62.0%)" and cell.sort is None
+    assert gain_cell(g, "en").text == "— After: coverage 62.0%"
 
 
 def test_gain_cell_marks() -> None:

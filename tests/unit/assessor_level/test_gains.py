@@ -13,7 +13,9 @@ from assessor.gains import (
     REFERENCE,
     DailyValue,
     Direction,
+    Exclusion,
     baseline_daily_values,
+    flag_exclusions,
     improvement_rate,
     kpi_gain,
     monthly_trend,
@@ -257,3 +259,50 @@ def test_baseline_daily_values_sum_lines_of_a_day() -> None:
     assert baseline_daily_values(rows, "on_time_delivery") == []
     with pytest.raises(ValueError, match="manual logs"):
         baseline_daily_values(rows, "oee")
+
+
+# --- flagged KPIs are left out ---------------------------------------------------------------
+
+
+def test_a_kpi_flagged_on_a_side_is_left_out_with_the_reason() -> None:
+    flags = [{"kpi": "oee", "reason": "implausible_ideal_time", "value": 4.32}]
+    after_row = {"coverage": 0.95, "flags": flags}
+    excluded = flag_exclusions("oee", "after", after_row, flat(0.6, 10))
+    assert excluded == [Exclusion("after", "implausible_ideal_time", 0.95)]
+    gain = kpi_gain("oee", flat(0.5, 10), flat(0.6, 10), excluded=excluded)
+    assert gain.excluded_reason == "after:implausible_ideal_time"
+    assert gain.after is None and gain.improvement is None and gain.meets_reference is None
+    assert gain.ci95_low is None and gain.ci95_high is None
+    assert gain.before == pytest.approx(0.5) and gain.days_after == 10
+    assert codes(gain) == {"flagged"}
+    (w,) = gain.warnings
+    assert "implausible ideal cycle time" in w.en and "이상치(표준 사이클타임 확인)" in w.ko
+    assert "432" not in w.en + w.ko
+
+
+def test_measured_flags_do_not_exclude_a_manual_side() -> None:
+    row = {"coverage": 0.4, "flags": [{"kpi": "units_per_hour", "reason": "coverage", "value": 300.0}]}
+    assert flag_exclusions("units_per_hour", "before", row, flat(250, 10, source=Source.MANUAL)) == []
+    assert flag_exclusions("units_per_hour", "before", row, flat(250, 10)) == [
+        Exclusion("before", "coverage", 0.4)
+    ]
+    # another KPI's flag, or no row at all, excludes nothing
+    assert flag_exclusions("defect_rate", "before", row) == [] and flag_exclusions("oee", "after", None) == []
+
+
+def test_portfolio_gain_rows_leave_out_a_flagged_side() -> None:
+    from assessor.portfolio import gain_rows
+
+    before = {"units_per_hour": (2500.0, 10.0), "defect_rate": (50.0, 2500.0)}
+    after = {"units_per_hour": (9000.0, 10.0), "defect_rate": (20.0, 9000.0)}
+    rows = {
+        r["kpi"]: r
+        for r in gain_rows(
+            before, after, ("manual", "measured"), {"units_per_hour": [Exclusion("after", "coverage", 0.5)]}
+        )
+    }
+    uph = rows["units_per_hour"]
+    assert uph["excluded_reason"] == "after:coverage" and uph["after"] is None
+    assert uph["improvement"] is None and uph["meets_reference"] is None and uph["before"] == 250.0
+    assert uph["excluded"] == [{"side": "after", "reason": "coverage", "coverage": 0.5}]
+    assert rows["defect_rate"]["excluded_reason"] is None and rows["defect_rate"]["improvement"] > 0

@@ -67,6 +67,13 @@ def test_optional_parts_default():
     (f,) = parse_registry("factories: [{id: f1, name: 한빛}]")
     assert f.calendar == ShiftCalendar()  # always planned, Asia/Seoul
     assert (f.region, f.employees, f.lines, f.support_projects) == ("", None, (), ())
+    assert f.small_stop_s is None  # the assessor's kpi.small_stop applies
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("90s", 90.0), ("2m", 120.0), ("45", 45.0), ("0", 0.0)])
+def test_a_factory_may_set_its_own_small_stop_limit(value: str, seconds: float):
+    (f,) = parse_registry(replaced("    employees: 23\n", f"    employees: 23\n    small_stop: {value}\n"))
+    assert f.small_stop_s == seconds
 
 
 def test_after_window_names_and_durations():
@@ -208,6 +215,16 @@ BAD = [
         ("employees: 23", "employees: -3"),
         "factories[0].employees: must not be negative, got -3 (line 5)",
         id="negative-employees",
+    ),
+    pytest.param(
+        ("employees: 23", "employees: 23\n    small_stop: soon"),
+        "factories[0].small_stop: expected a duration such as '1s' or '500ms', got 'soon' (line 6)",
+        id="small-stop",
+    ),
+    pytest.param(
+        ("employees: 23", "employees: 23\n    small_stop: -30s"),
+        "factories[0].small_stop: expected a duration such as '1s' or '500ms', got '-30s' (line 6)",
+        id="negative-small-stop",
     ),
     pytest.param(
         ("employees: 23", "employees: many"),

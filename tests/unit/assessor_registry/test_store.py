@@ -329,3 +329,30 @@ factories:
     store.upsert_factories(parse_registry(text, "t.yaml"))
     f = store.factory("f")
     assert f is not None and [(m.id, m.line_output) for m in f.machines] == [("cut", False), ("pack", True)]
+
+
+def test_a_version_2_database_gains_the_small_stop_limit_unset(path: Path):
+    from assessor.registry.schema import MIGRATIONS
+
+    with sqlite3.connect(path) as raw:
+        for step in (1, 2):
+            raw.executescript(MIGRATIONS[step])
+        raw.execute("INSERT INTO schema_version (version) VALUES (2)")
+        raw.execute(
+            "INSERT INTO factories (id, name, region, employees, timezone) "
+            "VALUES ('f', 'F', '', 3, 'Asia/Seoul')"
+        )
+    with RegistryStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        f = store.factory("f")
+        assert f is not None and f.small_stop_s is None
+
+
+def test_small_stop_round_trips_and_a_reimport_without_it_clears_it(store: RegistryStore):
+    text = "factories:\n  - id: f\n    name: F\n    small_stop: 90s\n"
+    store.upsert_factories(parse_registry(text, "t.yaml"))
+    f = store.factory("f")
+    assert f is not None and f.small_stop_s == 90.0
+    store.upsert_factories(parse_registry("factories:\n  - id: f\n    name: F\n", "t.yaml"))
+    f = store.factory("f")
+    assert f is not None and f.small_stop_s is None
