@@ -23,7 +23,14 @@ from assessor.kpi.line_output import line_output
 from assessor.kpi.model import Totals
 from assessor.kpi.timeline import SMALL_STOP_S
 from assessor.measured import measured_day_totals
-from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
+from datacontract import (
+    FIELD_ALIVE_S,
+    MEASUREMENT_LIVENESS,
+    MEASUREMENT_MACHINE,
+    TAG_FACTORY,
+    TAG_LINE,
+    TAG_MACHINE,
+)
 
 KPI_DAILY = "kpi_daily"
 #: the rules the stored totals were computed by: bump when a change to the method
@@ -183,22 +190,35 @@ async def read_days(
 async def raw_point_counts(
     client: InfluxClient, factory: Factory, days: Sequence[DaySpan]
 ) -> dict[DayKey, int]:
-    """Raw field values stored per (line, machine, local day), one statement per day."""
+    """A fingerprint of the raw data per (line, machine, local day): the field values
+    stored, plus the alive seconds of the liveness records that start that day in
+    milliseconds. A record grows by being rewritten in place, which adds no value to
+    count, so a spool that delivers the rest of a record late changes only its length."""
     if not days:
         return {}
-    m = ident(MEASUREMENT_MACHINE)
+    where = tag_equals(TAG_FACTORY, factory.id)
+    group = f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
     statements = [
-        f"SELECT COUNT(*) FROM {m} WHERE {tag_equals(TAG_FACTORY, factory.id)} AND {time_range(s, e)} "
-        f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
+        f"SELECT COUNT(*) FROM {ident(MEASUREMENT_MACHINE)} WHERE {where} AND {time_range(s, e)} {group}"
+        for _, s, e in days
+    ] + [
+        f"SELECT SUM({ident(FIELD_ALIVE_S)}) FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} "
+        f"AND {time_range(s, e)} {group}"
         for _, s, e in days
     ]
     results = await client.query("; ".join(statements))
+    results += [[]] * (len(statements) - len(results))
     out: dict[DayKey, int] = {}
-    for (day, _, _), result in zip(days, results, strict=False):
-        for series in result:
+    for i, (day, _, _) in enumerate(days):
+        for series in results[i]:
             row = next(series.rows(), {})
             n = sum(int(v or 0) for k, v in row.items() if k != "time")
             out[(series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, ""), day)] = n
+        for series in results[len(days) + i]:
+            row = next(series.rows(), {})
+            alive_ms = round(float(row.get("sum") or 0.0) * 1000)
+            key = (series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, ""), day)
+            out[key] = out.get(key, 0) + alive_ms
     return out
 
 

@@ -51,7 +51,7 @@ def _get(url: str, token: str) -> tuple[int, Any]:
 
 def _influx_count(influx: str, machine: str, since_ns: int) -> int:
     q = (
-        'SELECT COUNT("state") FROM machine_data WHERE "factory" = \'demo-factory\' '
+        'SELECT COUNT("count_total") FROM machine_data WHERE "factory" = \'demo-factory\' '
         f"AND \"machine\" = '{machine}' AND time >= {since_ns}"
     )
     url = f"{influx}/query?" + urllib.parse.urlencode({"db": "factory", "q": q})

@@ -384,3 +384,29 @@ async def test_a_day_materialised_by_older_rules_is_computed_again(assessor_env,
     assert await assessor_env.service.refresh_late_days(factory) == [DAY]
     (stored,) = assessor_env.influx.points("kpi_daily", assessor_env.database)
     assert stored["rules_version"] == KPI_RULES_VERSION and stored["total_count"] == 19_271
+
+
+async def test_an_alive_record_that_grows_after_its_day_was_materialised_is_counted(assessor_env):
+    """A record grows by being rewritten in place, which adds no point to count: the
+    refresher must still see that the day's raw data changed."""
+    service = assessor_env.service
+    service.clock = lambda: at(14, 0) + 2 * 86400
+    points = on_change_points("press-01", liveness=True)
+    # the 10:00 record stopped at 10:20 when the day was first computed (a spool behind)
+    cut = [
+        p.replace("alive_s=3600.0", "alive_s=1200.0") if f" {round(at(10, 0) * 1e9)}" in p else p
+        for p in points
+    ]
+    assert cut != points
+    status, text = assessor_env.influx.write(cut, assessor_env.database)
+    assert status == 204, text
+    day = {"start": "2024-03-04", "end": "2024-03-04"}
+    before = _row({"rows": await _kpis(assessor_env, day)})
+    assert before["unknown_time_s"] > 0
+    status, text = assessor_env.influx.write(points, assessor_env.database)
+    assert status == 204, text
+    factory = service.store.factory("demo-factory")
+    assert await service.refresh_late_days(factory) == [DAY]
+    after = _row({"rows": await _kpis(assessor_env, day)})
+    assert after["unknown_time_s"] == pytest.approx(0) and round(after["oee"] * 100, 2) == 74.79
+    assert await service.refresh_late_days(factory) == []
