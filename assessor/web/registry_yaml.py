@@ -76,6 +76,8 @@ def factory_dict(f: Factory) -> dict[str, Any]:
         out["region"] = f.region
     if f.employees is not None:
         out["employees"] = f.employees
+    if f.small_stop_s is not None:
+        out["small_stop"] = _cycle(f.small_stop_s)
     out["timezone"] = f.calendar.timezone
     cal: dict[str, Any] = {}
     if f.calendar.shifts:

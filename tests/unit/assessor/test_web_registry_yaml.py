@@ -10,6 +10,7 @@ EXTRA = """\
 factories:
   - id: "0123"
     name: 숫자공장
+    small_stop: 90s
     timezone: Europe/Berlin
     calendar:
       shifts: [{days: [sat, sun], start: "22:00", end: "06:00:30"}]
