@@ -92,41 +92,45 @@ async def fetch_signals(
     m = ident(MEASUREMENT_MACHINE)
     where = tag_equals(TAG_FACTORY, factory_id)
     group = f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
-    fields = ", ".join(ident(f) for f in ("state", *COUNTERS))
     after = end + after_end_s(hold_s, small_stop_s)
     lookback = max(STATE_LOOKBACK_S, hold_s)
-    statements = [
-        f"SELECT {fields} FROM {m} WHERE {where} AND {time_range(start, after)} {group}",
-        # the newest state sample before the window: a descending raw read stops at the
-        # first point of each series, however far back the range reaches
-        f"SELECT {ident('state')} FROM {m} WHERE {where} AND {time_range(start - lookback, start)} "
-        f"{group} ORDER BY time DESC LIMIT 1",
-        f"SELECT {ident(FIELD_ALIVE_S)} FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} "
-        f"AND {time_range(start - lookback, after)} {group}",
-    ] + [
-        # one statement per counter: a lone LAST() also gives the time of that value
-        f"SELECT LAST({ident(c)}) AS {ident(c)} FROM {m} WHERE {where} "
-        f"AND {time_range(start - COUNTER_LOOKBACK_S, start)} {group}"
-        for c in COUNTERS
-    ]
+    signals = ("state", *COUNTERS)
+    statements = (
+        [
+            # one statement per field: InfluxDB stores fields apart and returns only the points
+            # that have the field, so a state stored on change costs its changes, not a row
+            # per counter reading, and no row is padded with nulls for absent fields
+            f"SELECT {ident(f)} FROM {m} WHERE {where} AND {time_range(start, after)} {group}"
+            for f in signals
+        ]
+        + [
+            # the newest state sample before the window: a descending raw read stops at the
+            # first point of each series, however far back the range reaches
+            f"SELECT {ident('state')} FROM {m} WHERE {where} AND {time_range(start - lookback, start)} "
+            f"{group} ORDER BY time DESC LIMIT 1",
+            f"SELECT {ident(FIELD_ALIVE_S)} FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} "
+            f"AND {time_range(start - lookback, after)} {group}",
+        ]
+        + [
+            # one statement per counter: a lone LAST() also gives the time of that value
+            f"SELECT LAST({ident(c)}) AS {ident(c)} FROM {m} WHERE {where} "
+            f"AND {time_range(start - COUNTER_LOOKBACK_S, start)} {group}"
+            for c in COUNTERS
+        ]
+    )
     results = await client.query("; ".join(statements))
     results += [[]] * (len(statements) - len(results))
-    raw, before, alive = results[0], results[1], results[2]
-    previous = [s for stmt in results[3:] for s in stmt]
+    n = len(signals)
+    before, alive = results[n], results[n + 1]
+    previous = [s for stmt in results[n + 2 :] for s in stmt]
     out: dict[MachineKey, MachineSignals] = defaultdict(MachineSignals)
-    for series in raw:
-        sig = out[_key(series.tags)]
-        idx = {c: i for i, c in enumerate(series.columns)}
-        ti, si = idx["time"], idx.get("state")
-        counter_idx = [(c, idx[c]) for c in COUNTERS if c in idx]
-        for row in series.values:
-            t = row[ti] / 1000.0
-            if si is not None and row[si] is not None:
-                sig.states.append(StateSample(t, row[si]))
-            for c, ci in counter_idx:
-                v = row[ci]
-                if v is not None:
-                    sig.counters[c].append((t, v))
+    for series in results[0]:
+        out[_key(series.tags)].states = [
+            StateSample(t / 1000.0, v) for t, v in series.values if v is not None
+        ]
+    for c, stmt in zip(COUNTERS, results[1:n], strict=True):
+        for series in stmt:
+            out[_key(series.tags)].counters[c] = [(t / 1000.0, v) for t, v in series.values if v is not None]
     for series in before:
         for row in series.rows():
             sig = out[_key(series.tags)]

@@ -394,6 +394,10 @@ def test_literal_round_trips_through_influxdb(influxd: InfluxServer, influx_db: 
     except UnsafeIdentifier:
         event("refused by check_id")
         return
+    if "\n" in value or "\r" in value:
+        # line protocol has no escape for a line break: no writer can store such a tag
+        event("not writable in line protocol")
+        return
     measurement = "m_" + uuid.uuid4().hex
     lines = [
         f"{measurement},tag={_lp_tag(value)} n=1i 1000000000",
