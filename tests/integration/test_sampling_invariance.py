@@ -229,7 +229,7 @@ def test_one_history_at_three_reporting_paces_gives_its_true_kpis(
     counter = itertools.count()
 
     @settings(
-        max_examples=3,
+        max_examples=2,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         derandomize=True,
