@@ -226,8 +226,8 @@ factories:
 """
 
 
-async def test_a_too_slow_ideal_cycle_time_is_flagged_and_left_out_of_the_gains(assessor_env):
-    env = assessor_env
+async def seed_slow_ideal(env) -> None:
+    """Register SLOW_IDEAL and give it the simulated line's data."""
     r = await env.client.post("/api/v1/registry", content=SLOW_IDEAL.encode(), headers=env.auth("operator"))
     assert r.status_code == 200, r.text
     lines = [
@@ -237,6 +237,11 @@ async def test_a_too_slow_ideal_cycle_time_is_flagged_and_left_out_of_the_gains(
     for i in range(0, len(lines), 10_000):
         status, text = env.influx.write(lines[i : i + 10_000], env.database)
         assert status == 204, text
+
+
+async def test_a_too_slow_ideal_cycle_time_is_flagged_and_left_out_of_the_gains(assessor_env):
+    env = assessor_env
+    await seed_slow_ideal(env)
     r = await env.client.get(
         "/api/v1/factories/slow-ideal/kpis",
         params={"start": "2024-02-01", "end": "2024-02-10"},

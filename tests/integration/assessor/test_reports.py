@@ -17,7 +17,7 @@ import pytest
 from assessor.auth import create_token
 from assessor.labels import fmt_interval, fmt_kpi, fmt_num, fmt_pct, fmt_signed_pct
 from localservices.influxd import free_port
-from tests.integration.assessor.test_gains_level_api import REGISTRY, SLOW_IDEAL, simulated_lines
+from tests.integration.assessor.test_gains_level_api import REGISTRY, seed_slow_ideal, simulated_lines
 from tests.support.report_pdf import embedded_fonts, pdf_text, save_artifact
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -279,15 +279,7 @@ async def test_a_flagged_kpi_is_named_in_the_report_never_printed(assessor_env):
     """A factory whose registered ideal cycle time is four times too slow: performance and
     OEE are flagged, so the report names the reason and never prints the measured value."""
     env = assessor_env
-    r = await env.client.post("/api/v1/registry", content=SLOW_IDEAL.encode(), headers=env.auth("operator"))
-    assert r.status_code == 200, r.text
-    lines = [
-        line.replace("factory=sim-factory", "factory=slow-ideal")
-        for line in simulated_lines(dt.date(2024, 1, 1), dt.date(2024, 2, 11))
-    ]
-    for i in range(0, len(lines), 10_000):
-        status, text = env.influx.write(lines[i : i + 10_000], env.database)
-        assert status == 204, text
+    await seed_slow_ideal(env)
     kpis = await get_report(env, "/api/v1/factories/slow-ideal/kpis", start="2024-02-01", end="2024-02-10")
     (row,) = kpis.json()["rows"]
     measured = next(f["value"] for f in row["flags"] if f["kpi"] == "performance")
