@@ -48,6 +48,9 @@ class InfluxSettings(_Strict):
     ca_bundle: Path | None = None
     verify_tls: bool = True
     timeout: Seconds = 30.0
+    #: ask for gzip-compressed query answers: worth it over a slow link; beside the
+    #: database (the usual place) it costs both ends CPU for nothing, so off by default
+    compress: bool = False
     # accepted so one file can serve both programs; the assessor does not use them
     batch_points: int = 5000
     retry_min: Seconds | None = None

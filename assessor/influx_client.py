@@ -4,32 +4,15 @@ through their v1 compatibility API) and line protocol over ``/write``."""
 from __future__ import annotations
 
 import base64
-import json
 import ssl
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
 
 import aiohttp
 
 from assessor.config import InfluxSettings
+from assessor.influx_wire import Columns, InfluxError, MergedColumns, MergedRows, Series
 
-
-class InfluxError(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Series:
-    name: str
-    tags: dict[str, str]
-    columns: list[str]
-    values: list[list[Any]]
-
-    def rows(self) -> Iterator[dict[str, Any]]:
-        cols = self.columns
-        for v in self.values:
-            yield dict(zip(cols, v, strict=True))
+__all__ = ["Columns", "InfluxClient", "InfluxError", "Series"]
 
 
 class InfluxClient:
@@ -38,6 +21,9 @@ class InfluxClient:
         self._session: aiohttp.ClientSession | None = None
 
     def _headers(self) -> dict[str, str]:
+        return {**self._auth_headers(), **({} if self.cfg.compress else {"Accept-Encoding": "identity"})}
+
+    def _auth_headers(self) -> dict[str, str]:
         # A token is sent whenever one is configured, also with api v1: InfluxDB 2.x and 3.x
         # accept "Token" on their v1-compatible /query and /write, and a 2.x server handed
         # out only tokens. Basic auth (a username) takes precedence for v1, since 1.x before
@@ -73,18 +59,37 @@ class InfluxClient:
     async def query(self, q: str) -> list[list[Series]]:
         """Run one or more statements (joined by ';'); one list of series per statement.
         Chunked responses are merged, so no row limit cuts a result short."""
+        merged = MergedRows()
+        await self._stream(q, merged.add)
+        return merged.statements()
+
+    async def query_columns(self, q: str) -> list[list[Columns]]:
+        """As ``query``, each series by columns: for long reads of raw samples."""
+        merged = MergedColumns()
+        await self._stream(q, merged.add)
+        return merged.statements()
+
+    async def _stream(self, q: str, add: Callable[[bytes], None]) -> None:
         params = {"db": self.cfg.database, "q": q, "epoch": "ms", "chunked": "true", "chunk_size": "20000"}
         if self.cfg.retention_policy:
             params["rp"] = self.cfg.retention_policy
         s = await self.session()
         try:
             async with s.post(f"{self.cfg.url}/query", data=params) as r:
-                body = await r.read()
                 if r.status != 200:
+                    body = await r.read()
                     raise InfluxError(f"InfluxDB answered {r.status} to a query: {body[:300]!r}")
+                # Each chunk is one JSON document on its own line: parsing them as they
+                # arrive overlaps the parse with the server still encoding the rest.
+                pending = bytearray()
+                async for data in r.content.iter_any():
+                    pending += data
+                    while (i := pending.find(b"\n")) >= 0:
+                        add(bytes(pending[:i]))
+                        del pending[: i + 1]
+                add(bytes(pending))
         except aiohttp.ClientError as exc:
             raise InfluxError(f"InfluxDB unreachable: {exc}") from exc
-        return _parse_chunks(body)
 
     async def write(self, lines: list[bytes], *, rp: str = "") -> None:
         if not lines:
@@ -99,29 +104,3 @@ class InfluxClient:
                     raise InfluxError(f"InfluxDB answered {r.status} to a write: {(await r.text())[:300]}")
         except aiohttp.ClientError as exc:
             raise InfluxError(f"InfluxDB unreachable: {exc}") from exc
-
-
-def _parse_chunks(body: bytes) -> list[list[Series]]:
-    merged: dict[int, dict[tuple[str, tuple[tuple[str, str], ...]], Series]] = {}
-    for raw in body.splitlines():
-        if not raw.strip():
-            continue
-        doc = json.loads(raw)
-        if "error" in doc:
-            raise InfluxError(f"query failed: {doc['error']}")
-        for result in doc.get("results", []):
-            if "error" in result:
-                raise InfluxError(f"query failed: {result['error']}")
-            statement = merged.setdefault(result.get("statement_id", 0), {})
-            for s in result.get("series", []):
-                tags = s.get("tags") or {}
-                key = (s.get("name", ""), tuple(sorted(tags.items())))
-                if key in statement:
-                    statement[key].values.extend(s.get("values", []))
-                else:
-                    statement[key] = Series(
-                        s.get("name", ""), dict(tags), s["columns"], list(s.get("values", []))
-                    )
-    if not merged:
-        return []
-    return [list(merged.get(i, {}).values()) for i in range(max(merged) + 1)]

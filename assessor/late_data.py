@@ -6,9 +6,11 @@ materialised before they arrived would keep its old totals. So each materialised
 machine-day also stores how many raw field values it was computed from
 (``raw_points``), and the background refresher compares that with a fresh count over
 the recent days; a day whose count changed is computed again, and so is a day computed by
-older rules (``rules_version``, assessor/materialize.py). Counting happens before
-the totals are computed: a sample arriving in between makes the day look stale once
-more and it is recomputed, never the other way round.
+older rules (``rules_version``, assessor/materialize.py). The stored count is taken from
+the samples the totals were computed from (``measured.raw_counts``): a sample arriving
+while they were read makes the day look stale once more and it is recomputed, never the
+other way round. Only the signals the totals use are counted, so a late temperature
+reading does not cost a recomputation.
 """
 
 from __future__ import annotations

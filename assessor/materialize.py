@@ -22,7 +22,7 @@ from assessor.influxql import check_id, ident, tag_equals, time_range
 from assessor.kpi.line_output import line_output
 from assessor.kpi.model import Totals
 from assessor.kpi.timeline import SMALL_STOP_S
-from assessor.measured import measured_day_totals
+from assessor.measured import SIGNALS, alive_ms, measured_days
 from datacontract import (
     FIELD_ALIVE_S,
     MEASUREMENT_LIVENESS,
@@ -35,8 +35,9 @@ from datacontract import (
 KPI_DAILY = "kpi_daily"
 #: the rules the stored totals were computed by: bump when a change to the method
 #: (docs/kpi-method.md) changes stored totals. 2: liveness, small stops, units spread
-#: over running time, unattributed units.
-KPI_RULES_VERSION = 2
+#: over running time, unattributed units. 3: the late-data fingerprint counts the KPI's
+#: signals only, taken from the data the totals were computed from.
+KPI_RULES_VERSION = 3
 RULES_VERSION = "rules_version"
 #: the same rows summed per factory and day, so a portfolio reads one series per factory
 KPI_DAILY_FACTORY = "kpi_daily_factory"
@@ -190,21 +191,23 @@ async def read_days(
 async def raw_point_counts(
     client: InfluxClient, factory: Factory, days: Sequence[DaySpan]
 ) -> dict[DayKey, int]:
-    """A fingerprint of the raw data per (line, machine, local day): the field values
-    stored, plus the alive seconds of the liveness records that start that day in
-    milliseconds. A record grows by being rewritten in place, which adds no value to
-    count, so a spool that delivers the rest of a record late changes only its length."""
+    """A fingerprint of the raw data per (line, machine, local day): the values of the
+    signals the totals are computed from (``measured.SIGNALS``) stored that day, plus the
+    alive milliseconds of the liveness records that start that day. A record grows by
+    being rewritten in place, which adds no value to count, so a spool that delivers the
+    rest of a record late changes only its length. ``measured.raw_counts`` takes the same
+    fingerprint from the data a day's totals were computed from."""
     if not days:
         return {}
     where = tag_equals(TAG_FACTORY, factory.id)
     group = f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
+    counted = ", ".join(f"COUNT({ident(f)}) AS {ident(f)}" for f in SIGNALS)
     statements = [
-        f"SELECT COUNT(*) FROM {ident(MEASUREMENT_MACHINE)} WHERE {where} AND {time_range(s, e)} {group}"
+        f"SELECT {counted} FROM {ident(MEASUREMENT_MACHINE)} WHERE {where} AND {time_range(s, e)} {group}"
         for _, s, e in days
     ] + [
-        f"SELECT SUM({ident(FIELD_ALIVE_S)}) FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} "
-        f"AND {time_range(s, e)} {group}"
-        for _, s, e in days
+        f"SELECT {ident(FIELD_ALIVE_S)} FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} "
+        f"AND {time_range(days[0][1], days[-1][2])} {group}"
     ]
     results = await client.query("; ".join(statements))
     results += [[]] * (len(statements) - len(results))
@@ -214,11 +217,17 @@ async def raw_point_counts(
             row = next(series.rows(), {})
             n = sum(int(v or 0) for k, v in row.items() if k != "time")
             out[(series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, ""), day)] = n
-        for series in results[len(days) + i]:
-            row = next(series.rows(), {})
-            alive_ms = round(float(row.get("sum") or 0.0) * 1000)
-            key = (series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, ""), day)
-            out[key] = out.get(key, 0) + alive_ms
+    for series in results[len(days)]:
+        line, machine = series.tags.get(TAG_LINE, ""), series.tags.get(TAG_MACHINE, "")
+        records = [
+            (row["time"] / 1000.0, float(row[FIELD_ALIVE_S]))
+            for row in series.rows()
+            if isinstance(row.get(FIELD_ALIVE_S), int | float)
+        ]
+        for day, s, e in days:
+            ms = alive_ms(records, s, e)
+            if ms:
+                out[(line, machine, day)] = out.get((line, machine, day), 0) + ms
     return out
 
 
@@ -231,15 +240,14 @@ async def materialise_days(
     *,
     small_stop_s: float = SMALL_STOP_S,
 ) -> dict[DayKey, Totals]:
-    """Compute and store whole days, with the raw counts they were computed from, counted
-    first (assessor/late_data.py): a sample arriving in between makes the day look stale
-    once more and it is recomputed, never the other way round. ``small_stop_s``: the
-    factory's small-stop limit (``KpiSettings.small_stop_for``)."""
+    """Compute and store whole days, each with the fingerprint of the very samples it was
+    computed from (assessor/late_data.py): a sample arriving while they are read makes
+    the day look stale once more and it is recomputed, never the other way round.
+    ``small_stop_s``: the factory's small-stop limit (``KpiSettings.small_stop_for``)."""
     if not days:
         return {}
-    counts = await raw_point_counts(client, factory, days)
     wanted = {d for d, _, _ in days}
-    computed = await measured_day_totals(
+    computed, counts = await measured_days(
         client, factory, days[0][1], days[-1][2], hold_s, small_stop_s=small_stop_s
     )
     fresh = {k: v for k, v in computed.items() if k[2] in wanted}

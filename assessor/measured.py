@@ -9,13 +9,20 @@ functions do the rest (docs/kpi-method.md).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import itertools
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import is_not, itemgetter
+from typing import Any
 
 from assessor.domain import Factory, Machine
-from assessor.influx_client import InfluxClient
+from assessor.evidence_query import field_keys
+from assessor.influx_client import Columns, InfluxClient
 from assessor.influxql import ident, tag_equals, time_range
 from assessor.kpi.calendar import Interval, intersect, local_days, planned_intervals
 from assessor.kpi.counters import increase_spread, spread_units
@@ -26,9 +33,9 @@ from assessor.kpi.timeline import (
     UNKNOWN_STATES,
     Episode,
     StateSample,
+    episodes_of,
     intervals_of,
     merge_alive,
-    state_episodes,
     state_time,
 )
 from datacontract import (
@@ -62,13 +69,28 @@ _RUNNING = frozenset({MachineState.RUNNING.value})
 
 @dataclass
 class MachineSignals:
-    states: list[StateSample] = field(default_factory=list)
+    #: state samples as two columns, times and states: a month polled every few seconds
+    #: is millions of samples (``timeline.episodes_of``)
+    state_t: list[float] = field(default_factory=list)
+    state_v: list[str] = field(default_factory=list)
     before_state: StateSample | None = None
     counters: dict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
     previous: dict[str, float] = field(default_factory=dict)
     previous_t: dict[str, float] = field(default_factory=dict)
     #: alive records (start, alive_s) of the machine's data path
     alive: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def states(self) -> list[StateSample]:
+        return [StateSample(t, v) for t, v in zip(self.state_t, self.state_v, strict=True)]
+
+    def add_state(self, t: float, state: str) -> None:
+        self.state_t.append(t)
+        self.state_v.append(state)
+
+    def set_states(self, samples: Sequence[StateSample]) -> None:
+        self.state_t = [x.t for x in samples]
+        self.state_v = [x.state for x in samples]
 
 
 def _key(tags: dict[str, str]) -> MachineKey:
@@ -78,6 +100,22 @@ def _key(tags: dict[str, str]) -> MachineKey:
 def after_end_s(hold_s: float, small_stop_s: float = SMALL_STOP_S) -> float:
     """How far past a window ``fetch_signals`` reads."""
     return max(AFTER_END_S, hold_s, small_stop_s)
+
+
+#: a window's raw read is cut into up to this many slices of at least a day, read
+#: concurrently: the server encodes one slice while the assessor parses another
+MAX_SLICES = 4
+MIN_SLICE_S = 86400.0
+#: the signals a machine's totals are computed from, and so also what the late-data
+#: fingerprint counts (``raw_point_counts``)
+SIGNALS = ("state", *COUNTERS)
+
+
+def read_slices(start: float, end: float) -> list[tuple[float, float]]:
+    """``[start, end)`` cut into consecutive slices for concurrent reads."""
+    n = max(1, min(MAX_SLICES, int((end - start) // MIN_SLICE_S)))
+    edges = [start + (end - start) * i / n for i in range(n)] + [end]
+    return list(itertools.pairwise(edges))
 
 
 async def fetch_signals(
@@ -94,43 +132,42 @@ async def fetch_signals(
     group = f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
     after = end + after_end_s(hold_s, small_stop_s)
     lookback = max(STATE_LOOKBACK_S, hold_s)
-    signals = ("state", *COUNTERS)
-    statements = (
-        [
-            # one statement per field: InfluxDB stores fields apart and returns only the points
-            # that have the field, so a state stored on change costs its changes, not a row
-            # per counter reading, and no row is padded with nulls for absent fields
-            f"SELECT {ident(f)} FROM {m} WHERE {where} AND {time_range(start, after)} {group}"
-            for f in signals
-        ]
-        + [
-            # the newest state sample before the window: a descending raw read stops at the
-            # first point of each series, however far back the range reaches
-            f"SELECT {ident('state')} FROM {m} WHERE {where} AND {time_range(start - lookback, start)} "
-            f"{group} ORDER BY time DESC LIMIT 1",
-            f"SELECT {ident(FIELD_ALIVE_S)} FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} "
-            f"AND {time_range(start - lookback, after)} {group}",
-        ]
-        + [
-            # one statement per counter: a lone LAST() also gives the time of that value
-            f"SELECT LAST({ident(c)}) AS {ident(c)} FROM {m} WHERE {where} "
-            f"AND {time_range(start - COUNTER_LOOKBACK_S, start)} {group}"
-            for c in COUNTERS
-        ]
+    # The counters in one statement: the server walks the fields side by side and sends
+    # the time once per row (columns of only numbers parse fastest, influx_wire.py). The
+    # state apart: stored on change it is a few rows, not a null on every counter row.
+    # Fields no source ever wrote are left out: a column of nulls costs as much as a real one.
+    stored = set(await field_keys(client))
+    counters = ", ".join(ident(c) for c in COUNTERS if c in stored)
+    data = [
+        "; ".join(
+            ([f"SELECT {counters} FROM {m} WHERE {where} AND {time_range(a, b)} {group}"] if counters else [])
+            + [f"SELECT {ident('state')} FROM {m} WHERE {where} AND {time_range(a, b)} {group}"]
+        )
+        for a, b in read_slices(start, after)
+    ]
+    context = [
+        # the newest state sample before the window: a descending raw read stops at the
+        # first point of each series, however far back the range reaches
+        f"SELECT {ident('state')} FROM {m} WHERE {where} AND {time_range(start - lookback, start)} "
+        f"{group} ORDER BY time DESC LIMIT 1",
+        f"SELECT {ident(FIELD_ALIVE_S)} FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} "
+        f"AND {time_range(start - lookback, after)} {group}",
+    ] + [
+        # one statement per counter: a lone LAST() also gives the time of that value
+        f"SELECT LAST({ident(c)}) AS {ident(c)} FROM {m} WHERE {where} "
+        f"AND {time_range(start - COUNTER_LOOKBACK_S, start)} {group}"
+        for c in COUNTERS
+    ]
+    context_result, *slices = await asyncio.gather(
+        client.query("; ".join(context)), *(client.query_columns(q) for q in data)
     )
-    results = await client.query("; ".join(statements))
-    results += [[]] * (len(statements) - len(results))
-    n = len(signals)
-    before, alive = results[n], results[n + 1]
-    previous = [s for stmt in results[n + 2 :] for s in stmt]
+    context_result += [[]] * (len(context) - len(context_result))
+    before, alive = context_result[0], context_result[1]
+    previous = [s for stmt in context_result[2:] for s in stmt]
     out: dict[MachineKey, MachineSignals] = defaultdict(MachineSignals)
-    for series in results[0]:
-        out[_key(series.tags)].states = [
-            StateSample(t / 1000.0, v) for t, v in series.values if v is not None
-        ]
-    for c, stmt in zip(COUNTERS, results[1:n], strict=True):
-        for series in stmt:
-            out[_key(series.tags)].counters[c] = [(t / 1000.0, v) for t, v in series.values if v is not None]
+    for result in slices:
+        for series in (s for stmt in result for s in stmt):
+            _add_samples(out[_key(series.tags)], series)
     for series in before:
         for row in series.rows():
             sig = out[_key(series.tags)]
@@ -152,6 +189,52 @@ async def fetch_signals(
     return out
 
 
+def _add_samples(sig: MachineSignals, series: Columns) -> None:
+    """Append one slice's samples (time ascending, after the slices before)."""
+    if not series.data or not series.data[0]:
+        return
+    times = [t / 1000.0 for t in series.data[0]]
+    for name, values in zip(series.columns, series.data, strict=True):
+        if name != "state" and name not in COUNTERS:
+            continue
+        present = len(values) - values.count(None)
+        if not present:
+            continue
+        at, values = (times, values) if present == len(values) else _present(times, values)
+        if name == "state":
+            sig.state_t += at
+            sig.state_v += values
+        else:
+            sig.counters[name] += zip(at, values, strict=True)
+
+
+def _present(times: list[float], values: list[Any]) -> tuple[list[float], list[Any]]:
+    mask = list(map(is_not, values, repeat(None)))
+    return list(compress(times, mask)), list(compress(values, mask))
+
+
+def raw_counts(sig: MachineSignals | None, days: Sequence[tuple[dt.date, float, float]]) -> list[int]:
+    """The late-data fingerprint of each day from the signals its totals were computed
+    from: the values of ``SIGNALS`` stored in the day plus the alive milliseconds of the
+    liveness records that start in it (``materialize.raw_point_counts`` counts the same
+    in InfluxDB). Taken from the very data the totals used, a sample that arrived while
+    they were computed is missing here and makes the day stale, never the reverse."""
+    if sig is None:
+        return [0] * len(days)
+    series = [sorted(sig.state_t)] + [sorted(map(itemgetter(0), p)) for p in sig.counters.values()]
+    out = []
+    for _, a, b in days:
+        n = sum(bisect_left(ts, b) - bisect_left(ts, a) for ts in series)
+        out.append(n + alive_ms(sig.alive, a, b))
+    return out
+
+
+def alive_ms(records: Sequence[tuple[float, float]], start: float, end: float) -> int:
+    """Alive milliseconds of the records (time order) that start in ``[start, end)``;
+    summed here on both sides of the late-data comparison, so the float sum is the same."""
+    return round(sum(v for t, v in records if start <= t < end) * 1000)
+
+
 def _width(counter: str) -> int | None:
     return None if counter == "energy_kwh" else 32
 
@@ -168,8 +251,9 @@ def machine_episodes(sig: MachineSignals, start: float, end: float, hold_s: floa
         + ([sig.before_state.t] if sig.before_state is not None else [])
         + [sig.previous_t[c] for c in COUNTS if c in sig.previous_t]
     )
-    hi = max([end] + [s.t for s in sig.states] + [t for p in sig.counters.values() for t, _ in p])
-    return state_episodes(sig.states, lo, hi, hold_s=hold_s, before=sig.before_state, alive=alive)
+    last = [max(sig.state_t)] if sig.state_t else []
+    hi = max([end, *last] + [max(map(itemgetter(0), p)) for p in sig.counters.values() if p])
+    return episodes_of(sig.state_t, sig.state_v, lo, hi, hold_s=hold_s, before=sig.before_state, alive=alive)
 
 
 def machine_day_totals(
@@ -264,23 +348,34 @@ async def measured_day_totals(
     small_stop_s: float = SMALL_STOP_S,
 ) -> dict[tuple[str, str, dt.date], Totals]:
     """(line, machine, day) -> Totals for every registered machine and local day in the window."""
+    totals, _ = await measured_days(client, factory, start, end, hold_s, small_stop_s=small_stop_s)
+    return totals
+
+
+async def measured_days(
+    client: InfluxClient,
+    factory: Factory,
+    start: float,
+    end: float,
+    hold_s: float,
+    *,
+    small_stop_s: float = SMALL_STOP_S,
+) -> tuple[dict[tuple[str, str, dt.date], Totals], dict[tuple[str, str, dt.date], int]]:
+    """Totals and late-data fingerprints (``raw_counts``) of every registered machine and
+    local day in the window, from one read."""
     days = factory_days(factory, start, end)
     if not days:
-        return {}
+        return {}, {}
     signals = await fetch_signals(
         client, factory.id, days[0][1], days[-1][2], hold_s, small_stop_s=small_stop_s
     )
     planned = planned_for_days(factory, days)
     out: dict[tuple[str, str, dt.date], Totals] = {}
+    counts: dict[tuple[str, str, dt.date], int] = {}
     for machine in factory.machines:
-        per_day = machine_day_totals(
-            signals.get((machine.line_id, machine.id)),
-            machine,
-            days,
-            planned,
-            hold_s,
-            small_stop_s=small_stop_s,
-        )
-        for (day, _, _), totals in zip(days, per_day, strict=True):
+        sig = signals.get((machine.line_id, machine.id))
+        per_day = machine_day_totals(sig, machine, days, planned, hold_s, small_stop_s=small_stop_s)
+        for (day, _, _), totals, n in zip(days, per_day, raw_counts(sig, days), strict=True):
             out[(machine.line_id, machine.id, day)] = totals
-    return out
+            counts[(machine.line_id, machine.id, day)] = n
+    return out, counts

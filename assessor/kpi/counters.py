@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from operator import itemgetter, le
 
 from assessor.kpi.calendar import Interval, normalise
 
@@ -158,14 +159,20 @@ def _steps(
         if prev is None:
             step: Number = 0
             kind = _RISE
-        elif value >= prev:
-            step, kind = value - prev, _RISE
-        elif span is not None and prev >= span - span // 4 and value < span // 4:
-            step, kind = value + span - prev, _WRAP
         else:
-            step, kind = value, _RESET
+            step, kind = _increase(prev, value, span)
         yield t, value, step, kind
         prev = value
+
+
+def _increase(prev: Number, value: Number, span: int | None) -> tuple[Number, int]:
+    """The increase from ``prev`` to ``value`` and its kind: a rise, a wrap of a counter of
+    ``span`` values (from its top quarter to its bottom quarter), or a reset."""
+    if value >= prev:
+        return value - prev, _RISE
+    if span is not None and prev >= span - span // 4 and value < span // 4:
+        return value + span - prev, _WRAP
+    return value, _RESET
 
 
 def increase_spread(
@@ -230,27 +237,72 @@ def spread_units(
         return list(zip(credited, unattributed, strict=True))
     segments = _labelled(running, unknown, flat, starts)
     seg_starts = [a for a, _, _, _ in segments]
-    for lo, t, step in _timed_steps(points, previous, previous_t, width_bits):
+    ordered = sorted(points, key=itemgetter(0))
+    ts, vs = list(map(itemgetter(0), ordered)), list(map(itemgetter(1), ordered))
+    span = None if width_bits is None else 1 << width_bits
+    prev_v = previous
+    prev_t = previous_t if previous is not None else None
+    # the segment the last step fell in: most steps lie inside one segment (a run in one
+    # day), which then takes no search and no shares
+    cur_lo, cur_hi, cur_out, cur_bucket = 0.0, -1.0, credited, -1
+    i, n = 0, len(ts)
+    while i < n:
+        lo, t, v = prev_t, ts[i], vs[i]
+        step = 0 if prev_v is None else (v - prev_v if v >= prev_v else _increase(prev_v, v, span)[0])
+        prev_v, prev_t = v, t
+        i += 1
+        if not step:
+            continue
         if lo is None or lo >= t:
             _spread_linearly(lo, t, step, flat, starts, credited)
             continue
-        k = max(0, bisect_right(seg_starts, lo) - 1)
-        weight = 0.0
-        shares: list[tuple[bool, int, float]] = []
-        while k < len(segments) and segments[k][0] < t:
-            a, b, is_running, bucket = segments[k]
-            overlap = min(b, t) - max(a, lo)
-            if overlap > 0:
-                weight += overlap
-                if bucket >= 0:
-                    shares.append((is_running, bucket, overlap))
-            k += 1
-        if weight <= 0:
-            _spread_linearly(lo, t, step, flat, starts, credited)
-            continue
-        for is_running, bucket, overlap in shares:
-            (credited if is_running else unattributed)[bucket] += step * overlap / weight
+        if not (cur_lo <= lo and t <= cur_hi):
+            k = max(0, bisect_right(seg_starts, lo) - 1)
+            if not (k < len(segments) and segments[k][0] <= lo and t <= segments[k][1]):
+                _spread_over_segments(lo, t, step, k, segments, flat, starts, credited, unattributed)
+                continue
+            cur_lo, cur_hi, is_running, cur_bucket = segments[k]
+            cur_out = credited if is_running else unattributed
+        if cur_bucket >= 0:
+            cur_out[cur_bucket] += step
+        # the readings after this one inside the same segment: where the counter only rose
+        # over them, their steps add up to the last one's value minus this one's
+        j = bisect_right(ts, cur_hi, i)
+        if j - i > 1 and all(map(le, vs[i - 1 : j - 1], vs[i:j])):
+            if cur_bucket >= 0:
+                cur_out[cur_bucket] += vs[j - 1] - v
+            prev_v, prev_t = vs[j - 1], ts[j - 1]
+            i = j
     return list(zip(credited, unattributed, strict=True))
+
+
+def _spread_over_segments(
+    lo: float,
+    t: float,
+    step: Number,
+    k: int,
+    segments: list[tuple[float, float, bool, int]],
+    flat: Flat,
+    starts: list[float],
+    credited: list[float],
+    unattributed: list[float],
+) -> None:
+    """A step over several segments: shared by their overlaps with ``(lo, t]``."""
+    weight = 0.0
+    shares: list[tuple[bool, int, float]] = []
+    while k < len(segments) and segments[k][0] < t:
+        a, b, is_running, bucket = segments[k]
+        overlap = min(b, t) - max(a, lo)
+        if overlap > 0:
+            weight += overlap
+            if bucket >= 0:
+                shares.append((is_running, bucket, overlap))
+        k += 1
+    if weight <= 0:
+        _spread_linearly(lo, t, step, flat, starts, credited)
+        return
+    for is_running, bucket, overlap in shares:
+        (credited if is_running else unattributed)[bucket] += step * overlap / weight
 
 
 Flat = list[tuple[float, float, int]]
@@ -265,11 +317,20 @@ def _flat(buckets: Sequence[Sequence[Interval]]) -> tuple[Flat, list[float]]:
 def _timed_steps(
     points: Sequence[Point], previous: Number | None, previous_t: float | None, width_bits: int | None
 ) -> Iterator[tuple[float | None, float, Number]]:
-    """``(earlier time or None, later time, increase)`` of every non-zero step."""
+    """``(earlier time or None, later time, increase)`` of every non-zero step (as
+    ``_steps``, without its per-point tuples: this runs once per reading of a month)."""
+    span = None if width_bits is None else 1 << width_bits
+    prev = previous
     prev_t = previous_t if previous is not None else None
-    for t, _value, step, _kind in _steps(sorted(points, key=lambda p: p[0]), previous, width_bits):
+    for t, value in sorted(points, key=itemgetter(0)):
         lo = prev_t
         prev_t = t
+        if prev is None:
+            prev = value
+            continue
+        # a rise inline, the rarer wraps and resets by the one rule
+        step = value - prev if value >= prev else _increase(prev, value, span)[0]
+        prev = value
         if step:
             yield lo, t, step
 

@@ -8,9 +8,11 @@ docs/data-model.md); without liveness records, at most ``hold_s`` (the old rule)
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import add, gt, lt, ne, or_
 
 from assessor.kpi.calendar import Interval, normalise
 from assessor.kpi.model import StateTime
@@ -71,6 +73,11 @@ class _Holds:
         self.alive = list(alive) if alive else []
         self.starts = [lo for lo, _ in self.alive]
 
+    def limits(self, ts: list[float]) -> list[float]:
+        if not self.alive:
+            return list(map(add, ts, repeat(self.hold_s)))
+        return list(map(self.limit, ts))
+
     def limit(self, t: float) -> float:
         if not self.alive:
             return t + self.hold_s
@@ -106,25 +113,56 @@ def state_episodes(
     kept as such (both count as unknown time). Consecutive equal states merge. Of samples
     sharing a time stamp the last one given wins.
     """
+    return episodes_of(
+        [x.t for x in samples],
+        [x.state for x in samples],
+        start,
+        end,
+        hold_s=hold_s,
+        before=before,
+        alive=alive,
+    )
+
+
+def episodes_of(
+    times: Sequence[float],
+    states: Sequence[str],
+    start: float,
+    end: float,
+    *,
+    hold_s: float,
+    before: StateSample | None = None,
+    alive: Sequence[Interval] | None = None,
+) -> list[Episode]:
+    """``state_episodes`` of samples given as two columns (times, states).
+
+    A month of states polled every few seconds is millions of samples and a handful of
+    episodes, so the per-sample work is done by whole-list operations, and only the
+    points where a run of one state ends are visited one by one.
+    """
     if hold_s <= 0:
         raise ValueError(f"hold_s must be positive, got {hold_s}")
     if end <= start:
         return []
+    ts, ss = _ordered(times, states, before)
+    n = bisect_left(ts, end)
+    ts, ss = ts[:n], ss[:n]
+    ss = list(map(_CANONICAL.get, ss, repeat(UNKNOWN)))
+    # each sample's segment [lo, hi): from its time (or the window start) until the next
+    # sample, the end of its hold and the window end
     holds = _Holds(hold_s, alive)
-    ordered = sorted([*([before] if before is not None else []), *samples], key=lambda s: s.t)
+    his = list(map(min, [*ts[1:], math.inf], holds.limits(ts), repeat(end)))
+    los = list(map(max, ts, repeat(start)))
+    keep = list(compress(range(len(ts)), map(lt, los, his)))
+    if len(keep) < len(ts):
+        ts, ss, los, his = ([col[i] for i in keep] for col in (ts, ss, los, his))
+    # a run of one state with no gap between its segments is one segment
+    firsts = [0, *compress(range(1, len(ss)), map(or_, map(ne, ss[1:], ss), map(gt, los[1:], his)))]
+    lasts = [k - 1 for k in firsts[1:]] + [len(ss) - 1]
     episodes: list[Episode] = []
-    # The episode being extended, as (state, start, end, continued): building an Episode
-    # per sample would dominate the cost on second-by-second data.
     state, lo, hi, continued = UNKNOWN, start, start, False
-    for i, sample in enumerate(ordered):
-        if sample.t >= end:
-            break
-        following = ordered[i + 1].t if i + 1 < len(ordered) else math.inf
-        seg_lo = max(sample.t, start)
-        seg_hi = min(following, holds.limit(sample.t), end)
-        if seg_hi <= seg_lo:
-            continue
-        seg_state = sample.state if sample.state in CANONICAL_STATES else UNKNOWN
+    for f, z in zip(firsts, lasts, strict=True) if ss else ():
+        seg_lo, seg_hi, seg_state = los[f], his[z], ss[f]
         if seg_lo > hi:
             # A gap nothing vouches for: unknown, merged with an unknown state around it.
             if state != UNKNOWN:
@@ -133,7 +171,7 @@ def state_episodes(
             hi = seg_lo
         if seg_state != state:
             _close(episodes, state, lo, hi, continued)
-            state, lo, continued = seg_state, seg_lo, sample.t < start
+            state, lo, continued = seg_state, seg_lo, ts[f] < start
         hi = seg_hi
     if hi < end:
         if state != UNKNOWN:
@@ -142,6 +180,22 @@ def state_episodes(
         hi = end
     _close(episodes, state, lo, hi, continued)
     return episodes
+
+
+_CANONICAL = {s: s for s in CANONICAL_STATES}
+
+
+def _ordered(
+    times: Sequence[float], states: Sequence[str], before: StateSample | None
+) -> tuple[list[float], list[str]]:
+    """The samples in time order; of samples sharing a time stamp only the last given,
+    which is the one whose segment is not empty."""
+    ts = [before.t, *times] if before is not None else list(times)
+    ss = [before.state, *states] if before is not None else list(states)
+    if any(map(gt, ts, ts[1:])):
+        order = sorted(range(len(ts)), key=ts.__getitem__)
+        ts, ss = [ts[i] for i in order], [ss[i] for i in order]
+    return ts, ss
 
 
 def _close(episodes: list[Episode], state: str, start: float, end: float, continued: bool) -> None:

@@ -295,3 +295,71 @@ class TestSpreadUnits:
         part = spread_units(points, [[(0.0, 10.0)], [(15.0, 20.0)]], running=run, unknown=unk)
         assert all(c >= 0 and u >= 0 for c, u in part)
         assert sum(c + u for c, u in part) <= whole + 1e-6
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        steps=st.lists(
+            st.one_of(st.integers(0, 3), st.just(-1), st.just("wrap")), min_size=1, max_size=80
+        ),
+        gaps=st.lists(st.sampled_from([1.0, 2.5, 10.0]), min_size=80, max_size=80),
+        running=st.lists(st.tuples(st.integers(0, 300), st.integers(1, 60)), max_size=6),
+        unknown=st.lists(st.tuples(st.integers(0, 300), st.integers(1, 60)), max_size=6),
+        cuts=st.lists(st.integers(0, 400), min_size=1, max_size=3),
+        previous=st.one_of(st.none(), st.integers(0, 5)),
+    )
+    def test_the_per_step_rule_holds_over_long_runs_resets_and_wraps(
+        self, steps, gaps, running, unknown, cuts, previous
+    ) -> None:
+        """``spread_units`` adds up runs of readings inside one running span in one go;
+        the result must be what spreading every step by the documented rule gives, also
+        where a run holds a reset (-1: the counter restarts at 0) or a wrap."""
+        from assessor.kpi.calendar import normalise
+        from assessor.kpi.counters import spread_units
+
+        points, value, t = [], 10, 0.0
+        for step, gap in zip(steps, gaps, strict=False):
+            t += gap
+            value = 0 if step == -1 else (value + TOP - 20) % TOP if step == "wrap" else value + step
+            points.append((t, value))
+        run = normalise((float(a), float(a + n)) for a, n in running)
+        unk = subtract(normalise((float(a), float(a + n)) for a, n in unknown), run)
+        edges = sorted({0, *cuts, 500})
+        buckets = [[(float(a), float(b))] for a, b in itertools.pairwise(edges) if b > a]
+        prev_t = 0.0 if previous is not None else None
+        got = spread_units(points, buckets, running=run, unknown=unk, previous=previous, previous_t=prev_t)
+        want = _spread_units_reference(points, buckets, run, unk, previous, prev_t)
+        assert got == [pytest.approx(w, abs=1e-6) for w in want]
+
+
+def _spread_units_reference(points, buckets, running, unknown, previous, previous_t):
+    """Every step of the counter alone, over the running and unknown time between its two
+    readings by overlap (linearly when there is neither), as spread_units' docstring says."""
+    credited, unattributed = [0.0] * len(buckets), [0.0] * len(buckets)
+    prev_v, prev_t = previous, previous_t
+    for t, v in points:
+        lo = prev_t
+        if prev_v is None:
+            step = 0
+        elif v >= prev_v:
+            step = v - prev_v
+        elif prev_v >= TOP - TOP // 4 and v < TOP // 4:
+            step = v + TOP - prev_v
+        else:
+            step = v
+        prev_v, prev_t = v, t
+        if not step or lo is None:
+            continue
+
+        def overlap(a: float, b: float, lo: float = lo, t: float = t) -> float:
+            return max(0.0, min(b, t) - max(a, lo))
+
+        weight = sum(overlap(a, b) for a, b in [*running, *unknown])
+        if weight <= 0:
+            for i, ((a, b),) in enumerate(buckets):
+                credited[i] += step * overlap(a, b) / (t - lo)
+            continue
+        for spans, out in ((running, credited), (unknown, unattributed)):
+            for a, b in spans:
+                for i, ((ba, bb),) in enumerate(buckets):
+                    out[i] += step * max(0.0, min(b, t, bb) - max(a, lo, ba)) / weight
+    return list(zip(credited, unattributed, strict=True))

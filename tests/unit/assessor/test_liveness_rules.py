@@ -68,7 +68,7 @@ def every(tl: Timeline, pace: float, alive: bool = True) -> MachineSignals:
     sig = MachineSignals(alive=alive_records(0.0, END + 900) if alive else [])
     t = 0.0
     while t <= END:
-        sig.states.append(StateSample(t, tl.state(t)))
+        sig.add_state(t, tl.state(t))
         sig.counters["count_total"].append((t, tl.count(t)))
         t += pace
     return sig
@@ -79,7 +79,7 @@ def on_change(tl: Timeline, poll: float) -> MachineSignals:
     last = None
     for i in range(len(tl.cells)):
         if tl.cells[i] != last:
-            sig.states.append(StateSample(i * GRID, tl.cells[i]))
+            sig.add_state(i * GRID, tl.cells[i])
             last = tl.cells[i]
     sig.counters["count_total"] = [(t, tl.count(t)) for t in sorted({*_range(0.0, END, poll), END})]
     return sig
@@ -149,7 +149,7 @@ def test_an_alive_gap_is_unknown_time_and_its_units_are_unattributed(
     g0, g1 = gap
     sig = on_change(tl, 60.0)
     sig.alive = alive_records(0.0, g0) + alive_records(g1, END + 900)
-    sig.states = [s for s in sig.states if not g0 <= s.t < g1] + [StateSample(g1, tl.state(g1))]
+    sig.set_states([s for s in sig.states if not g0 <= s.t < g1] + [StateSample(g1, tl.state(g1))])
     sig.counters["count_total"] = sorted(
         {p for p in sig.counters["count_total"] if not g0 < p[0] < g1}
         | {(g0, tl.count(g0)), (g1, tl.count(g1))}
@@ -173,7 +173,7 @@ def test_a_state_stored_only_on_change_holds_across_a_day_boundary_while_alive()
     assert len(sig.states) == 1
     # the second day alone, its state from the sample before it
     day2 = MachineSignals(
-        states=[], before_state=sig.states[0], alive=sig.alive,
+        before_state=sig.states[0], alive=sig.alive,
         counters=defaultdict(list, {"count_total": [p for p in sig.counters["count_total"] if p[0] >= 3600]}),
         previous={"count_total": tl.count(3540.0)}, previous_t={"count_total": 3540.0},
     )  # fmt: skip

@@ -260,3 +260,63 @@ def test_per_day_state_time_adds_up_to_the_whole_window(
         assert math.isclose(
             known_seconds(whole)[state], sum(known_seconds(p)[state] for p in parts), abs_tol=1e-9
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    samples=st.lists(
+        st.tuples(st.integers(-20, 120), st.sampled_from(["running", "idle", "fault", "offline", "bogus"])),
+        max_size=40,
+    ),
+    before=st.one_of(st.none(), st.tuples(st.integers(-60, -1), st.sampled_from(["running", "idle"]))),
+    alive=st.one_of(st.none(), st.lists(st.tuples(st.integers(-30, 110), st.integers(0, 40)), max_size=5)),
+    hold=st.sampled_from([5.0, 30.0]),
+)
+def test_episodes_are_those_of_taking_the_samples_one_by_one(samples, before, alive, hold) -> None:
+    """``state_episodes`` folds runs of one state with whole-list operations; the episodes
+    must be those of following every sample by the documented rule (ties: last wins)."""
+    given_samples = [StateSample(float(t), s) for t, s in samples]
+    b = StateSample(float(before[0]), before[1]) if before else None
+    merged = merge_alive((float(t), float(a)) for t, a in alive) if alive is not None else None
+    got = state_episodes(given_samples, 0.0, 100.0, hold_s=hold, before=b, alive=merged)
+    assert got == _episodes_reference(given_samples, 0.0, 100.0, hold, b, merged or None)
+
+
+def _episodes_reference(samples, start, end, hold_s, before, alive):
+    """The per-sample rule: each sample holds until the next one, its hold limit (alive
+    interval end, or hold_s without liveness) and the window end; gaps are unknown."""
+    import math as _m
+
+    ordered = sorted([*([before] if before else []), *samples], key=lambda x: x.t)
+    starts = [a for a, _ in alive] if alive else []
+
+    def limit(t: float) -> float:
+        if not alive:
+            return t + hold_s
+        if t < starts[0]:
+            return min(t + hold_s, starts[0])
+        k = max(i for i, a in enumerate(starts) if a <= t)
+        return alive[k][1] if t < alive[k][1] else t
+
+    # every sample's segment and the unknown gaps, from a zero-length unknown at the start
+    parts = [("unknown", start, start, False)]
+    for i, x in enumerate(ordered):
+        if x.t >= end:
+            break
+        nxt = ordered[i + 1].t if i + 1 < len(ordered) else _m.inf
+        lo, hi = max(x.t, start), min(nxt, limit(x.t), end)
+        if hi <= lo:
+            continue
+        if lo > parts[-1][2]:
+            parts.append(("unknown", parts[-1][2], lo, False))
+        state = x.state if x.state in {"running", "idle", "fault", "offline"} else "unknown"
+        parts.append((state, lo, hi, x.t < start))
+    if parts[-1][2] < end:
+        parts.append(("unknown", parts[-1][2], end, False))
+    out: list[Episode] = []
+    for state, lo, hi, continued in parts:
+        if out and out[-1].state == state:
+            out[-1] = Episode(state, out[-1].start, hi, out[-1].continued)
+        else:
+            out.append(Episode(state, lo, hi, continued))
+    return [e for e in out if e.end > e.start]

@@ -1,0 +1,75 @@
+"""Chunked query answers by rows and by columns: the columnar parse joins rows before
+parsing where that is safe, and must give exactly what parsing row by row gives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assessor.influx_wire import InfluxError, MergedColumns, MergedRows, flatten_rows
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    # strings built to look like the separators the columnar parse joins on
+    st.sampled_from(['"],[', "],[", "]]", '"values":[[', "\\", '\\"],[1', "run\"ning", ""]),
+    st.text(max_size=6),
+)
+
+
+def answer(series: list[tuple[dict[str, str], list[list[object]]]], columns: list[str]) -> bytes:
+    doc = {
+        "results": [
+            {
+                "statement_id": 0,
+                "series": [
+                    {"name": "machine_data", "tags": tags, "columns": columns, "values": rows}
+                    for tags, rows in series
+                    if rows
+                ],
+            }
+        ]
+    }
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    width=st.integers(1, 3),
+    data=st.data(),
+    chunks=st.integers(1, 3),
+)
+def test_columns_are_the_rows_transposed_whatever_the_values(width: int, data: st.DataObject, chunks: int) -> None:
+    columns = ["time", *[f"f{i}" for i in range(width)]]
+    row = st.tuples(st.integers(0, 10**13), *[values] * width).map(list)
+    machines = data.draw(st.lists(st.lists(row, max_size=8), min_size=1, max_size=3))
+    by_rows, by_columns = MergedRows(), MergedColumns()
+    for c in range(chunks):
+        # each chunk continues every series (as InfluxDB's chunked answers do)
+        raw = answer([({"machine": f"m{i}"}, rows[c::chunks]) for i, rows in enumerate(machines)], columns)
+        by_rows.add(raw)
+        by_columns.add(raw)
+    rows_result, columns_result = by_rows.statements(), by_columns.statements()
+    assert len(rows_result) == len(columns_result)
+    for rs, cs in zip(rows_result, columns_result, strict=True):
+        assert [s.tags for s in rs] == [s.tags for s in cs]
+        for r, c in zip(rs, cs, strict=True):
+            assert c.columns == r.columns
+            assert c.data == [[v[k] for v in r.values] for k in range(len(columns))]
+
+
+def test_numbers_and_strings_without_escapes_are_joined_others_left_apart() -> None:
+    assert flatten_rows(b'{"values":[[1,2],[3,null]]}') == b'{"values":[[1,2,3,null]]}'
+    assert flatten_rows(b'{"values":[[1,"a"],[3,"b"]]}') == b'{"values":[[1,"a",3,"b"]]}'
+    escaped = b'{"values":[[1,"a\\"],[2"],[3,"b"]]}'
+    assert flatten_rows(escaped) == escaped
+
+
+def test_an_error_in_a_chunk_is_raised() -> None:
+    with pytest.raises(InfluxError, match="boom"):
+        MergedColumns().add(b'{"results":[{"statement_id":0,"error":"boom"}]}')
