@@ -10,7 +10,7 @@ from collections.abc import Callable
 import aiohttp
 
 from assessor.config import InfluxSettings
-from assessor.influx_wire import Columns, InfluxError, MergedColumns, MergedRows, Series
+from assessor.influx_wire import Columns, InfluxError, MergedColumns, MergedRows, Series, StreamedColumns
 
 __all__ = ["Columns", "InfluxClient", "InfluxError", "Series"]
 
@@ -68,6 +68,13 @@ class InfluxClient:
         merged = MergedColumns()
         await self._stream(q, merged.add)
         return merged.statements()
+
+    async def stream_columns(self, q: str, done: Callable[[int, Columns], None]) -> None:
+        """Run ``q`` and hand each series, by columns, to ``done(statement id, series)``
+        as soon as it is complete, while the rest is still arriving."""
+        streamed = StreamedColumns(done)
+        await self._stream(q, streamed.add)
+        streamed.finish()
 
     async def _stream(self, q: str, add: Callable[[bytes], None]) -> None:
         params = {"db": self.cfg.database, "q": q, "epoch": "ms", "chunked": "true", "chunk_size": "20000"}

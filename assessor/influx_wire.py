@@ -4,15 +4,15 @@ API) into series: by rows, or by columns for the long reads of raw samples.
 A factory-month of raw samples is millions of values, and building a Python list per
 row costs more than anything the KPIs then do with them. So for a columnar read each
 series' rows are joined into one flat row before parsing and cut into columns by
-slicing. Where that is safe: in values without strings ``],[`` can only separate rows;
-in values with strings but no backslash ``"],[`` can only separate rows that end in a
-string (a ``"`` inside a string would be escaped). A series whose rows were not all
-joined that way is parsed again, row by row.
+slicing, where that is safe: in values without strings ``],[`` can only separate rows;
+in values with strings but no backslash every ``"`` opens or closes a string (one inside
+a string would be escaped), so a ``],[`` outside the quotes separates rows. Values with
+a backslash are parsed row by row, and so is a series whose rows did not all join.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
@@ -69,17 +69,26 @@ def flatten_rows(raw: bytes) -> bytes:
             break
         segment = raw[start:end]
         parts.append(raw[pos:start])
-        if b'"' not in segment:
-            parts.append(segment.replace(b"],[", b","))
-        elif b"\\" not in segment:
-            parts.append(segment.replace(b'"],[', b'",'))
-        else:
-            parts.append(segment)
+        parts.append(_joined(segment))
         pos = end
     if not parts:
         return raw
     parts.append(raw[pos:])
     return b"".join(parts)
+
+
+def _joined(segment: bytes) -> bytes:
+    if b'"' not in segment:
+        return segment.replace(b"],[", b",")
+    if b"\\" in segment:
+        return segment
+    if segment.count(b"],[") == segment.count(b'"],['):
+        # every row ends in a string (a state polled with its counters, state last)
+        return segment.replace(b'"],[', b'",')
+    # without escapes every '"' opens or closes a string: the even pieces lie outside
+    pieces = segment.split(b'"')
+    pieces[0::2] = [p.replace(b"],[", b",") for p in pieces[0::2]]
+    return b'"'.join(pieces)
 
 
 def _documents(raw: bytes) -> Iterator[dict[str, Any]]:
@@ -141,6 +150,25 @@ class MergedRows:
         return _in_order(self._by_statement)
 
 
+def _column_series(raw: bytes) -> Iterator[tuple[int, dict[str, Any], list[list[Any]]]]:
+    """(statement id, series, its columns) of one chunk."""
+    if not raw.strip():
+        return
+    results = list(_results(orjson.loads(flatten_rows(raw))))
+    flat = [
+        [_flat_columns(s["columns"], s.get("values") or []) for s in r.get("series", [])] for r in results
+    ]
+    if any(c is None for r in flat for c in r):
+        # rows of mixed kinds that could not be joined safely: row by row
+        results = list(_documents(raw))
+        flat = [
+            [_by_column(s["columns"], s.get("values") or []) for s in r.get("series", [])] for r in results
+        ]
+    for result, data_of in zip(results, flat, strict=True):
+        for s, data in zip(result.get("series", []), data_of, strict=True):
+            yield result.get("statement_id", 0), s, data  # type: ignore[misc]
+
+
 class MergedColumns:
     """As ``MergedRows``, by columns."""
 
@@ -148,31 +176,48 @@ class MergedColumns:
         self._by_statement: dict[int, dict[SeriesKey, Columns]] = {}
 
     def add(self, raw: bytes) -> None:
-        if not raw.strip():
-            return
-        results = list(_results(orjson.loads(flatten_rows(raw))))
-        flat = [
-            [_flat_columns(s["columns"], s.get("values") or []) for s in r.get("series", [])] for r in results
-        ]
-        if any(c is None for r in flat for c in r):
-            # rows of mixed kinds (a string in some, a number last in others): row by row
-            results = list(_documents(raw))
-            flat = [
-                [_by_column(s["columns"], s.get("values") or []) for s in r.get("series", [])]
-                for r in results
-            ]
-        for result, data_of in zip(results, flat, strict=True):
-            statement = self._by_statement.setdefault(result.get("statement_id", 0), {})
-            for s, data in zip(result.get("series", []), data_of, strict=True):
-                key = _key(s)
-                if key in statement:
-                    for column, more in zip(statement[key].data, data, strict=True):
-                        column.extend(more)
-                else:
-                    statement[key] = Columns(key[0], dict(s.get("tags") or {}), s["columns"], data)
+        for statement_id, s, data in _column_series(raw):
+            statement = self._by_statement.setdefault(statement_id, {})
+            key = _key(s)
+            if key in statement:
+                for column, more in zip(statement[key].data, data, strict=True):
+                    column.extend(more)
+            else:
+                statement[key] = Columns(key[0], dict(s.get("tags") or {}), s["columns"], data)
 
     def statements(self) -> list[list[Columns]]:
         return _in_order(self._by_statement)
+
+
+class StreamedColumns:
+    """Series by columns, each handed to ``done(statement id, series)`` as soon as it is
+    complete: a chunked answer sends one series' rows together (over one chunk or
+    several), so the next series, or the end, completes it."""
+
+    def __init__(self, done: Callable[[int, Columns], None]) -> None:
+        self._done = done
+        self._current: tuple[int, SeriesKey, Columns] | None = None
+
+    def add(self, raw: bytes) -> None:
+        for statement_id, s, data in _column_series(raw):
+            key = _key(s)
+            cur = self._current
+            if cur is not None and cur[0] == statement_id and cur[1] == key:
+                for column, more in zip(cur[2].data, data, strict=True):
+                    column.extend(more)
+                continue
+            self.finish()
+            self._current = (
+                statement_id,
+                key,
+                Columns(key[0], dict(s.get("tags") or {}), s["columns"], data),
+            )
+
+    def finish(self) -> None:
+        if self._current is not None:
+            statement_id, _, series = self._current
+            self._current = None
+            self._done(statement_id, series)
 
 
 def _in_order(by_statement: dict[int, dict[SeriesKey, Any]]) -> list[list[Any]]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import itertools
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import is_not, itemgetter
@@ -22,7 +22,7 @@ from typing import Any
 
 from assessor.domain import Factory, Machine
 from assessor.evidence_query import field_keys
-from assessor.influx_client import Columns, InfluxClient
+from assessor.influx_client import Columns, InfluxClient, Series
 from assessor.influxql import ident, tag_equals, time_range
 from assessor.kpi.calendar import Interval, intersect, local_days, planned_intervals
 from assessor.kpi.counters import increase_spread, spread_units
@@ -102,49 +102,30 @@ def after_end_s(hold_s: float, small_stop_s: float = SMALL_STOP_S) -> float:
     return max(AFTER_END_S, hold_s, small_stop_s)
 
 
-#: a window's raw read is cut into up to this many slices of at least a day, read
-#: concurrently: the server encodes one slice while the assessor parses another
-MAX_SLICES = 4
-MIN_SLICE_S = 86400.0
 #: the signals a machine's totals are computed from, and so also what the late-data
 #: fingerprint counts (``raw_point_counts``)
 SIGNALS = ("state", *COUNTERS)
 
 
-def read_slices(start: float, end: float) -> list[tuple[float, float]]:
-    """``[start, end)`` cut into consecutive slices for concurrent reads."""
-    n = max(1, min(MAX_SLICES, int((end - start) // MIN_SLICE_S)))
-    edges = [start + (end - start) * i / n for i in range(n)] + [end]
-    return list(itertools.pairwise(edges))
-
-
-async def fetch_signals(
+async def stream_signals(
     client: InfluxClient,
     factory_id: str,
     start: float,
     end: float,
     hold_s: float,
+    done: Callable[[MachineKey, MachineSignals], None],
     *,
     small_stop_s: float = SMALL_STOP_S,
-) -> dict[MachineKey, MachineSignals]:
+) -> None:
+    """Read the signals of a factory's machines over a window and hand each machine's to
+    ``done`` as soon as its samples are in, while the next machine's still arrive (the
+    answer comes machine by machine). Machines with no sample in the window but a state
+    or counter reading before it, or alive records, follow at the end; each machine once."""
     m = ident(MEASUREMENT_MACHINE)
     where = tag_equals(TAG_FACTORY, factory_id)
     group = f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
     after = end + after_end_s(hold_s, small_stop_s)
     lookback = max(STATE_LOOKBACK_S, hold_s)
-    # The counters in one statement: the server walks the fields side by side and sends
-    # the time once per row (columns of only numbers parse fastest, influx_wire.py). The
-    # state apart: stored on change it is a few rows, not a null on every counter row.
-    # Fields no source ever wrote are left out: a column of nulls costs as much as a real one.
-    stored = set(await field_keys(client))
-    counters = ", ".join(ident(c) for c in COUNTERS if c in stored)
-    data = [
-        "; ".join(
-            ([f"SELECT {counters} FROM {m} WHERE {where} AND {time_range(a, b)} {group}"] if counters else [])
-            + [f"SELECT {ident('state')} FROM {m} WHERE {where} AND {time_range(a, b)} {group}"]
-        )
-        for a, b in read_slices(start, after)
-    ]
     context = [
         # the newest state sample before the window: a descending raw read stops at the
         # first point of each series, however far back the range reaches
@@ -158,16 +139,34 @@ async def fetch_signals(
         f"AND {time_range(start - COUNTER_LOOKBACK_S, start)} {group}"
         for c in COUNTERS
     ]
-    context_result, *slices = await asyncio.gather(
-        client.query("; ".join(context)), *(client.query_columns(q) for q in data)
-    )
-    context_result += [[]] * (len(context) - len(context_result))
-    before, alive = context_result[0], context_result[1]
-    previous = [s for stmt in context_result[2:] for s in stmt]
+    context_result, keys = await asyncio.gather(client.query("; ".join(context)), field_keys(client))
+    signals = _context_signals(context_result + [[]] * (len(context) - len(context_result)))
+    # The signals in one statement: the server walks the fields side by side and sends the
+    # time once per row. The state last, so that rows polled with their counters end in a
+    # string and join before parsing (influx_wire.py); fields no source ever wrote are left
+    # out (a column of nulls costs the parse as much as a real one).
+    stored = set(keys)
+    fields = [ident(f) for f in (*COUNTERS, "state") if f in stored]
+
+    def complete(_: int, series: Columns) -> None:
+        key = _key(series.tags)
+        sig = signals.pop(key, None) or MachineSignals()
+        _add_samples(sig, series)
+        done(key, sig)
+
+    if fields:
+        await client.stream_columns(
+            f"SELECT {', '.join(fields)} FROM {m} WHERE {where} AND {time_range(start, after)} {group}",
+            complete,
+        )
+    for key, sig in signals.items():
+        done(key, sig)
+
+
+def _context_signals(result: list[list[Series]]) -> dict[MachineKey, MachineSignals]:
+    """Each machine's state before the window, alive records and counters' previous readings."""
+    before, alive = result[0], result[1]
     out: dict[MachineKey, MachineSignals] = defaultdict(MachineSignals)
-    for result in slices:
-        for series in (s for stmt in result for s in stmt):
-            _add_samples(out[_key(series.tags)], series)
     for series in before:
         for row in series.rows():
             sig = out[_key(series.tags)]
@@ -180,12 +179,27 @@ async def fetch_signals(
             v = row.get(FIELD_ALIVE_S)
             if isinstance(v, int | float):
                 records.append((row["time"] / 1000.0, float(v)))
-    for series in previous:
+    for series in (s for stmt in result[2:] for s in stmt):
         for row in series.rows():
             for c in COUNTERS:
                 if row.get(c) is not None:
                     out[_key(series.tags)].previous[c] = row[c]
                     out[_key(series.tags)].previous_t[c] = row["time"] / 1000.0
+    return dict(out)
+
+
+async def fetch_signals(
+    client: InfluxClient,
+    factory_id: str,
+    start: float,
+    end: float,
+    hold_s: float,
+    *,
+    small_stop_s: float = SMALL_STOP_S,
+) -> dict[MachineKey, MachineSignals]:
+    """Every machine's signals over the window (``stream_signals``, all at once)."""
+    out: dict[MachineKey, MachineSignals] = {}
+    await stream_signals(client, factory_id, start, end, hold_s, out.__setitem__, small_stop_s=small_stop_s)
     return out
 
 
@@ -362,20 +376,53 @@ async def measured_days(
     small_stop_s: float = SMALL_STOP_S,
 ) -> tuple[dict[tuple[str, str, dt.date], Totals], dict[tuple[str, str, dt.date], int]]:
     """Totals and late-data fingerprints (``raw_counts``) of every registered machine and
-    local day in the window, from one read."""
+    local day in the window, from one read.
+
+    Each machine is computed as soon as its samples are in, in a worker thread, while the
+    next machine's samples arrive; the event loop stays free to answer other requests."""
     days = factory_days(factory, start, end)
     if not days:
         return {}, {}
-    signals = await fetch_signals(
-        client, factory.id, days[0][1], days[-1][2], hold_s, small_stop_s=small_stop_s
-    )
     planned = planned_for_days(factory, days)
+    machines = {(m.line_id, m.id): m for m in factory.machines}
+    loop = asyncio.get_running_loop()
+    pending: dict[MachineKey, asyncio.Future[tuple[list[Totals], list[int]]]] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-days") as worker:
+
+        def compute(key: MachineKey, sig: MachineSignals | None) -> None:
+            if key in machines and key not in pending:
+                pending[key] = loop.run_in_executor(
+                    worker, _machine_days, sig, machines[key], days, planned, hold_s, small_stop_s
+                )
+
+        try:
+            await stream_signals(
+                client, factory.id, days[0][1], days[-1][2], hold_s, compute, small_stop_s=small_stop_s
+            )
+            for key in machines:
+                compute(key, None)
+            results = await asyncio.gather(*pending.values())
+        finally:
+            for future in pending.values():
+                future.cancel()
     out: dict[tuple[str, str, dt.date], Totals] = {}
     counts: dict[tuple[str, str, dt.date], int] = {}
-    for machine in factory.machines:
-        sig = signals.get((machine.line_id, machine.id))
-        per_day = machine_day_totals(sig, machine, days, planned, hold_s, small_stop_s=small_stop_s)
-        for (day, _, _), totals, n in zip(days, per_day, raw_counts(sig, days), strict=True):
-            out[(machine.line_id, machine.id, day)] = totals
-            counts[(machine.line_id, machine.id, day)] = n
+    for (line, machine), (per_day, per_day_counts) in zip(pending, results, strict=True):
+        for (day, _, _), totals, n in zip(days, per_day, per_day_counts, strict=True):
+            out[(line, machine, day)] = totals
+            counts[(line, machine, day)] = n
     return out, counts
+
+
+def _machine_days(
+    sig: MachineSignals | None,
+    machine: Machine,
+    days: Sequence[tuple[dt.date, float, float]],
+    planned: Sequence[list[tuple[float, float]]],
+    hold_s: float,
+    small_stop_s: float,
+) -> tuple[list[Totals], list[int]]:
+    return (
+        machine_day_totals(sig, machine, days, planned, hold_s, small_stop_s=small_stop_s),
+        raw_counts(sig, days),
+    )

@@ -7,7 +7,8 @@ baseline measured in the same run.
    simulator's machine model), written to a fresh influxd, once with the state at every
    10 s poll (data as stored before liveness) and once with the state stored only on
    change plus the collector's liveness records. Baseline for each: pulling its raw
-   points into Python (the assessor's own query client, chunked JSON). Measured: the KPI
+   points into Python with the assessor's own query client (chunked JSON parsed as it
+   streams, one statement for the machine data and one for liveness). Measured: the KPI
    request for the month, first cold (computes every day from the raw points and
    materialises it into kpi_daily; target: no slower than the raw pull, ratio <= 1.0)
    and then warm (reads kpi_daily; target < 1 s).

@@ -44,7 +44,9 @@ def answer(series: list[tuple[dict[str, str], list[list[object]]]], columns: lis
     data=st.data(),
     chunks=st.integers(1, 3),
 )
-def test_columns_are_the_rows_transposed_whatever_the_values(width: int, data: st.DataObject, chunks: int) -> None:
+def test_columns_are_the_rows_transposed_whatever_the_values(
+    width: int, data: st.DataObject, chunks: int
+) -> None:
     columns = ["time", *[f"f{i}" for i in range(width)]]
     row = st.tuples(st.integers(0, 10**13), *[values] * width).map(list)
     machines = data.draw(st.lists(st.lists(row, max_size=8), min_size=1, max_size=3))
@@ -66,6 +68,8 @@ def test_columns_are_the_rows_transposed_whatever_the_values(width: int, data: s
 def test_numbers_and_strings_without_escapes_are_joined_others_left_apart() -> None:
     assert flatten_rows(b'{"values":[[1,2],[3,null]]}') == b'{"values":[[1,2,3,null]]}'
     assert flatten_rows(b'{"values":[[1,"a"],[3,"b"]]}') == b'{"values":[[1,"a",3,"b"]]}'
+    mixed = b'{"values":[[1,null],[2,"a],[b"],[3,4]]}'
+    assert flatten_rows(mixed) == b'{"values":[[1,null,2,"a],[b",3,4]]}'
     escaped = b'{"values":[[1,"a\\"],[2"],[3,"b"]]}'
     assert flatten_rows(escaped) == escaped
 
