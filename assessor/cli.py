@@ -1,5 +1,5 @@
-"""`assessor` command line: serve, registry import, token create, baseline import, materialize,
-report."""
+"""`assessor` command line: serve, registry import, token create, baseline import, edge
+provision, materialize, report."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assessor.config import AssessorConfig, AssessorConfigError, load_assessor_config
+
+if TYPE_CHECKING:
+    from assessor.registry.store import RegistryStore
 
 EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
 #: the measurement store did not answer: worth trying again later, unlike a refusal
@@ -45,6 +49,20 @@ def _parser() -> argparse.ArgumentParser:
     bimp.add_argument("--factory", required=True)
     bimp.add_argument("file", type=Path)
     bimp.add_argument("--config", type=Path, dest="config_sub")
+    edge = sub.add_parser("edge", help="edge boxes: a factory's own database and write-only credential")
+    edge_sub = edge.add_subparsers(dest="action", required=True)
+    prov = edge_sub.add_parser(
+        "provision",
+        help="create the factory's database (bucket) and a credential that writes only there; "
+        "print the collector's site:/influx: block (the secret is shown once)",
+    )
+    prov.add_argument("--factory", required=True)
+    prov.add_argument("--database", help="default: the registered one, else influx.raw_database")
+    prov.add_argument("--writer", help="user name (1.x) or token description (2.x); default edge-<factory>")
+    prov.add_argument("--edge-url", help="InfluxDB as the edge box reaches it; default influx.url")
+    prov.add_argument("--line", default="line-1", help="site.line of the printed block")
+    prov.add_argument("--revoke", action="store_true", help="take the factory's credential away (data stays)")
+    prov.add_argument("--config", type=Path, dest="config_sub")
     mat = sub.add_parser("materialize", help="(re)compute daily KPIs into InfluxDB")
     mat.add_argument("--factory", required=True)
     mat.add_argument("--start", required=True, help="first local day, YYYY-MM-DD")
@@ -117,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             return _baseline_import(store, args.factory, args.file)
         if args.command == "materialize":
             return asyncio.run(_materialize(cfg, store, args.factory, args.start, args.end))
+        if args.command == "edge":
+            return asyncio.run(_edge_provision(cfg, store, args))
         if args.command == "report":
             return asyncio.run(_report(cfg, store, args))
     return EXIT_CONFIG
@@ -158,7 +178,7 @@ def _baseline_import(store: object, factory_id: str, path: Path) -> int:
 
 
 async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, start: str, end: str) -> int:
-    from assessor.influx_client import InfluxClient
+    from assessor.influx_client import InfluxClient, factory_client
     from assessor.kpi.calendar import local_days
     from assessor.materialize import day_start, ensure_retention_policy, materialise_days
 
@@ -175,6 +195,7 @@ async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, star
         await ensure_retention_policy(client, cfg.kpi.retention_policy)
         totals = await materialise_days(
             client,
+            factory_client(client, factory),
             factory,
             days,
             cfg.kpi.hold_s,
@@ -184,6 +205,54 @@ async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, star
     finally:
         await client.close()
     print(f"materialised {len(totals)} machine-day(s) of {factory_id}")
+    return EXIT_OK
+
+
+async def _edge_provision(cfg: AssessorConfig, store: RegistryStore, args: argparse.Namespace) -> int:
+    from assessor.edge_provision import ProvisionError, collector_block, default_writer, provision, revoke
+    from assessor.influx_client import InfluxClient, InfluxError
+
+    factory = store.factory(args.factory)
+    if factory is None:
+        print(f"assessor: unknown factory {args.factory!r} (import the registry first)", file=sys.stderr)
+        return EXIT_REFUSED
+    known = store.edge_storage(factory.id)
+    client = InfluxClient(cfg.influx)
+    try:
+        if args.revoke:
+            if known is None or known.revoked_at:
+                print(f"assessor: {factory.id} has no credential to revoke", file=sys.stderr)
+                return EXIT_REFUSED
+            store.set_edge_storage(await revoke(client, known))
+            print(f"revoked {known.writer!r}: it can no longer write to {known.database!r}", file=sys.stderr)
+            return EXIT_OK
+        database = args.database or (known.database if known else cfg.influx.raw_database_for(factory.id))
+        writer = args.writer or (known.writer if known and known.writer else default_writer(factory.id))
+        if known is not None and known.writer_id and not known.revoked_at:
+            await revoke(client, known)  # 2.x: a new token replaces the old one
+        done = await provision(client, factory.id, database, writer)
+    except (ProvisionError, InfluxError, TimeoutError) as exc:
+        print(f"assessor: cannot provision {factory.id} on {cfg.influx.url}: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    finally:
+        await client.close()
+    store.set_edge_storage(done.storage)
+    print(
+        f"provisioned {factory.id}: database {database!r}, writer {writer!r} (write-only, this database). "
+        "The collector block below holds its secret; it is not shown again.",
+        file=sys.stderr,
+    )
+    print(
+        collector_block(
+            factory.id,
+            done,
+            url=args.edge_url or cfg.influx.url,
+            api=cfg.influx.api,
+            org=cfg.influx.org,
+            line=args.line,
+        ),
+        end="",
+    )
     return EXIT_OK
 
 

@@ -48,6 +48,13 @@ class InfluxSettings(_Strict):
     ca_bundle: Path | None = None
     verify_tls: bool = True
     timeout: Seconds = 30.0
+    #: where each factory's raw data lives: a database (1.x) or bucket (2.x/3.x) per
+    #: factory, ``{factory}`` replaced by its id, unless the registry names one (as
+    #: ``assessor edge provision`` does). ``database`` is the assessor's own (materialised
+    #: KPIs), which no edge box can write. A name without ``{factory}`` reads every
+    #: factory from one shared database: no isolation between factories (single-factory
+    #: installs and data stored before per-factory databases; docs/deployment.md)
+    raw_database: str = "factory_{factory}"
     #: ask for gzip-compressed query answers: worth it over a slow link; beside the
     #: database (the usual place) it costs both ends CPU for nothing, so off by default
     compress: bool = False
@@ -63,6 +70,17 @@ class InfluxSettings(_Strict):
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, got {v!r}")
         return v.rstrip("/")
+
+    @field_validator("raw_database")
+    @classmethod
+    def _raw_database(cls, v: str) -> str:
+        rest = v.replace("{factory}", "")
+        if not v or "{" in rest or "}" in rest:
+            raise ValueError(f"must be a database name, with at most the placeholder {{factory}}; got {v!r}")
+        return v
+
+    def raw_database_for(self, factory_id: str) -> str:
+        return self.raw_database.replace("{factory}", factory_id)
 
 
 class KpiSettings(_Strict):

@@ -107,10 +107,29 @@ class Factory:
     #: stops shorter than this (seconds) are small stops; None: the assessor's
     #: ``kpi.small_stop`` setting
     small_stop_s: float | None = None
+    #: the InfluxDB database (1.x) or bucket (2.x/3.x) of the factory's raw data as
+    #: provisioned (``assessor edge provision``); None: the assessor's
+    #: ``influx.raw_database`` pattern
+    raw_database: str | None = None
 
     @property
     def machines(self) -> tuple[Machine, ...]:
         return tuple(m for line in self.lines for m in line.machines)
+
+
+@dataclass(frozen=True)
+class EdgeStorage:
+    """Where a factory's raw data lives and the edge credential that writes there."""
+
+    factory_id: str
+    #: InfluxDB 1.x database, or 2.x/3.x bucket (queried through its DBRP mapping)
+    database: str
+    #: the write-only login (1.x user name) or token description (2.x)
+    writer: str = ""
+    #: 2.x: the id of the write token's authorization, to revoke it
+    writer_id: str = ""
+    provisioned_at: str = ""
+    revoked_at: str | None = None
 
 
 class Source(StrEnum):

@@ -4,21 +4,56 @@ through their v1 compatibility API) and line protocol over ``/write``."""
 from __future__ import annotations
 
 import base64
+import logging
 import ssl
 from collections.abc import Callable
 
 import aiohttp
 
 from assessor.config import InfluxSettings
-from assessor.influx_wire import Columns, InfluxError, MergedColumns, MergedRows, Series, StreamedColumns
+from assessor.domain import Factory
+from assessor.influx_wire import (
+    Columns,
+    DatabaseNotFound,
+    InfluxError,
+    MergedColumns,
+    MergedRows,
+    Series,
+    StreamedColumns,
+)
 
-__all__ = ["Columns", "InfluxClient", "InfluxError", "Series"]
+__all__ = ["Columns", "DatabaseNotFound", "InfluxClient", "InfluxError", "Series"]
+
+log = logging.getLogger(__name__)
+
+
+class _Sessions:
+    """What the clients of one server and login share: the HTTP session, and the
+    databases found missing (logged once)."""
+
+    def __init__(self) -> None:
+        self.session: aiohttp.ClientSession | None = None
+        self.missing: set[str] = set()
 
 
 class InfluxClient:
-    def __init__(self, cfg: InfluxSettings) -> None:
+    def __init__(
+        self, cfg: InfluxSettings, *, _sessions: _Sessions | None = None, missing_is_empty: bool = False
+    ) -> None:
         self.cfg = cfg
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions = _sessions or _Sessions()
+        #: a query on a database that does not exist answers nothing instead of failing
+        self.missing_is_empty = missing_is_empty
+
+    def for_database(self, database: str) -> InfluxClient:
+        """The same server and login on a factory's raw database, sharing this client's
+        connections. A factory whose database does not exist yet has sent nothing yet:
+        its queries answer nothing (logged once), so its pages show no data."""
+        return InfluxClient(
+            self.cfg.model_copy(update={"database": database}),
+            _sessions=self._sessions,
+            missing_is_empty=True,
+        )
 
     def _headers(self) -> dict[str, str]:
         return {**self._auth_headers(), **({} if self.cfg.compress else {"Accept-Encoding": "identity"})}
@@ -36,7 +71,7 @@ class InfluxClient:
         return {}
 
     async def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        if self._sessions.session is None or self._sessions.session.closed:
             ssl_ctx: ssl.SSLContext | bool | None = None
             if self.cfg.url.startswith("https://"):
                 if not self.cfg.verify_tls:
@@ -45,16 +80,16 @@ class InfluxClient:
                     ssl_ctx = ssl.create_default_context(
                         cafile=str(self.cfg.ca_bundle) if self.cfg.ca_bundle else None
                     )
-            self._session = aiohttp.ClientSession(
+            self._sessions.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=8, ssl=ssl_ctx),
                 timeout=aiohttp.ClientTimeout(total=self.cfg.timeout),
                 headers=self._headers(),
             )
-        return self._session
+        return self._sessions.session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._sessions.session is not None:
+            await self._sessions.session.close()
 
     async def query(self, q: str) -> list[list[Series]]:
         """Run one or more statements (joined by ';'); one list of series per statement.
@@ -97,6 +132,12 @@ class InfluxClient:
                 add(bytes(pending))
         except aiohttp.ClientError as exc:
             raise InfluxError(f"InfluxDB unreachable: {exc}") from exc
+        except DatabaseNotFound:
+            if not self.missing_is_empty:
+                raise
+            if self.cfg.database not in self._sessions.missing:
+                self._sessions.missing.add(self.cfg.database)
+                log.warning("InfluxDB has no database %r yet: no data for it", self.cfg.database)
 
     async def write(self, lines: list[bytes], *, rp: str = "") -> None:
         if not lines:
@@ -111,3 +152,9 @@ class InfluxClient:
                     raise InfluxError(f"InfluxDB answered {r.status} to a write: {(await r.text())[:300]}")
         except aiohttp.ClientError as exc:
             raise InfluxError(f"InfluxDB unreachable: {exc}") from exc
+
+
+def factory_client(client: InfluxClient, factory: Factory) -> InfluxClient:
+    """The client of the factory's own raw database: every query on raw samples goes there,
+    so one factory's data never mixes with another's (docs/deployment.md)."""
+    return client.for_database(factory.raw_database or client.cfg.raw_database_for(factory.id))

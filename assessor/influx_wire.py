@@ -25,6 +25,10 @@ class InfluxError(Exception):
     pass
 
 
+class DatabaseNotFound(InfluxError):
+    """The database (1.x) or the bucket's mapping (2.x/3.x) a query named does not exist."""
+
+
 @dataclass(frozen=True)
 class Series:
     name: str
@@ -100,11 +104,17 @@ def _documents(raw: bytes) -> Iterator[dict[str, Any]]:
 
 def _results(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
     if "error" in doc:
-        raise InfluxError(f"query failed: {doc['error']}")
+        raise _error(doc["error"])
     for result in doc.get("results", []):
         if "error" in result:
-            raise InfluxError(f"query failed: {result['error']}")
+            raise _error(result["error"])
         yield result
+
+
+def _error(text: object) -> InfluxError:
+    if str(text).startswith("database not found"):
+        return DatabaseNotFound(f"query failed: {text}")
+    return InfluxError(f"query failed: {text}")
 
 
 def _key(s: dict[str, Any]) -> SeriesKey:
@@ -150,8 +160,8 @@ class MergedRows:
         return _in_order(self._by_statement)
 
 
-def _column_series(raw: bytes) -> Iterator[tuple[int, dict[str, Any], list[list[Any]]]]:
-    """(statement id, series, its columns) of one chunk."""
+def _column_results(raw: bytes) -> Iterator[tuple[int, list[tuple[dict[str, Any], list[list[Any]]]]]]:
+    """(statement id, [(series, its columns)]) of each result in one chunk."""
     if not raw.strip():
         return
     results = list(_results(orjson.loads(flatten_rows(raw))))
@@ -165,8 +175,7 @@ def _column_series(raw: bytes) -> Iterator[tuple[int, dict[str, Any], list[list[
             [_by_column(s["columns"], s.get("values") or []) for s in r.get("series", [])] for r in results
         ]
     for result, data_of in zip(results, flat, strict=True):
-        for s, data in zip(result.get("series", []), data_of, strict=True):
-            yield result.get("statement_id", 0), s, data  # type: ignore[misc]
+        yield result.get("statement_id", 0), list(zip(result.get("series", []), data_of, strict=True))  # type: ignore[arg-type]
 
 
 class MergedColumns:
@@ -176,14 +185,15 @@ class MergedColumns:
         self._by_statement: dict[int, dict[SeriesKey, Columns]] = {}
 
     def add(self, raw: bytes) -> None:
-        for statement_id, s, data in _column_series(raw):
+        for statement_id, series in _column_results(raw):
             statement = self._by_statement.setdefault(statement_id, {})
-            key = _key(s)
-            if key in statement:
-                for column, more in zip(statement[key].data, data, strict=True):
-                    column.extend(more)
-            else:
-                statement[key] = Columns(key[0], dict(s.get("tags") or {}), s["columns"], data)
+            for s, data in series:
+                key = _key(s)
+                if key in statement:
+                    for column, more in zip(statement[key].data, data, strict=True):
+                        column.extend(more)
+                else:
+                    statement[key] = Columns(key[0], dict(s.get("tags") or {}), s["columns"], data)
 
     def statements(self) -> list[list[Columns]]:
         return _in_order(self._by_statement)
@@ -199,7 +209,7 @@ class StreamedColumns:
         self._current: tuple[int, SeriesKey, Columns] | None = None
 
     def add(self, raw: bytes) -> None:
-        for statement_id, s, data in _column_series(raw):
+        for statement_id, s, data in ((i, s, d) for i, series in _column_results(raw) for s, d in series):
             key = _key(s)
             cur = self._current
             if cur is not None and cur[0] == statement_id and cur[1] == key:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from assessor.domain import DateWindow, Factory
-from assessor.influx_client import InfluxClient
+from assessor.influx_client import DatabaseNotFound, InfluxClient
 from assessor.influxql import check_id, ident, tag_equals, time_range
 from assessor.kpi.line_output import line_output
 from assessor.kpi.model import Totals
@@ -111,12 +111,17 @@ def source(rp: str, measurement: str) -> str:
 
 
 async def ensure_retention_policy(client: InfluxClient, rp: str) -> None:
-    """Create the KPI retention policy on InfluxDB 1.x if it is missing."""
-    if not rp or client.cfg.api != "v1":
+    """Create the assessor's own database and its KPI retention policy on InfluxDB 1.x if
+    they are missing (2.x/3.x: the bucket and its mapping are made when it is set up)."""
+    if client.cfg.api != "v1":
         return
-    result = await client.query("SHOW RETENTION POLICIES")
+    try:
+        result = await client.query("SHOW RETENTION POLICIES")
+    except DatabaseNotFound:
+        await client.query(f"CREATE DATABASE {ident(client.cfg.database)}")
+        result = []
     names = {row["name"] for s in (result[0] if result else []) for row in s.rows()}
-    if rp not in names:
+    if rp and rp not in names:
         await client.query(
             f"CREATE RETENTION POLICY {ident(rp)} ON {ident(client.cfg.database)} "
             "DURATION INF REPLICATION 1 SHARD DURATION 520w"
@@ -233,6 +238,7 @@ async def raw_point_counts(
 
 async def materialise_days(
     client: InfluxClient,
+    raw: InfluxClient,
     factory: Factory,
     days: Sequence[DaySpan],
     hold_s: float,
@@ -243,12 +249,14 @@ async def materialise_days(
     """Compute and store whole days, each with the fingerprint of the very samples it was
     computed from (assessor/late_data.py): a sample arriving while they are read makes
     the day look stale once more and it is recomputed, never the other way round.
-    ``small_stop_s``: the factory's small-stop limit (``KpiSettings.small_stop_for``)."""
+    ``raw``: the client of the factory's raw database; ``client`` the assessor's own,
+    where the days are stored. ``small_stop_s``: the factory's small-stop limit
+    (``KpiSettings.small_stop_for``)."""
     if not days:
         return {}
     wanted = {d for d, _, _ in days}
     computed, counts = await measured_days(
-        client, factory, days[0][1], days[-1][2], hold_s, small_stop_s=small_stop_s
+        raw, factory, days[0][1], days[-1][2], hold_s, small_stop_s=small_stop_s
     )
     fresh = {k: v for k, v in computed.items() if k[2] in wanted}
     await write_days(client, factory, fresh, rp, counts)

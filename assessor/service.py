@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from assessor.config import AssessorConfig
 from assessor.domain import DateWindow, Factory, Source, SupportProject
-from assessor.evidence_query import factory_evidence, field_keys
+from assessor.evidence_query import factory_evidence
 from assessor.gains import (
     GAIN_KPIS,
     DailyValue,
@@ -32,7 +32,7 @@ from assessor.gains import (
     measured_side_row,
     monthly_trend,
 )
-from assessor.influx_client import InfluxClient
+from assessor.influx_client import InfluxClient, Series, factory_client
 from assessor.influxql import UnsafeIdentifier, check_id
 from assessor.kpi.calendar import local_days, planned_intervals, total
 from assessor.kpi.formulas import kpis, rollup
@@ -95,7 +95,7 @@ class AssessorService:
         self.cfg, self.store, self.influx, self.rules, self.clock = cfg, store, influx, rules, clock
         self._assessments: dict[str, tuple[float, Assessment]] = {}
         self._rp = cfg.kpi.retention_policy
-        self._rp_ready = not self._rp
+        self._rp_ready = False
 
     async def _ensure_rp(self) -> None:
         if not self._rp_ready:
@@ -103,6 +103,9 @@ class AssessorService:
             self._rp_ready = True
 
     # -- measured totals -----------------------------------------------------------
+
+    def raw(self, factory: Factory) -> InfluxClient:
+        return factory_client(self.influx, factory)
 
     async def day_totals(self, factory: Factory, start: float, end: float) -> dict[DayKey, Totals]:
         """(line, machine, local day) -> Totals over [start, end)."""
@@ -130,7 +133,7 @@ class AssessorService:
             if seg[0] not in whole_days:
                 out.update(
                     await measured_day_totals(
-                        self.influx,
+                        self.raw(factory),
                         factory,
                         seg[1],
                         seg[2],
@@ -143,6 +146,7 @@ class AssessorService:
     async def _materialise(self, factory: Factory, days: Sequence[DaySpan]) -> dict[DayKey, Totals]:
         return await materialise_days(
             self.influx,
+            self.raw(factory),
             factory,
             days,
             self.cfg.kpi.hold_s,
@@ -165,7 +169,7 @@ class AssessorService:
         ]
         if not whole:
             return []
-        counts = await raw_point_counts(self.influx, factory, whole)
+        counts = await raw_point_counts(self.raw(factory), factory, whole)
         tz = ZoneInfo(factory.calendar.timezone)
         stored = await stored_counts(self.influx, factory, whole[0][1], whole[-1][2], tz, self._rp)
         machines = {(m.line_id, m.id) for m in factory.machines}
@@ -243,8 +247,8 @@ class AssessorService:
     async def assessment(
         self, factory: Factory, *, max_age_s: float = 0.0, keys: list[str] | None = None
     ) -> Assessment:
-        """The factory's level; ``keys``: the database's field keys when a pass over many
-        factories has read them once already."""
+        """The factory's level; ``keys``: the field keys of the factory's raw database when
+        the caller has read them already."""
         now = self.clock()
         cached = self._assessments.get(factory.id)
         if cached is not None and now - cached[0] <= max_age_s:
@@ -256,7 +260,7 @@ class AssessorService:
         flagged = {f["kpi"] for f in recent.get("flags", [])}
         computable = all(recent.get(k) is not None and k not in flagged for k in oee_factors)
         evidence = await factory_evidence(
-            self.influx, factory, 30, computable, now=now, keys=keys, kpis_row=recent
+            self.raw(factory), factory, 30, computable, now=now, keys=keys, kpis_row=recent
         )
         result = assess(evidence, self.store.answers(factory.id), self.rules)
         self._assessments[factory.id] = (now, result)
@@ -381,12 +385,11 @@ class AssessorService:
 
     async def refresh_all(self) -> None:
         """One pass of the background refresher: materialise, then re-assess, every factory."""
-        keys = await field_keys(self.influx)  # database-wide: once per pass, not per factory
         for factory in self.store.factories():
             await self.refresh_late_days(factory)
             await self.backfill(factory)
             self.forget_assessment(factory.id)
-            await self.assessment(factory, keys=keys)
+            await self.assessment(factory)
 
     # -- portfolio -----------------------------------------------------------------
 
@@ -409,17 +412,28 @@ class AssessorService:
             return {}
         now = self.clock()
         start = now - self.cfg.kpi.coverage_days * 86400.0
-        where = tag_in(TAG_FACTORY, [f.id for f in factories])
         group = f"GROUP BY {ident(TAG_FACTORY)}, {ident(TAG_MACHINE)}"
-        q = (
-            f"SELECT LAST({ident('state')}) FROM {ident(MEASUREMENT_MACHINE)} WHERE {where} AND "
-            f"{time_range(start, now + 60)} {group}; "
-            # the record that reaches into the window may have started up to an hour before it
-            f"SELECT LAST({ident(FIELD_ALIVE_S)}) FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} AND "
-            f"{time_range(start - LIVENESS_MAX_RECORD_S, now + 60)} {group}"
-        )
-        result = await self.influx.query(q)
-        result += [[]] * (2 - len(result))
+        # one query per raw database: each factory's own, or one for those that share one
+        by_database: dict[str, list[Factory]] = defaultdict(list)
+        for f in factories:
+            by_database[self.raw(f).cfg.database].append(f)
+        gate = asyncio.Semaphore(8)
+
+        async def last_seen(group_of: list[Factory]) -> list[list[Series]]:
+            where = tag_in(TAG_FACTORY, [f.id for f in group_of])
+            q = (
+                f"SELECT LAST({ident('state')}) FROM {ident(MEASUREMENT_MACHINE)} WHERE {where} AND "
+                f"{time_range(start, now + 60)} {group}; "
+                # the record that reaches into the window may have started up to an hour before it
+                f"SELECT LAST({ident(FIELD_ALIVE_S)}) FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} AND "
+                f"{time_range(start - LIVENESS_MAX_RECORD_S, now + 60)} {group}"
+            )
+            async with gate:
+                got = await self.raw(group_of[0]).query(q)
+            return got + [[]] * (2 - len(got))
+
+        answers = await asyncio.gather(*(last_seen(g) for g in by_database.values()))
+        result = [[s for a in answers for s in a[0]], [s for a in answers for s in a[1]]]
         last: dict[str, dict[str, float | None]] = {f.id: {m.id: None for m in f.machines} for f in factories}
         for statement, alive in ((result[0], False), (result[1], True)):
             for s in statement:
@@ -455,12 +469,11 @@ class AssessorService:
         sums = await window_totals(self.influx, windows, self._rp)
         health = await self.data_health(factories)
         missing = [f for f in factories if f.id not in self._assessments]
-        keys = await field_keys(self.influx) if missing else None
         gate = asyncio.Semaphore(8)
 
         async def level(f: Factory) -> None:
             async with gate:
-                await self.assessment(f, keys=keys)
+                await self.assessment(f)
 
         await asyncio.gather(*(level(f) for f in missing))
         rows = []

@@ -8,7 +8,7 @@ reads back exactly as it was imported.
 from __future__ import annotations
 
 #: Bump when the DDL changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 DDL_V1 = """
 CREATE TABLE schema_version (
@@ -129,4 +129,15 @@ MIGRATIONS: dict[int, str] = {
     # a factory's own small-stop limit in seconds; NULL: the assessor's setting
     # (docs/kpi-method.md, "Small stops")
     3: "ALTER TABLE factories ADD COLUMN small_stop_s REAL CHECK (small_stop_s >= 0);",
+    # where a factory's raw data lives and the edge credential that may write there
+    # (docs/deployment.md, "Each factory's data is its own"); kept apart from the factory
+    # row so that importing the registry YAML again never forgets it
+    4: """CREATE TABLE edge_storage (
+    factory_id TEXT PRIMARY KEY REFERENCES factories (id) ON DELETE CASCADE,
+    database TEXT NOT NULL,
+    writer TEXT NOT NULL DEFAULT '',
+    writer_id TEXT NOT NULL DEFAULT '',
+    provisioned_at TEXT NOT NULL,
+    revoked_at TEXT
+);""",
 }

@@ -22,6 +22,7 @@ from assessor.domain import (
     BaselineDay,
     BreakRule,
     DateWindow,
+    EdgeStorage,
     Factory,
     Line,
     Machine,
@@ -305,6 +306,9 @@ class RegistryStore:
                 )
             )
         fid, name, region, employees, timezone, small_stop_s = row
+        storage = db.execute(
+            "SELECT database FROM edge_storage WHERE factory_id = ?", (factory_id,)
+        ).fetchone()
         return Factory(
             id=fid,
             name=name,
@@ -314,7 +318,39 @@ class RegistryStore:
             lines=lines,
             support_projects=tuple(projects),
             small_stop_s=small_stop_s,
+            raw_database=storage[0] if storage else None,
         )
+
+    # -- edge storage ------------------------------------------------------------
+
+    def edge_storage(self, factory_id: str) -> EdgeStorage | None:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT factory_id, database, writer, writer_id, provisioned_at, revoked_at "
+                "FROM edge_storage WHERE factory_id = ?",
+                (factory_id,),
+            ).fetchone()
+        return None if row is None else EdgeStorage(*row)
+
+    def set_edge_storage(self, storage: EdgeStorage) -> None:
+        """Record where a factory's raw data lives and which credential writes there."""
+        with self._transaction(write=True) as db:
+            self._require_factory(db, storage.factory_id)
+            db.execute(
+                "INSERT INTO edge_storage "
+                "(factory_id, database, writer, writer_id, provisioned_at, revoked_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (factory_id) DO UPDATE SET "
+                "database = excluded.database, writer = excluded.writer, writer_id = excluded.writer_id, "
+                "provisioned_at = excluded.provisioned_at, revoked_at = excluded.revoked_at",
+                (
+                    storage.factory_id,
+                    storage.database,
+                    storage.writer,
+                    storage.writer_id,
+                    storage.provisioned_at,
+                    storage.revoked_at,
+                ),
+            )
 
     @staticmethod
     def _require_factory(db: sqlite3.Connection, factory_id: str) -> None:

@@ -227,7 +227,7 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
     daily, totals = await service.factory_kpis_by_day(f, kpi_p.start, kpi_p.end)
     # any planned time with data: flagged KPIs are shown with their reason, not hidden
     has_kpis = any(r.get("coverage") for r in daily)
-    timeline = await state_timeline(service.influx, f, tl_p.start, tl_p.end, service.cfg.kpi.hold_s)
+    timeline = await state_timeline(service.raw(f), f, tl_p.start, tl_p.end, service.cfg.kpi.hold_s)
     small_stop_s = service.cfg.kpi.small_stop_for(f)
     by_reason = downtime_by_reason(
         timeline, planned_intervals(f.calendar, tl_p.start, tl_p.end), small_stop_s=small_stop_s

@@ -89,7 +89,9 @@ class Assessor:
 
     def __init__(self, influx: InfluxServer, db: str, tmp: Path) -> None:
         self.loop = asyncio.new_event_loop()
-        cfg = AssessorConfig(influx=InfluxSettings(url=influx.url, database=db), registry=tmp / "r.sqlite")
+        cfg = AssessorConfig(
+            influx=InfluxSettings(url=influx.url, database=db, raw_database=db), registry=tmp / "r.sqlite"
+        )
         self.store = RegistryStore(cfg.registry)
         self.store.upsert_factories(parse_registry(registry_yaml({"placeholder": 1.0})))
         self.influx = InfluxClient(cfg.influx)

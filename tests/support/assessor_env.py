@@ -74,7 +74,8 @@ class AssessorEnv:
 @pytest_asyncio.fixture
 async def assessor_env(influxd: InfluxServer, influx_db: str, tmp_path: Path) -> AsyncIterator[AssessorEnv]:
     cfg = AssessorConfig(
-        influx=InfluxSettings(url=influxd.url, database=influx_db), registry=tmp_path / "r.sqlite"
+        influx=InfluxSettings(url=influxd.url, database=influx_db, raw_database=influx_db),
+        registry=tmp_path / "r.sqlite",
     )
     store = RegistryStore(cfg.registry)
     store.upsert_factories(parse_registry(REGISTRY_YAML))

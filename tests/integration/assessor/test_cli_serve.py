@@ -42,7 +42,7 @@ def get(url: str, token: str | None = None) -> tuple[int, object]:
 def test_cli_and_serve(influxd, influx_db, tmp_path):
     port = free_port()
     (tmp_path / "assessor.yaml").write_text(
-        f"influx: {{url: {influxd.url}, database: {influx_db}}}\n"
+        f"influx: {{url: {influxd.url}, database: {influx_db}, raw_database: {influx_db}}}\n"
         f"registry: data/registry.sqlite\n"
         f"server: {{listen: 127.0.0.1:{port}}}\n",
         encoding="utf-8",
@@ -116,7 +116,9 @@ def test_cli_materialize_stores_days_the_refresher_then_leaves_alone(influxd, in
     status, text = influxd.write(reference_points(), influx_db)
     assert status == 204, text
     (tmp_path / "assessor.yaml").write_text(
-        f"influx: {{url: {influxd.url}, database: {influx_db}}}\nregistry: r.sqlite\n", encoding="utf-8"
+        f"influx: {{url: {influxd.url}, database: {influx_db}, raw_database: {influx_db}}}\n"
+        "registry: r.sqlite\n",
+        encoding="utf-8",
     )
     (tmp_path / "factories.yaml").write_text(REGISTRY_YAML, encoding="utf-8")
     cfg = ["--config", "assessor.yaml"]

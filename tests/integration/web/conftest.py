@@ -152,7 +152,7 @@ def web_env(influxd: InfluxServer, tmp_path_factory: pytest.TempPathFactory) -> 
         pytest.fail("Debian's chromium is missing: run SETUP_BROWSER=1 scripts/setup.sh")
     db = influxd.create_database(unique_name("web"))
     cfg = AssessorConfig(
-        influx=InfluxSettings(url=influxd.url, database=db),
+        influx=InfluxSettings(url=influxd.url, database=db, raw_database=db),
         registry=Path(tmp_path_factory.mktemp("web")) / "r.sqlite",
     )
     store = RegistryStore(cfg.registry)
