@@ -356,3 +356,39 @@ def test_small_stop_round_trips_and_a_reimport_without_it_clears_it(store: Regis
     store.upsert_factories(parse_registry("factories:\n  - id: f\n    name: F\n", "t.yaml"))
     f = store.factory("f")
     assert f is not None and f.small_stop_s is None
+
+
+def test_a_version_3_database_gains_edge_storage_and_its_factories_read_the_default(path: Path):
+    from assessor.registry.schema import MIGRATIONS
+
+    with sqlite3.connect(path) as raw:
+        for step in (1, 2, 3):
+            raw.executescript(MIGRATIONS[step])
+        raw.execute("INSERT INTO schema_version (version) VALUES (3)")
+        raw.execute(
+            "INSERT INTO factories (id, name, region, employees, timezone) "
+            "VALUES ('f', 'F', '', 3, 'Asia/Seoul')"
+        )
+    with RegistryStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        f = store.factory("f")
+        assert f is not None and f.raw_database is None and store.edge_storage("f") is None
+
+
+def test_edge_storage_survives_a_reimport_and_goes_with_its_factory(store: RegistryStore):
+    from assessor.domain import EdgeStorage
+
+    text = "factories:\n  - id: f\n    name: F\n"
+    store.upsert_factories(parse_registry(text, "t.yaml"))
+    with pytest.raises(UnknownFactoryError):
+        store.set_edge_storage(EdgeStorage("nobody", "factory_nobody", "edge-nobody", "", "t0"))
+    kept = EdgeStorage("f", "factory_f", "edge-f", "", "2026-12-01T00:00:00+00:00")
+    store.set_edge_storage(kept)
+    store.upsert_factories(parse_registry(text, "t.yaml"))  # the YAML says nothing about storage
+    assert store.edge_storage("f") == kept
+    assert store.factory("f").raw_database == "factory_f"
+    revoked = dataclasses.replace(kept, revoked_at="2026-12-02T00:00:00+00:00")
+    store.set_edge_storage(revoked)
+    assert store.edge_storage("f") == revoked
+    store.delete_factory("f")
+    assert store.edge_storage("f") is None
