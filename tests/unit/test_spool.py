@@ -405,7 +405,7 @@ def test_corrupt_crc_in_last_segment_is_cut_at_open(opened: Spool) -> None:
         spool.close()
 
 
-def test_corrupt_record_in_sealed_segment_skips_to_next_segment(
+def test_corrupt_record_in_sealed_segment_costs_that_record(
     spool_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     size = record_size(batch(0, 4))
@@ -425,13 +425,15 @@ def test_corrupt_record_in_sealed_segment_skips_to_next_segment(
         assert spool.stats.pending_points == 24  # headers alone cannot tell yet
         with caplog.at_level(logging.ERROR):
             records = read_all(spool)
-        assert numbers(records) == list(range(4)) + list(range(12, 24))
-        assert "skipping the rest" in caplog.text
+        assert numbers(records) == list(range(4)) + list(range(8, 24))
+        assert f"corrupt record in {segment_name(0)} at offset {size}" in caplog.text
         stats = spool.stats
-        assert stats.corrupt_bytes_skipped == 2 * size
-        assert stats.pending_points == 16
+        assert stats.corrupt_bytes_skipped == size
+        assert stats.corrupt_records_skipped == 1
+        assert stats.pending_points == 20
         spool.commit(records[-1].next)
         assert spool.stats.pending_points == 0
+        assert spool.stats.pending_bytes == 0
         assert [f.name for f in segment_files(spool_dir)] == [segment_name(1)]
     finally:
         spool.close()
