@@ -109,7 +109,9 @@ def test_the_skip_is_logged_with_segment_and_offset(tmp_path: Path, caplog: pyte
     sealed=st.booleans(),
     xor=st.integers(1, 255),
 )
-def test_any_byte_of_any_record(tmp_path_factory: pytest.TempPathFactory, n: int, data, sealed: bool, xor: int) -> None:
+def test_any_byte_of_any_record(
+    tmp_path_factory: pytest.TempPathFactory, n: int, data, sealed: bool, xor: int
+) -> None:
     # the last record of the active segment is a torn append (cut, not counted): not this case
     k = data.draw(st.integers(0, n - 1 if sealed else n - 2), label="record")
     place = data.draw(st.integers(0, SIZE - 1), label="byte")
