@@ -751,9 +751,7 @@ async def test_appender_respects_max_points(counting: CountingSpool) -> None:
     await appender.start()
     try:
         # A full group goes at once instead of waiting out max_delay.
-        await asyncio.wait_for(
-            asyncio.gather(*(appender.append(batch(i * 5, 5)) for i in range(6))), 0.5
-        )
+        await asyncio.wait_for(asyncio.gather(*(appender.append(batch(i * 5, 5)) for i in range(6))), 0.5)
         assert counting.calls == [2, 2, 2]
     finally:
         await appender.stop()
@@ -772,16 +770,17 @@ async def test_appender_stop_drains_the_queue(counting: CountingSpool) -> None:
         appender.append_nowait(batch(0, 1))
 
 
-async def test_appender_reports_failures_and_keeps_going(counting: CountingSpool) -> None:
-    appender = SpoolAppender(counting, max_delay=0.0)
+async def test_appender_retries_a_failed_write_and_keeps_going(counting: CountingSpool) -> None:
+    appender = SpoolAppender(counting, max_delay=0.0, retry_min=0.001)
     await appender.start()
     try:
         counting.fail_next = True
-        with pytest.raises(OSError):
-            await appender.append(batch(0, 2))
+        await appender.append(batch(0, 2))
         await appender.append(batch(2, 2))
-        assert appender.groups_failed == 1
-        assert numbers(read_all(counting)) == [2, 3]
+        assert appender.groups_failed == 0
+        assert appender.write_errors == 1
+        assert appender.failing_since is None
+        assert numbers(read_all(counting)) == [0, 1, 2, 3]
     finally:
         await appender.stop()
 
