@@ -155,10 +155,13 @@ class Collector:
         error does not end a part of the collector for good."""
         delay = RESTART_MIN
         while True:
+            began = time.monotonic()
             try:
                 await run()
                 return
             except Exception as exc:
+                if time.monotonic() - began > RESTART_MAX:
+                    delay = RESTART_MIN  # it had been working: a new problem, not the old one
                 self._task_errors[name] = repr(exc)
                 self.metrics.task_restarts.labels(name).inc()
                 log.exception("task %s failed; restarting it in %.1fs", name, delay)

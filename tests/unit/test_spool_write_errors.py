@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,27 +12,9 @@ import pytest
 import collector.spool as spool_module
 from collector.spool import Spool
 from collector.spool_appender import SpoolAppender
+from tests.support.disk_full import DiskFull
 
 BIG = 1 << 40
-
-
-class DiskFull:
-    """Replaces the spool's low-level write: fails with ENOSPC while ``full`` is set."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.full = threading.Event()
-        self.failures = 0
-        real = spool_module._pwrite_all
-
-        def pwrite_all(fd: int, data: bytes, offset: int) -> None:
-            if self.full.is_set():
-                self.failures += 1
-                # a partial write first, as a filling disk does: it must be undone
-                os.pwrite(fd, data[: len(data) // 2], offset)
-                raise OSError(errno.ENOSPC, "No space left on device")
-            real(fd, data, offset)
-
-        monkeypatch.setattr(spool_module, "_pwrite_all", pwrite_all)
 
 
 @pytest.fixture
