@@ -15,7 +15,13 @@ from localservices.influxd import InfluxServer
 from localservices.mosquitto import MosquittoServer
 from tests.support.disk_full import DiskFull
 from tests.support.modbus_server import free_port
-from tests.support.mqtt_publisher import CollectorThread, MqttPeer, machine_rows, mqtt_collector_yaml, wait_for
+from tests.support.mqtt_publisher import (
+    CollectorThread,
+    MqttPeer,
+    machine_rows,
+    mqtt_collector_yaml,
+    wait_for,
+)
 
 SEQ_SUBS = """\
     - topic: seq/+/data
