@@ -3,6 +3,7 @@ nothing. The broker (mosquitto) and InfluxDB are real; only the spool's write fa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.error
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from collector.config import parse_config
+from collector.runtime import Collector
 from localservices.influxd import InfluxServer
 from localservices.mosquitto import MosquittoServer
+from tests.support.collector_config import collector_yaml, device_yaml
 from tests.support.disk_full import DiskFull
 from tests.support.modbus_server import free_port
 from tests.support.mqtt_publisher import (
@@ -93,3 +97,48 @@ def test_mqtt_intake_waits_out_a_full_disk_and_stores_every_message_once(
         collector.stop()
     seqs = stored()
     assert sorted(seqs) == list(range(40)), "a message lost or stored twice"
+
+
+REGISTERS = """\
+        - {name: state, address: 0, type: uint16, role: state, store: every_poll,
+           states: {0: stopped, 1: running}}
+        - {name: total, address: 1, type: uint16, role: count_total}
+"""
+
+
+async def test_modbus_polls_wait_out_a_full_disk_and_every_answered_poll_is_stored_once(
+    modbus_server, influxd: InfluxServer, influx_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plc = await modbus_server(holding={0: 1, 1: 0})
+    text = collector_yaml(
+        influxd.url, influx_db, tmp_path / "spool", [device_yaml("m1", plc.port, REGISTERS, interval="100ms")]
+    )
+    collector = Collector(parse_config(text + "liveness: {flush_interval: 200ms}\n", env={}))
+    disk = DiskFull(monkeypatch)
+    stop = asyncio.Event()
+    task = asyncio.create_task(collector.run(stop))
+    try:
+        await plc.wait_for_requests(5)
+        disk.full.set()
+        async with asyncio.timeout(20):
+            while disk.failures < 3:
+                await asyncio.sleep(0.01)
+        assert collector.health()["status"] == "degraded"
+        assert not task.done()
+        disk.full.clear()
+        await plc.wait_for_requests(len(plc.requests) + 5, timeout=20)
+        assert collector.health()["status"] == "ok", collector.health()
+    finally:
+        stop.set()
+        await task
+    answered = len(plc.requests)  # one request per poll, every one answered
+
+    def rows() -> list[dict]:
+        return influxd.points("machine_data", influx_db, "machine = 'm1'")
+
+    stored = [r["time"] for r in rows() if r.get("state") is not None]
+    assert len(stored) == len(set(stored)) == answered, (len(stored), answered)
+    alive = [r for r in influxd.points("machine_liveness", influx_db, "machine = 'm1'") if r.get("alive_s")]
+    assert len(alive) == 1, alive  # one record, unbroken by the full disk
+    assert alive[0]["time"] == min(stored)
+    assert alive[0]["time"] + round(alive[0]["alive_s"] * 1e9) == pytest.approx(max(stored), abs=1000)
