@@ -20,7 +20,11 @@ class Forwarder:
         self._batch_points = batch_points
 
     async def run(self) -> None:
-        """Deliver forever; cancel to stop (an unfinished batch is replayed next time)."""
+        """Deliver forever; cancel to stop (an unfinished batch is replayed next time).
+
+        An error (say the spool cannot be read) ends this call after rewinding, so
+        running it again resumes at the committed cursor.
+        """
         try:
             while True:
                 records = self._spool.read(self._batch_points)
@@ -34,7 +38,9 @@ class Forwarder:
                 points = [p for r in records for p in r.points]
                 await self._delivery.deliver(points)
                 await self._commit(records[-1].next)
-        except asyncio.CancelledError:
+        except BaseException:
+            # cancelled, or an error its supervisor restarts it after: either way the
+            # records read and not committed are read again
             self._spool.rewind()
             raise
 

@@ -15,7 +15,9 @@ async def start_http_endpoint(
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response(health())
+        # 503 while degraded, so that a plain HTTP probe (the compose healthcheck) sees it
+        doc = health()
+        return web.json_response(doc, status=200 if doc.get("status") == "ok" else 503)
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)

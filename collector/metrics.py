@@ -46,6 +46,16 @@ class _SpoolCollector(Collector):
             "Undelivered points dropped by the spool size cap",
             value=s.dropped_points,  # type: ignore[attr-defined]
         )
+        yield CounterMetricFamily(
+            "collector_spool_corrupt_records",
+            "Corrupt spool records stepped over (each stretch up to the next valid record counts once)",
+            value=s.corrupt_records_skipped,  # type: ignore[attr-defined]
+        )
+        yield CounterMetricFamily(
+            "collector_spool_corrupt_bytes",
+            "Unreadable spool bytes stepped over",
+            value=s.corrupt_bytes_skipped,  # type: ignore[attr-defined]
+        )
 
 
 class CollectorMetrics:
@@ -96,6 +106,23 @@ class CollectorMetrics:
         self.quarantined = Counter(
             "collector_points_quarantined_total",
             "Points InfluxDB rejected as bad, set aside",
+            registry=r,
+        )
+        self.spool_write_errors = Counter(
+            "collector_spool_write_errors_total",
+            "Failed spool appends (every retry counts), by error (ENOSPC: disk full)",
+            ["error"],
+            registry=r,
+        )
+        self.spool_write_failing = Gauge(
+            "collector_spool_write_failing",
+            "1 while spool appends fail and intake waits for them to be retried",
+            registry=r,
+        )
+        self.task_restarts = Counter(
+            "collector_task_restarts_total",
+            "Collector tasks restarted after an unexpected error",
+            ["task"],
             registry=r,
         )
         self.write_retries = Counter(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import random
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,10 @@ from collector.spool_appender import SpoolAppender
 from datacontract import DownReason
 
 log = logging.getLogger(__name__)
+
+#: backoff of a supervised task that failed: first and longest wait, seconds
+RESTART_MIN = 0.5
+RESTART_MAX = 30.0
 
 
 @dataclass
@@ -53,6 +59,9 @@ class Collector:
         self._polls = 0
         self._children: dict[str, tuple[Any, Any, Any, Any]] = {}
         self.mqtt: MqttSource | None = None
+        self.appender: SpoolAppender | None = None
+        #: supervised task -> its last error, while it is waiting to be restarted
+        self._task_errors: dict[str, str] = {}
 
     def _build_pollers(self, appender: SpoolAppender) -> list[ModbusEndpoint]:
         endpoints: dict[tuple[str, str], ModbusEndpoint] = {}
@@ -114,20 +123,64 @@ class Collector:
         )
 
     def health(self) -> dict[str, object]:
+        """``status`` is "degraded" while something keeps samples from being accepted or
+        delivered; ``problems`` then says what."""
         s = self.spool.stats
+        problems: list[str] = []
+        appender = self.appender
+        if appender is not None and appender.failing_since is not None:
+            problems.append(
+                f"spool writes failing for {time.time() - appender.failing_since:.0f}s "
+                f"({appender.last_error!r}); intake held back and retried"
+            )
+        for name, error in sorted(self._task_errors.items()):
+            problems.append(f"task {name} failed ({error}); restarting")
+        if self.mqtt is not None and not self.mqtt.consuming:
+            problems.append("mqtt intake stopped")
         return {
-            "status": "ok",
+            "status": "degraded" if problems else "ok",
+            "problems": problems,
             "spool_pending_points": s.pending_points,
             "spool_dropped_points": s.dropped_points,
+            "spool_corrupt_records": s.corrupt_records_skipped,
             "devices": len(self.pollers),
         }
+
+    def _on_write_error(self, exc: BaseException) -> None:
+        code = getattr(exc, "errno", None)
+        self.metrics.spool_write_errors.labels(errno.errorcode.get(code, type(exc).__name__)).inc()
+
+    async def _supervise(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``run()`` until cancelled; restart it with backoff whenever it fails, so one
+        error does not end a part of the collector for good."""
+        delay = RESTART_MIN
+        while True:
+            began = time.monotonic()
+            try:
+                await run()
+                return
+            except Exception as exc:
+                if time.monotonic() - began > RESTART_MAX:
+                    delay = RESTART_MIN  # it had been working: a new problem, not the old one
+                self._task_errors[name] = repr(exc)
+                self.metrics.task_restarts.labels(name).inc()
+                log.exception("task %s failed; restarting it in %.1fs", name, delay)
+            await asyncio.sleep(delay)
+            self._task_errors.pop(name, None)
+            delay = min(delay * 2, RESTART_MAX)
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> RunResult:
         cfg = self.cfg
         self.spool.open()
         m = self.metrics
         m.watch_spool(lambda: self.spool.stats)
-        appender = SpoolAppender(self.spool, max_delay=cfg.spool.commit_interval)
+        appender = SpoolAppender(
+            self.spool,
+            max_delay=cfg.spool.commit_interval,
+            on_write_error=self._on_write_error,
+            on_write_state=lambda failing: m.spool_write_failing.set(1 if failing else 0),
+        )
+        self.appender = appender
         await appender.start()
         sink = make_sink(cfg.influx)
         delivery = Delivery(
@@ -147,8 +200,10 @@ class Collector:
         http = None
         if cfg.metrics.listen:
             http = await start_http_endpoint(cfg.metrics.listen, m.registry, self.health)
-        forward_task = asyncio.create_task(forwarder.run(), name="forwarder")
-        liveness_task = asyncio.create_task(self._flush_liveness(appender), name="liveness")
+        forward_task = asyncio.create_task(self._supervise("forwarder", forwarder.run), name="forwarder")
+        liveness_task = asyncio.create_task(
+            self._supervise("liveness", lambda: self._flush_liveness(appender)), name="liveness"
+        )
         poll_stop = asyncio.Event()
         try:
             if once:
@@ -159,6 +214,9 @@ class Collector:
                 await self._poll_until(stop, poll_stop)
         finally:
             poll_stop.set()
+            # a full disk must not keep the stop waiting: what cannot be written now is not
+            # accepted (MQTT leaves it with the broker)
+            appender.stop_retrying()
             liveness_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await liveness_task
@@ -247,6 +305,8 @@ class Collector:
         finally:
             poll_stop.set()
             stopper.cancel()
+            if self.appender is not None:
+                self.appender.stop_retrying()  # a poll waiting on a full disk must not hold the stop
             for poller, task in zip(self.pollers, tasks, strict=True):
                 if poller.idle:
                     task.cancel()

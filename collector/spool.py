@@ -19,20 +19,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from collector.spool_format import (
     HEADER_SIZE,
     CorruptRecord,
+    Hole,
     Scan,
     decode_points,
     encode_record,
+    find_record,
     point_bytes,
     read_header,
     scan_headers,
-    verify_records,
+    verify_segment,
 )
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,8 @@ class SpoolStats:
     torn_bytes_discarded: int  # cut off the last segment at open
     dropped_points_total: int = 0  # by the size cap over the spool's whole life
     disk_bytes: int = 0
-    corrupt_bytes_skipped: int = 0  # unreadable bytes in sealed segments
+    corrupt_bytes_skipped: int = 0  # unreadable bytes stepped over
+    corrupt_records_skipped: int = 0  # corrupt stretches stepped over, each one record or more
 
 
 class SpoolError(Exception):
@@ -92,6 +95,8 @@ class _Segment:
     end: int  # records tile [0, end); readers never look past it
     size: int  # bytes in the file, what the size cap counts
     points: int  # points in [0, end)
+    #: corrupt stretches: where one starts -> the valid record after it (or ``end``)
+    holes: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -162,7 +167,8 @@ class Spool:
         self._dropped_total = 0
         self._torn = 0
         self._corrupt = 0
-        self._reported_stuck: Position | None = None
+        self._corrupt_records = 0
+        self._reindexed = False  # a read found a corrupt stretch (see read())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -256,8 +262,7 @@ class Spool:
         self._inflight.clear()
         self._roll_next = False
         self._oldest_at = None
-        self._dropped = self._torn = self._corrupt = 0
-        self._reported_stuck = None
+        self._dropped = self._torn = self._corrupt = self._corrupt_records = 0
 
     def _list_segments(self) -> list[int]:
         seqs = []
@@ -282,33 +287,36 @@ class Spool:
             return None, 0
 
     def _scan_sealed(self, seq: int) -> _Segment:
-        """Index a segment that is no longer written to, by its headers only."""
+        """Index a segment that is no longer written to, by its headers only, unless they
+        show damage: then every record is checked, to find exactly which ones are bad."""
         path = self._dir / segment_name(seq)
         fd = os.open(path, os.O_RDONLY)
         try:
             size = os.fstat(fd).st_size
             scan = scan_headers(fd, 0, size)
+            if scan.error is None:
+                return _Segment(seq, path, scan.end, size, scan.points)
+            # A damaged length field sends the header walk astray before it notices, so
+            # where it stopped is not where the damage is.
+            checked = verify_segment(fd, size)
         finally:
             os.close(fd)
-        if scan.error is not None:
-            self._corrupt += size - scan.end
-            log.error(
-                "spool %s: segment %s is corrupt at offset %d (%s); skipping its last %d bytes",
-                self._dir,
-                path.name,
-                scan.end,
-                scan.error,
-                size - scan.end,
-            )
-        return _Segment(seq, path, scan.end, size, scan.points)
+        seg = _Segment(seq, path, size, size, checked.points)
+        holes = list(checked.holes)
+        if checked.tail is not None:
+            holes.append(Hole(checked.end, size, checked.tail))
+        self._add_holes(seg, holes)
+        return seg
 
     def _recover_last(self, seq: int) -> _Segment:
-        """Verify the segment a crash may have torn, and cut it after its last good record."""
+        """Verify the segment a crash may have torn: step over corrupt records, and cut it
+        after its last good one (what follows that is an append the crash interrupted)."""
         path = self._dir / segment_name(seq)
         fd = os.open(path, os.O_RDWR)
         try:
             size = os.fstat(fd).st_size
-            end, points, _ = verify_records(fd, size)
+            checked = verify_segment(fd, size)
+            end = checked.end
             if end < size:
                 log.warning(
                     "spool %s: discarding %d bytes of an incomplete or corrupt record at the "
@@ -324,7 +332,27 @@ class Spool:
                 self._torn += size - end
         finally:
             os.close(fd)
-        return _Segment(seq, path, end, end, points)
+        seg = _Segment(seq, path, end, end, checked.points)
+        self._add_holes(seg, checked.holes)
+        return seg
+
+    def _add_holes(self, seg: _Segment, holes: Sequence[Hole]) -> None:
+        """Remember corrupt stretches of ``seg`` so every walk steps over them, and count them."""
+        for hole in holes:
+            if seg.holes.get(hole.start) == hole.end:
+                continue  # known already
+            seg.holes[hole.start] = hole.end
+            self._corrupt_records += 1
+            self._corrupt += hole.end - hole.start
+            log.error(
+                "spool %s: corrupt record in %s at offset %d (%s); skipped %d bytes, up to %s",
+                self._dir,
+                seg.path.name,
+                hole.start,
+                hole.reason,
+                hole.end - hole.start,
+                f"the next valid record at offset {hole.end}" if hole.end < seg.end else "the end",
+            )
 
     def _place_cursor(self, saved: Position | None) -> Position:
         if saved is None or saved.segment not in self._segments:
@@ -352,7 +380,7 @@ class Spool:
     def _scan(self, seg: _Segment, start: int, stop: int) -> Scan:
         fd = os.open(seg.path, os.O_RDONLY)
         try:
-            return scan_headers(fd, start, stop)
+            return scan_headers(fd, start, stop, holes=seg.holes)
         finally:
             os.close(fd)
 
@@ -376,9 +404,12 @@ class Spool:
         return None
 
     def _normalize(self, pos: Position) -> Position:
-        """The canonical form of a position: the end of a sealed segment is the next one's start."""
+        """The canonical form of a position: the end of a sealed segment is the next one's
+        start, and a position in a corrupt stretch is the valid record after it."""
         while True:
             seg = self._segments.get(pos.segment)
+            if seg is not None and seg.holes:
+                pos = Position(pos.segment, _skip_holes(seg, pos.offset))
             if seg is None or pos.offset < seg.end or seg is self._active:
                 return pos
             nxt = self._next_seq(seg.seq)
@@ -585,6 +616,12 @@ class Spool:
                     break
                 pos = self._normalize(pos)
             self._read_pos = pos
+            if self._reindexed:
+                # records read before a corrupt stretch was found may end where it starts:
+                # commits then count from disk
+                self._reindexed = False
+                self._inflight.clear()
+                return out
             # Recorded only once the whole read succeeded, so a failed read cannot
             # leave entries behind that a later read would hand out again.
             self._inflight.extend(
@@ -601,6 +638,9 @@ class Spool:
             buf = b""
             base = offset  # file offset of buf[0]
             while offset < seg.end:
+                if seg.holes and (after := _skip_holes(seg, offset)) != offset:
+                    offset = after
+                    continue
                 rel = offset - base
                 try:
                     if rel + HEADER_SIZE > len(buf):
@@ -614,8 +654,12 @@ class Spool:
                         return offset, True
                     points = decode_points(buf, rel, header)
                 except CorruptRecord as exc:
-                    return self._on_bad_record(seg, offset, exc)
+                    offset = self._on_bad_record(seg, offset, exc)
+                    buf, base = b"", offset
+                    continue
                 nxt = offset + header.size
+                if seg.holes:
+                    nxt = _skip_holes(seg, nxt)  # the stretch is delivered with the record before it
                 out.append(
                     Record(Position(seg.seq, offset), Position(seg.seq, nxt), points, header.written_at)
                 )
@@ -634,34 +678,32 @@ class Spool:
         wanted = int(budget.points * per_point * 1.25) + HEADER_SIZE
         return min(remaining, max(_READ_CHUNK_MIN, min(wanted, _READ_CHUNK_MAX)))
 
-    def _on_bad_record(self, seg: _Segment, offset: int, exc: Exception) -> tuple[int, bool]:
-        pos = Position(seg.seq, offset)
-        if seg is self._active:
-            # Only a torn append could be here, and readers never see past fsynced data,
-            # so this is outside damage; wait for the segment to be sealed, then skip.
-            if self._reported_stuck != pos:
-                self._reported_stuck = pos
-                log.error("spool %s: bad record at %s (%s); waiting", self._dir, pos, exc)
-            return offset, True
-        before, _ = self._count_in(seg, 0, offset)
-        lost_points = seg.points - before
-        log.error(
-            "spool %s: bad record at %s (%s); skipping the rest of %s (%d bytes, %d points)",
-            self._dir,
-            pos,
-            exc,
-            seg.path.name,
-            seg.end - offset,
-            lost_points,
-        )
-        self._corrupt += seg.end - offset
-        self._pending_points -= lost_points
-        self._pending_bytes -= seg.end - offset
-        seg.points = before
-        seg.end = offset
+    def _on_bad_record(self, seg: _Segment, offset: int, exc: Exception) -> int:
+        """Step over a record that fails its checks; return where reading goes on.
+
+        Only outside damage gets here (recovery checked the last segment, and readers
+        see only fsynced data), so the whole segment is checked again: the header walk
+        that counted its points may have been led astray by the same damage.
+        """
+        fd = os.open(seg.path, os.O_RDONLY)
+        try:
+            checked = verify_segment(fd, seg.end)
+            holes = list(checked.holes)
+            if checked.tail is not None:
+                holes.append(Hole(checked.end, seg.end, checked.tail))
+            if not any(h.start <= offset < h.end for h in holes):
+                # cannot happen unless the file changes under us; never read the same bad bytes twice
+                nxt = find_record(fd, offset + 1, seg.end)
+                holes.append(Hole(offset, seg.end if nxt is None else nxt, str(exc)))
+        finally:
+            os.close(fd)
+        self._add_holes(seg, holes)
+        seg.points = checked.points
+        self._reindexed = True
         self._cursor = self._normalize(self._cursor)
+        self._pending_points, self._pending_bytes = self._pending_from(self._cursor)
         self._oldest_at = None
-        return offset, False
+        return _skip_holes(seg, offset)
 
     # ------------------------------------------------------------------ commit
 
@@ -779,6 +821,7 @@ class Spool:
                 dropped_points_total=self._dropped_total,
                 disk_bytes=sum(seg.size for seg in self._segments.values()),
                 corrupt_bytes_skipped=self._corrupt,
+                corrupt_records_skipped=self._corrupt_records,
             )
 
     def _oldest_pending_at(self) -> float | None:
@@ -795,6 +838,17 @@ class Spool:
             except (OSError, CorruptRecord, ValueError):
                 return None
         return self._oldest_at
+
+
+def _skip_holes(seg: _Segment, offset: int) -> int:
+    """``offset``, or the end of the corrupt stretch it is in (holes are rare: a list walk)."""
+    moved = True
+    while moved:
+        moved = False
+        for start, end in seg.holes.items():
+            if start <= offset < end:
+                offset, moved = end, True
+    return offset
 
 
 def _lock_directory(directory: Path) -> int:

@@ -3,13 +3,18 @@
 Producers (Modbus pollers, the MQTT subscriber) call ``append`` and resume once
 their points are durable. Everything that queues up while one fsync runs goes to
 disk together in the next, so the fsync cost is paid per group, not per sample.
+
+A write that fails with an ``OSError`` (disk full, I/O error) is tried again with
+backoff while the producers keep waiting: a full disk holds intake back instead of
+losing samples or ending a source. Once ``stop_retrying`` or ``stop`` was called a
+failure is final and the producers get the error.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +39,9 @@ class SpoolAppender:
     ``data_available`` is set after every group that reached the disk; the writer
     task clears it before it reads the spool and awaits it when the spool is empty.
     ``on_durable``, if given, is called on the loop with the number of points made
-    durable by each group.
+    durable by each group; ``on_write_error`` with the exception of every failed
+    write attempt, ``on_write_state`` with True when writes start failing and False
+    when they succeed again.
     """
 
     def __init__(
@@ -44,11 +51,17 @@ class SpoolAppender:
         max_delay: float = 0.02,
         max_points: int = 20000,
         on_durable: Callable[[int], None] | None = None,
+        retry_min: float = 0.1,
+        retry_max: float = 5.0,
+        on_write_error: Callable[[BaseException], None] | None = None,
+        on_write_state: Callable[[bool], None] | None = None,
     ) -> None:
         if max_delay < 0:
             raise ValueError(f"max_delay must not be negative, got {max_delay}")
         if max_points < 1:
             raise ValueError(f"max_points must be at least 1, got {max_points}")
+        if not 0 < retry_min <= retry_max:
+            raise ValueError(f"need 0 < retry_min <= retry_max, got {retry_min} and {retry_max}")
         self._spool = spool
         self._max_delay = max_delay
         self._max_points = max_points
@@ -63,10 +76,40 @@ class SpoolAppender:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._failed_groups = 0
+        self._retry_min = retry_min
+        self._retry_max = retry_max
+        self._on_write_error = on_write_error
+        self._on_write_state = on_write_state
+        self._retrying = True
+        self._retry_now = asyncio.Event()  # ends a backoff pause early (stop)
+        self._write_errors = 0
+        self._failing_since: float | None = None  # unix time of the first failure in a row
+        self._last_error: BaseException | None = None
+        self._last_logged = 0.0
 
     @property
     def groups_failed(self) -> int:
+        """Groups whose producers were given an error (a write failed for good)."""
         return self._failed_groups
+
+    @property
+    def write_errors(self) -> int:
+        """Failed write attempts, retries included."""
+        return self._write_errors
+
+    @property
+    def failing_since(self) -> float | None:
+        """Unix time since when writes fail, or None while they succeed."""
+        return self._failing_since
+
+    @property
+    def last_error(self) -> BaseException | None:
+        return self._last_error
+
+    def stop_retrying(self) -> None:
+        """From now on a failed write is final: for shutting down with a full disk."""
+        self._retrying = False
+        self._retry_now.set()
 
     async def start(self) -> None:
         if self._task is not None:
@@ -82,6 +125,7 @@ class SpoolAppender:
         self._stopping = True
         self._wakeup.set()
         self._full.set()
+        self._retry_now.set()
         try:
             await self._task
         finally:
@@ -138,7 +182,7 @@ class SpoolAppender:
                 self._wakeup.clear()
                 continue
             await self._gather_window()
-            await self._write(self._take_group())
+            await self._write_until_done(self._take_group())
 
     async def _gather_window(self) -> None:
         """Give more producers a chance to join, until the oldest queued append is due."""
@@ -170,20 +214,86 @@ class SpoolAppender:
             self._full.clear()
         return group
 
-    async def _write(self, group: list[_Pending]) -> None:
+    async def _write_until_done(self, group: list[_Pending]) -> None:
+        delay = self._retry_min
+        while True:
+            exc = await self._attempt(group)
+            if exc is None:
+                self._recovered()
+                self._settle(group, None)
+                return
+            self._failed(group, exc)
+            if not isinstance(exc, OSError) or not self._retrying or self._stopping:
+                self._settle(group, exc)
+                return
+            try:
+                await self._pause(delay)
+            except asyncio.CancelledError:
+                self._settle(group, RuntimeError("SpoolAppender stopped before writing these points"))
+                raise
+            delay = min(delay * 2, self._retry_max)
+
+    async def _attempt(self, group: list[_Pending]) -> BaseException | None:
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(self._executor, self._spool.append, [item.points for item in group])
-        # Settled from the executor's completion rather than after the await, so the
-        # producers still learn the outcome if this task is cancelled mid-write.
-        work.add_done_callback(lambda done: self._settle(group, done))
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # Cancelled mid-write: settled from the executor's completion, so the
+            # producers still learn the outcome.
+            work.add_done_callback(lambda done: self._settle(group, _outcome(done)))
+            raise
+        except Exception as exc:
+            return exc
+        return None
 
-    def _settle(self, group: list[_Pending], done: asyncio.Future[None]) -> None:
-        exc = done.exception() if not done.cancelled() else asyncio.CancelledError()
+    async def _pause(self, delay: float) -> None:
+        if self._stopping or not self._retrying:
+            return
+        self._retry_now.clear()
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(delay, self._retry_now.set)
+        try:
+            await self._retry_now.wait()
+        finally:
+            timer.cancel()
+
+    def _failed(self, group: list[_Pending], exc: BaseException) -> None:
+        self._write_errors += 1
+        self._last_error = exc
+        now = time.time()
+        first = self._failing_since is None
+        if first:
+            self._failing_since = now
+        if self._on_write_error is not None:
+            _call(self._on_write_error, exc)
+        if first and self._on_write_state is not None:
+            _call(self._on_write_state, True)
+        final = not isinstance(exc, OSError) or not self._retrying or self._stopping
+        if first or final or now - self._last_logged >= 60:
+            self._last_logged = now
+            log.error(
+                "spool append of %d points failed: %r; %s",
+                _count(group),
+                exc,
+                "giving up on them" if final else "holding them and retrying with backoff",
+            )
+
+    def _recovered(self) -> None:
+        if self._failing_since is None:
+            return
+        log.warning(
+            "spool appends succeed again after %.1fs of failures (%d failed attempts so far)",
+            time.time() - self._failing_since,
+            self._write_errors,
+        )
+        self._failing_since = None
+        if self._on_write_state is not None:
+            _call(self._on_write_state, False)
+
+    def _settle(self, group: list[_Pending], exc: BaseException | None) -> None:
         if exc is not None:
             self._failed_groups += 1
-            log.error("spool append of %d points failed: %r", _count(group), exc)
             for item in group:
                 if not item.future.done():
                     item.future.set_exception(exc)
@@ -193,10 +303,18 @@ class SpoolAppender:
                 item.future.set_result(None)
         self.data_available.set()
         if self._on_durable is not None:
-            try:
-                self._on_durable(_count(group))
-            except Exception:
-                log.exception("on_durable callback failed")
+            _call(self._on_durable, _count(group))
+
+
+def _outcome(done: asyncio.Future[None]) -> BaseException | None:
+    return asyncio.CancelledError() if done.cancelled() else done.exception()
+
+
+def _call(callback: Callable[..., None], arg: object) -> None:
+    try:
+        callback(arg)
+    except Exception:
+        log.exception("spool appender callback failed")
 
 
 def _count(group: list[_Pending]) -> int:

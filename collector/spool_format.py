@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import accumulate, pairwise
 from typing import NamedTuple
 
@@ -114,18 +114,26 @@ class Scan(NamedTuple):
     error: str | None  # why the walk stopped before its limit, if it did
 
 
-def scan_headers(fd: int, start: int, stop: int, chunk: int = 1 << 20) -> Scan:
+def scan_headers(
+    fd: int, start: int, stop: int, chunk: int = 1 << 20, holes: Mapping[int, int] | None = None
+) -> Scan:
     """Walk the record headers in ``[start, stop)`` of an open file, skipping payloads.
 
     Stops early at a garbage header or at a record that runs past ``stop``; ``end`` is
     then that record's offset, which makes this also "the last record start <= stop".
-    Payload CRCs are not checked (see ``verify_records``).
+    ``holes`` maps the start of each known corrupt stretch to the valid record after it;
+    the walk jumps over them. Payload CRCs are not checked (see ``verify_records``).
     """
     unpack = _FIELDS.unpack_from
     offset, points = start, 0
     buf = b""
     base = start  # file offset of buf[0]
     while offset < stop:
+        if holes and offset in holes:
+            if holes[offset] > stop:
+                return Scan(offset, points, "inside a corrupt stretch")
+            offset = holes[offset]
+            continue
         rel = offset - base
         if rel + HEADER_SIZE > len(buf):
             base, rel = offset, 0
@@ -145,16 +153,16 @@ def scan_headers(fd: int, start: int, stop: int, chunk: int = 1 << 20) -> Scan:
     return Scan(offset, points, None)
 
 
-def verify_records(fd: int, stop: int, chunk: int = 4 << 20) -> Scan:
-    """Like ``scan_headers`` from offset 0, but also checks every record's CRC."""
+def verify_records(fd: int, stop: int, chunk: int = 4 << 20, start: int = 0) -> Scan:
+    """Like ``scan_headers`` from ``start``, but also checks every record's CRC."""
     # Inlined rather than built on read_header/crc_matches: this runs over a whole
     # segment at every start, and per-record calls would double its cost.
     unpack = _HEADER.unpack_from
     crc32 = zlib.crc32
-    offset = points = 0
+    offset, points = start, 0
     buf = b""
     view = memoryview(buf)
-    base = 0  # file offset of buf[0]
+    base = start  # file offset of buf[0]
     while offset < stop:
         rel = offset - base
         if rel + HEADER_SIZE > len(buf):
@@ -189,3 +197,79 @@ def crc_matches(buf: bytes, offset: int, header: Header) -> bool:
         return False
     view = memoryview(buf)
     return zlib.crc32(view[start:end], zlib.crc32(view[offset : offset + FIELDS_SIZE])) == (header.crc)
+
+
+#: how every record starts: magic, version and the zero flags
+_SYNC = bytes((MAGIC, VERSION, 0, 0))
+
+
+class Hole(NamedTuple):
+    """A stretch of unreadable bytes: ``start`` was a record position, ``end`` is the
+    next valid record (or the end of the data)."""
+
+    start: int
+    end: int
+    reason: str
+
+
+class Verified(NamedTuple):
+    """A segment checked record by record, corrupt stretches stepped over."""
+
+    end: int  # just after the last valid record
+    points: int  # in the valid records
+    holes: list[Hole]  # corrupt stretches before ``end``
+    tail: str | None  # why the bytes in ``[end, stop)`` are not records, if there are any
+
+
+def valid_record_at(fd: int, offset: int, stop: int) -> bool:
+    """Whether a whole record with a matching CRC and consistent lengths starts at ``offset``."""
+    head = os.pread(fd, HEADER_SIZE, offset)
+    try:
+        header = read_header(head)
+    except CorruptRecord:
+        return False
+    if offset + header.size > stop:
+        return False
+    buf = os.pread(fd, header.size, offset)
+    try:
+        decode_points(buf, 0, header)
+    except (CorruptRecord, struct.error):
+        return False
+    return True
+
+
+def find_record(fd: int, start: int, stop: int, chunk: int = 1 << 20) -> int | None:
+    """The first offset in ``[start, stop)`` where a whole valid record starts, if any.
+
+    Looks at every position, not only where the damaged record claimed to end: a
+    damaged length field would otherwise skip good records behind it.
+    """
+    pos = start
+    while pos + HEADER_SIZE <= stop:
+        buf = os.pread(fd, min(chunk, stop - pos), pos)
+        i = buf.find(_SYNC)
+        while i != -1:
+            if valid_record_at(fd, pos + i, stop):
+                return pos + i
+            i = buf.find(_SYNC, i + 1)
+        if pos + len(buf) >= stop or len(buf) < len(_SYNC):
+            return None
+        pos += len(buf) - (len(_SYNC) - 1)  # a marker may straddle two chunks
+    return None
+
+
+def verify_segment(fd: int, stop: int) -> Verified:
+    """Check every record in ``[0, stop)``; step over each corrupt stretch to the next valid
+    record, so that one bad byte costs the record it is in and not the rest of the file."""
+    offset = points = 0
+    holes: list[Hole] = []
+    while True:
+        scan = verify_records(fd, stop, start=offset)
+        points += scan.points
+        if scan.error is None:
+            return Verified(scan.end, points, holes, None)
+        nxt = find_record(fd, scan.end + 1, stop)
+        if nxt is None:
+            return Verified(scan.end, points, holes, scan.error)
+        holes.append(Hole(scan.end, nxt, scan.error))
+        offset = nxt

@@ -141,6 +141,11 @@ class MqttSource:
         self._task: asyncio.Task[None] | None = None
         self.connected = threading.Event()
 
+    @property
+    def consuming(self) -> bool:
+        """False once the task that stores messages has ended (it should only at stop)."""
+        return self._task is None or not self._task.done()
+
     # -- paho side (network thread) ------------------------------------------------
 
     def _make_client(self) -> CollectorMqttClient:
@@ -457,7 +462,18 @@ class MqttSource:
                 log.warning("mqtt: topic=%s: dead-lettered: %s", m.topic, reason)
         if points or lines:
             # the broker holds back further messages until these are acknowledged: no window
-            await self._appender.append(points + lines if lines else points, urgent=True)
+            try:
+                await self._appender.append(points + lines if lines else points, urgent=True)
+            except Exception as exc:
+                # The appender retries a full disk by itself, so this is final (a stop, or
+                # not a disk error). Not durable, so not acknowledged: the broker keeps
+                # the messages and delivers them again in the next session.
+                log.error(
+                    "mqtt: %d message(s) not stored (%s); left unacknowledged with the broker",
+                    len(batch),
+                    exc,
+                )
+                return
             if points:
                 self._on_accepted(len(points))
             if lines:

@@ -405,7 +405,7 @@ def test_corrupt_crc_in_last_segment_is_cut_at_open(opened: Spool) -> None:
         spool.close()
 
 
-def test_corrupt_record_in_sealed_segment_skips_to_next_segment(
+def test_corrupt_record_in_sealed_segment_costs_that_record(
     spool_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     size = record_size(batch(0, 4))
@@ -425,13 +425,15 @@ def test_corrupt_record_in_sealed_segment_skips_to_next_segment(
         assert spool.stats.pending_points == 24  # headers alone cannot tell yet
         with caplog.at_level(logging.ERROR):
             records = read_all(spool)
-        assert numbers(records) == list(range(4)) + list(range(12, 24))
-        assert "skipping the rest" in caplog.text
+        assert numbers(records) == list(range(4)) + list(range(8, 24))
+        assert f"corrupt record in {segment_name(0)} at offset {size}" in caplog.text
         stats = spool.stats
-        assert stats.corrupt_bytes_skipped == 2 * size
-        assert stats.pending_points == 16
+        assert stats.corrupt_bytes_skipped == size
+        assert stats.corrupt_records_skipped == 1
+        assert stats.pending_points == 20
         spool.commit(records[-1].next)
         assert spool.stats.pending_points == 0
+        assert spool.stats.pending_bytes == 0
         assert [f.name for f in segment_files(spool_dir)] == [segment_name(1)]
     finally:
         spool.close()
@@ -749,9 +751,7 @@ async def test_appender_respects_max_points(counting: CountingSpool) -> None:
     await appender.start()
     try:
         # A full group goes at once instead of waiting out max_delay.
-        await asyncio.wait_for(
-            asyncio.gather(*(appender.append(batch(i * 5, 5)) for i in range(6))), 0.5
-        )
+        await asyncio.wait_for(asyncio.gather(*(appender.append(batch(i * 5, 5)) for i in range(6))), 0.5)
         assert counting.calls == [2, 2, 2]
     finally:
         await appender.stop()
@@ -770,16 +770,17 @@ async def test_appender_stop_drains_the_queue(counting: CountingSpool) -> None:
         appender.append_nowait(batch(0, 1))
 
 
-async def test_appender_reports_failures_and_keeps_going(counting: CountingSpool) -> None:
-    appender = SpoolAppender(counting, max_delay=0.0)
+async def test_appender_retries_a_failed_write_and_keeps_going(counting: CountingSpool) -> None:
+    appender = SpoolAppender(counting, max_delay=0.0, retry_min=0.001)
     await appender.start()
     try:
         counting.fail_next = True
-        with pytest.raises(OSError):
-            await appender.append(batch(0, 2))
+        await appender.append(batch(0, 2))
         await appender.append(batch(2, 2))
-        assert appender.groups_failed == 1
-        assert numbers(read_all(counting)) == [2, 3]
+        assert appender.groups_failed == 0
+        assert appender.write_errors == 1
+        assert appender.failing_since is None
+        assert numbers(read_all(counting)) == [0, 1, 2, 3]
     finally:
         await appender.stop()
 
