@@ -137,7 +137,7 @@ class InfluxClient:
                 raise
             if self.cfg.database not in self._sessions.missing:
                 self._sessions.missing.add(self.cfg.database)
-                log.warning("InfluxDB has no database %r yet: no data for it", self.cfg.database)
+                log.info("InfluxDB has no database %r yet: no data for it", self.cfg.database)
 
     async def write(self, lines: list[bytes], *, rp: str = "") -> None:
         if not lines:

@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 #: how far back the refresher looks for days whose raw data changed after they were
 #: materialised: a spool holds up to its size cap, typically days, rarely weeks
 LATE_DATA_DAYS = 14
+#: how long a factory's data health (when its machines were last heard of) is reused
+HEALTH_MAX_AGE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class AssessorService:
         self._assessments: dict[str, tuple[float, Assessment]] = {}
         self._rp = cfg.kpi.retention_policy
         self._rp_ready = False
+        self._health: dict[str, tuple[float, dict[str, float | None]]] = {}
 
     async def _ensure_rp(self) -> None:
         if not self._rp_ready:
@@ -393,11 +396,25 @@ class AssessorService:
 
     # -- portfolio -----------------------------------------------------------------
 
-    async def data_health(self, factories: Sequence[Factory]) -> dict[str, dict[str, float | None]]:
+    async def data_health(
+        self, factories: Sequence[Factory], *, max_age_s: float = HEALTH_MAX_AGE_S
+    ) -> dict[str, dict[str, float | None]]:
         """factory -> machine -> epoch seconds it was last heard of in the coverage window:
         its last state sample or the end of its last alive record, whichever is later. A
         machine whose state is stored only on change writes no state while nothing
-        changes; its alive record says the collector still reached it."""
+        changes; its alive record says the collector still reached it. An answer younger
+        than ``max_age_s`` is reused: a portfolio of hundreds of factories, one database
+        each, is viewed again and again, and "last heard of" a minute ago is as useful."""
+        now = self.clock()
+        fresh = {f.id: c[1] for f in factories if (c := self._health.get(f.id)) and now - c[0] <= max_age_s}
+        stale = [f for f in factories if f.id not in fresh]
+        if stale:
+            for fid, machines in (await self._data_health(stale)).items():
+                self._health[fid] = (now, machines)
+                fresh[fid] = machines
+        return {f.id: fresh[f.id] for f in factories}
+
+    async def _data_health(self, factories: Sequence[Factory]) -> dict[str, dict[str, float | None]]:
         from assessor.influxql import ident, tag_in, time_range
         from datacontract import (
             FIELD_ALIVE_S,
