@@ -6,8 +6,9 @@ interpolation Compose does with the values of .env.example; the project's own ru
 checked on top (restart policies, health checks, state on named volumes, mounted files,
 secrets, profiles); and the collector and assessor configurations the file mounts are run
 through `collector check` and `assessor check` with exactly the environment the compose
-file gives those containers. Debian's `docker-compose config` is run as well when it is
-installed.
+file gives those containers; the per-factory wiring (the collector's own write token and
+bucket, the assessor's own bucket and its DBRP init script) is checked on top. Debian's
+`docker-compose config` is run as well when it is installed.
 """
 
 from __future__ import annotations
