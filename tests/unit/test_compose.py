@@ -6,8 +6,9 @@ interpolation Compose does with the values of .env.example; the project's own ru
 checked on top (restart policies, health checks, state on named volumes, mounted files,
 secrets, profiles); and the collector and assessor configurations the file mounts are run
 through `collector check` and `assessor check` with exactly the environment the compose
-file gives those containers. Debian's `docker-compose config` is run as well when it is
-installed.
+file gives those containers; the per-factory wiring (the collector's own write token and
+bucket, the assessor's own bucket and its DBRP init script) is checked on top. Debian's
+`docker-compose config` is run as well when it is installed.
 """
 
 from __future__ import annotations
@@ -432,7 +433,7 @@ def test_collector_config_fits_the_compose_services() -> None:
     assert cfg.influx.api == "v2"
     assert urlsplit(cfg.influx.url).hostname == "influxdb"
     assert cfg.influx.org == influx_env["DOCKER_INFLUXDB_INIT_ORG"]
-    assert cfg.influx.database == influx_env["DOCKER_INFLUXDB_INIT_BUCKET"]
+    assert cfg.influx.database == env_example()["INFLUX_BUCKET"]
     assert cfg.influx.token == env_example()["INFLUX_COLLECTOR_TOKEN"]
     assert cfg.site.factory == env_example()["FACTORY_ID"]
 
@@ -488,6 +489,7 @@ def test_assessor_config_fits_influxdb_2() -> None:
     # mapping, and "Authorization: Token" (api v2) on every request
     assert cfg.influx.api == "v2"
     assert urlsplit(cfg.influx.url).hostname == "influxdb"
+    # its own bucket (materialised KPIs) is the one the setup creates and maps
     assert cfg.influx.database == influx_env["DOCKER_INFLUXDB_INIT_BUCKET"]
     assert cfg.influx.token == env_example()["INFLUX_ASSESSOR_TOKEN"]
     # 2.x has no CREATE RETENTION POLICY, and a named policy would need its own DBRP mapping
@@ -508,6 +510,81 @@ def test_assessor_level_rules_are_mounted_where_the_config_points() -> None:
     in_container = rules if rules.is_absolute() else container_config.parent / rules
     # the installed package cannot find the checkout's configs/, so the file must be mounted
     assert repo_file_at("assessor", str(in_container)) == (config.parent / rules).resolve()
+
+
+# --- each factory's data is its own (docs/deployment.md) -------------------------------
+
+
+def token_variables(service: str) -> set[str]:
+    """The .env variables the service's InfluxDB token is made of, before interpolation."""
+    env = raw_compose()["services"][service]["environment"]
+    return compose_variables(env["INFLUX_TOKEN"])
+
+
+def test_the_collector_gets_a_write_token_of_its_own_never_an_admin_or_the_assessors() -> None:
+    assert token_variables("collector") == {"INFLUX_COLLECTOR_TOKEN"}
+    assert token_variables("assessor") == {"INFLUX_ASSESSOR_TOKEN"}
+    # nothing in the collector's environment carries a broader credential under another name
+    raw_env = raw_compose()["services"]["collector"]["environment"]
+    broader = {"INFLUX_ADMIN_TOKEN", "INFLUX_ASSESSOR_TOKEN", "INFLUX_GRAFANA_TOKEN", "INFLUX_ADMIN_PASSWORD"}
+    for key, value in raw_env.items():
+        assert not compose_variables(str(value)) & broader, f"collector: {key} = {value}"
+        assert not key.startswith("DOCKER_INFLUXDB_INIT_"), f"collector: {key}"
+    # and .env.example does not suggest reusing one: the collector's token is the printed one
+    example = env_example()
+    assert example["INFLUX_COLLECTOR_TOKEN"] not in (
+        example["INFLUX_ADMIN_TOKEN"],
+        example["INFLUX_ASSESSOR_TOKEN"],
+        example["INFLUX_GRAFANA_TOKEN"],
+    )
+
+
+def test_the_collector_writes_the_bucket_the_assessor_reads_for_its_factory_only() -> None:
+    collector = load_config(config_path_of("collector"), container_env("collector"))
+    assessor = load_assessor_config(config_path_of("assessor"), container_env("assessor"))
+    # what `assessor edge provision --factory FACTORY_ID` creates and prints
+    assert collector.influx.database == assessor.influx.raw_database_for(collector.site.factory)
+    assert "{factory}" in assessor.influx.raw_database, "one bucket per factory, not one shared"
+    # the assessor's own bucket is another one, which no edge token is given
+    assert assessor.influx.database != collector.influx.database
+    assert assessor.influx.database != assessor.influx.raw_database_for("x")
+    # Grafana's data source reads the factory's bucket, where the machine data is
+    assert container_env("grafana")["INFLUX_BUCKET"] == collector.influx.database
+
+
+def test_influxdb_setup_maps_the_assessors_bucket(tmp_path: Path) -> None:
+    target = "/docker-entrypoint-initdb.d/factorylens-dbrp.sh"
+    script = repo_file_at("influxdb", target)
+    # the image runs `run-parts --regex '.*sh$'`, which skips files that are not executable
+    assert re.fullmatch(r".*sh", PurePosixPath(target).name)
+    assert os.access(script, os.X_OK), f"{script.name} must be executable (git update-index --chmod=+x)"
+
+    # run it as the image would, with an `influx` that records its arguments
+    fake = tmp_path / "bin" / "influx"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$ARGS_OUT"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    env = {
+        "PATH": f"{fake.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "ARGS_OUT": str(tmp_path / "args"),
+        **container_env("influxdb"),
+        "DOCKER_INFLUXDB_INIT_BUCKET_ID": "0a1b2c3d4e5f6789",
+        "DOCKER_INFLUXDB_INIT_ORG_ID": "9876f5e4d3c2b1a0",
+    }
+    done = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    args = (tmp_path / "args").read_text(encoding="utf-8").splitlines()
+    assert args[:3] == ["v1", "dbrp", "create"]
+    flags = dict(zip(args[3::2], args[4::2], strict=False))
+    assessor = load_assessor_config(config_path_of("assessor"), container_env("assessor"))
+    assert flags["--db"] == assessor.influx.database == env["DOCKER_INFLUXDB_INIT_BUCKET"]
+    assert flags["--bucket-id"] == "0a1b2c3d4e5f6789"
+    assert flags["--org-id"] == "9876f5e4d3c2b1a0"
+    assert flags["--rp"] == "autogen" and args[-1] == "--default"
+    # without the ids the image exports, it stops instead of mapping nothing
+    del env["DOCKER_INFLUXDB_INIT_BUCKET_ID"]
+    refused = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "DOCKER_INFLUXDB_INIT_BUCKET_ID" in refused.stderr
 
 
 # --- Grafana -----------------------------------------------------------------------------
