@@ -84,17 +84,8 @@ LOSS_NAMES: dict[str, tuple[str, str]] = {
 
 #: KPIs that are fractions and shown as percentages
 PERCENT_KPIS = frozenset(
-    {
-        "oee",
-        "availability",
-        "performance",
-        "quality",
-        "quality_ratio",
-        "defect_rate",
-        "scrap_ratio",
-        "on_time_delivery",
-        "coverage",
-    }
+    {"oee", "availability", "performance", "quality", "quality_ratio", "defect_rate", "scrap_ratio",
+     "on_time_delivery", "coverage"}
 )
 
 STATE_NAMES: dict[str, tuple[str, str]] = {
