@@ -58,6 +58,10 @@ FLAG_REASONS: dict[str, tuple[str, str]] = {
         "implausible ideal cycle time: check the registry",
     ),
     "inconsistent_counts": ("이상치(생산·불량 수량 확인)", "inconsistent counts: check the counters"),
+    "counts_exceed_ideal_rate": (
+        "이상치(생산 수량이 표준 사이클타임 한도 초과: 카운터 확인)",
+        "counts above what the ideal cycle time allows: check the counter",
+    ),
     "inconsistent_times": ("이상치(가동·계획 시간 불일치)", "inconsistent times: run time above known time"),
     "no_data": ("데이터 없음", "no data"),
 }

@@ -52,6 +52,9 @@ COUNTS = ("count_total", "count_good", "count_reject")
 COUNTERS = (*COUNTS, "energy_kwh")
 #: how far back to look for a counter's last value before a window
 COUNTER_LOOKBACK_S = 31 * 86400.0
+#: how many of a counter's readings before a window are read: the oldest is the starting
+#: value, the others are judged with the window's (two would decide a drop at the last)
+PREVIOUS_READINGS = 3
 #: how far back to look for the state in force at a window's start. A state stored only
 #: on change may be days old (a machine stopped over a weekend or a holiday week) and
 #: still hold, as long as the machine's alive records chain from it to the window: the
@@ -134,9 +137,12 @@ async def stream_signals(
         f"SELECT {ident(FIELD_ALIVE_S)} FROM {ident(MEASUREMENT_LIVENESS)} WHERE {where} "
         f"AND {time_range(start - lookback, after)} {group}",
     ] + [
-        # one statement per counter: a lone LAST() also gives the time of that value
-        f"SELECT LAST({ident(c)}) AS {ident(c)} FROM {m} WHERE {where} "
-        f"AND {time_range(start - COUNTER_LOOKBACK_S, start)} {group}"
+        # one statement per counter: its newest readings before the window, several so
+        # that the last of them is judged like any other (a stray 0 just before midnight
+        # must not become the next day's starting value, kpi/counters.py)
+        f"SELECT {ident(c)} FROM {m} WHERE {where} "
+        f"AND {time_range(start - COUNTER_LOOKBACK_S, start)} {group} "
+        f"ORDER BY time DESC LIMIT {PREVIOUS_READINGS}"
         for c in COUNTERS
     ]
     context_result, keys = await asyncio.gather(client.query("; ".join(context)), field_keys(client))
@@ -179,12 +185,16 @@ def _context_signals(result: list[list[Series]]) -> dict[MachineKey, MachineSign
             v = row.get(FIELD_ALIVE_S)
             if isinstance(v, int | float):
                 records.append((row["time"] / 1000.0, float(v)))
-    for series in (s for stmt in result[2:] for s in stmt):
-        for row in series.rows():
-            for c in COUNTERS:
-                if row.get(c) is not None:
-                    out[_key(series.tags)].previous[c] = row[c]
-                    out[_key(series.tags)].previous_t[c] = row["time"] / 1000.0
+    for c, stmt in zip(COUNTERS, result[2:], strict=False):
+        for series in stmt:
+            # newest first: the oldest is the starting value, the newer ones go before the
+            # window's samples (they fall in no day, so they credit nothing)
+            readings = [(row["time"] / 1000.0, row[c]) for row in series.rows() if row.get(c) is not None]
+            if not readings:
+                continue
+            sig = out[_key(series.tags)]
+            sig.previous_t[c], sig.previous[c] = readings[-1]
+            sig.counters[c][:0] = reversed(readings[:-1])
     return dict(out)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.clock import CLOCK
 from collector.config.model import CollectorConfig
 from collector.forwarder import Forwarder
 from collector.http_endpoint import start_http_endpoint
@@ -171,6 +172,7 @@ class Collector:
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> RunResult:
         cfg = self.cfg
+        CLOCK.configure(require_sync=cfg.clock.require_sync, step_threshold_s=cfg.clock.step_threshold)
         self.spool.open()
         m = self.metrics
         m.watch_spool(lambda: self.spool.stats)
@@ -221,7 +223,7 @@ class Collector:
             with contextlib.suppress(asyncio.CancelledError):
                 await liveness_task
             # the pollers have stopped: every open record ends at its last answered poll
-            self.liveness.down_all(time.time_ns(), DownReason.COLLECTOR_STOPPED)
+            self.liveness.down_all(CLOCK.now_ns(), DownReason.COLLECTOR_STOPPED)
             await self._append_liveness(appender)
             if mqtt is not None:
                 await mqtt.stop()

@@ -8,15 +8,19 @@ series into sub-windows adds up exactly to the increase over the whole series.
 ``increase_spread`` spreads each step linearly over the time between its samples, and
 ``spread_units`` over the running time between them (what produced units use,
 docs/kpi-method.md section 3).
+
+Every function first judges the drops (``_judged``): a lower reading that the next one
+does not continue from is a glitch and is left out, so one stray ``0`` or a second
+source's reading cannot credit the whole counter again.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
-from operator import itemgetter, le
+from itertools import compress, pairwise
+from operator import gt, itemgetter, le
 
 from assessor.kpi.calendar import Interval, normalise
 
@@ -31,8 +35,13 @@ class CounterResult:
     wraps: int
     #: drops read as a restart from zero (PLC restart, shift reset)
     resets: int
-    #: last value seen, to pass as ``previous`` to the next window (None: no value yet)
+    #: last value accepted, to pass as ``previous`` to the next window (None: no value
+    #: yet); a held or glitch reading is never ``last``
     last: Number | None
+    #: lower readings left out as glitches (a stray value, a second source, a clock step)
+    glitches: int = 0
+    #: 1 when the last reading is a drop nothing after it decides yet (credited nothing)
+    held: int = 0
 
 
 def counter_increase(
@@ -46,10 +55,11 @@ def counter_increase(
     All points count; for a window ``[start, end)`` pass the points with
     ``start <= t < end`` and, as ``previous``, the last value before ``start`` (or the
     ``last`` of the previous window). Without ``previous`` the first point is
-    only the starting value. A drop is a wrap when the previous value lay in the top
-    quarter of the ``2**width_bits`` range and the new one in the bottom quarter
-    (increase = new + 2**width_bits - previous); any other drop is a reset (increase =
-    new, counted from zero). ``width_bits=None`` (float meters) makes every drop a reset.
+    only the starting value. A drop is first judged by the next reading (``_judged``):
+    a glitch is left out. A drop that stands is a wrap when the previous value lay in
+    the top quarter of the ``2**width_bits`` range and the new one in the bottom quarter
+    (increase = new + 2**width_bits - previous); otherwise a reset (increase = new,
+    counted from zero). ``width_bits=None`` (float meters) has no wraps.
 
     What no rule can tell apart: a reset from the top quarter to a small value reads as
     a wrap, and a reset followed by more units than the old value before the next
@@ -59,12 +69,13 @@ def counter_increase(
     increase: Number = 0
     wraps = resets = 0
     last = previous
-    for _, value, step, kind in _steps(sorted(points, key=lambda p: p[0]), previous, width_bits):
+    kept, glitches, held = _judged_points(points, previous, None, width_bits)
+    for _, value, step, kind in _steps(kept, previous, width_bits):
         increase += step
         wraps += kind == _WRAP
         resets += kind == _RESET
         last = value
-    return CounterResult(increase, wraps, resets, last)
+    return CounterResult(increase, wraps, resets, last, len(glitches), held)
 
 
 def increase_between(
@@ -76,27 +87,36 @@ def increase_between(
 ) -> list[CounterResult]:
     """The increase in each sub-window ``[cuts[i], cuts[i+1])``, one result per sub-window.
 
-    Points before ``cuts[0]`` only set the starting value (the last of them replaces
-    ``previous``); points at or after ``cuts[-1]`` are ignored. The increases add up
-    exactly to ``counter_increase`` of the points inside ``[cuts[0], cuts[-1])``.
-    Each result's ``last`` is the counter value at the end of its sub-window.
+    Points before ``cuts[0]`` only set the starting value (the last one accepted
+    replaces ``previous``); points at or after ``cuts[-1]`` credit nothing but still
+    decide the drops before them. All points are judged together (``_judged``), so any
+    split of ``[cuts[0], cuts[-1])`` adds up exactly to the increase over the whole.
+    Each result's ``last`` is the accepted counter value at the end of its sub-window; a
+    glitch or a held last reading is counted in the sub-window of its reading.
     """
     if any(b < a for a, b in pairwise(cuts)):
         raise ValueError("cuts must be non-decreasing")
     if len(cuts) < 2:
         return []
-    ordered = sorted(points, key=lambda p: p[0])
-    start_value = previous
-    first_inside = 0
-    while first_inside < len(ordered) and ordered[first_inside][0] < cuts[0]:
-        start_value = ordered[first_inside][1]
-        first_inside += 1
+    # judged as a whole, so that a drop at a cut is decided by the reading after it and
+    # any split of the same points adds up to the same increase
+    ordered, glitch_times, held = _judged_points(points, previous, None, width_bits)
+    first_inside = bisect_left(list(map(itemgetter(0), ordered)), cuts[0])
+    start_value = ordered[first_inside - 1][1] if first_inside else previous
     inside = [p for p in ordered[first_inside:] if p[0] < cuts[-1]]
 
     windows = len(cuts) - 1
     increase: list[Number] = [0] * windows
     wraps = [0] * windows
     resets = [0] * windows
+    glitches = [0] * windows
+    held_in = [0] * windows
+    decided = [(gt, glitches) for gt in glitch_times]
+    if held:
+        decided.append((max(map(itemgetter(0), points)), held_in))
+    for at, out in decided:
+        if cuts[0] <= at < cuts[-1]:
+            out[bisect_right(cuts, at) - 1] += 1
     last: list[Number | None] = [None] * windows
     w = 0
     carried = start_value
@@ -110,7 +130,10 @@ def increase_between(
         carried = value
     for rest in range(w, windows):
         last[rest] = carried
-    return [CounterResult(increase[i], wraps[i], resets[i], last[i]) for i in range(windows)]
+    return [
+        CounterResult(increase[i], wraps[i], resets[i], last[i], glitches[i], held_in[i])
+        for i in range(windows)
+    ]
 
 
 def increase_within(
@@ -142,10 +165,84 @@ def increase_within(
         wraps=sum(p.wraps for p in inside),
         resets=sum(p.resets for p in inside),
         last=parts[-1].last,
+        glitches=sum(p.glitches for p in inside),
+        held=parts[-1].held,
     )
 
 
 _RISE, _WRAP, _RESET = 0, 1, 2
+
+#: a drop to a non-zero value stands as a reset only if that value could have been
+#: counted from zero since the previous accepted reading at up to this many times the
+#: pace the counter keeps over the reading after it (docs/kpi-method.md section 3)
+RESET_PACE_SLACK = 2.0
+
+
+def _judged(
+    ts: list[float], vs: list[Number], previous: Number | None, previous_t: float | None, span: int | None
+) -> tuple[list[float], list[Number], list[float], int]:
+    """The readings that count, in time order: ``(times, values, glitch times, held)``.
+
+    A drop from the last accepted value ``m`` to ``v`` is judged by the next reading
+    ``n``: it stands (a wrap or a reset) only if ``v <= n < m`` (the count goes on from
+    the new value, not the old one) and, for a reset, ``v`` is near zero
+    (``_near_zero``). Otherwise ``v`` is a glitch and left out: ``n >= m`` continues the
+    old count (a stray reading, the other of two sources, a reading stamped by a clock
+    stepped back), ``n < v`` does not continue ``v`` either (``n`` is judged next). A
+    drop at the last reading is held: nothing credited, not accepted, ``held`` 1; a
+    reset credits its value from zero, so a later reading that confirms it loses no unit.
+    """
+    n = len(vs)
+    # where each reading is below the one before it; between two of them the readings rise
+    drops = list(compress(range(1, n), map(gt, vs, vs[1:])))
+    if not n or (not drops and (previous is None or vs[0] >= previous)):
+        return ts, vs, [], 0
+    kt: list[float] = []
+    kv: list[Number] = []
+    glitches: list[float] = []
+    m, tm = previous, (previous_t if previous is not None else None)
+    i = 0
+    while i < n:
+        t, v = ts[i], vs[i]
+        if m is None or v >= m:
+            # accepted, and so is every reading up to the next drop: taken in one go
+            d = drops[k] if (k := bisect_right(drops, i)) < len(drops) else n
+            kt += ts[i:d]
+            kv += vs[i:d]
+            m, tm = vs[d - 1], ts[d - 1]
+            i = d
+            continue
+        if i + 1 == n:
+            return kt, kv, glitches, 1
+        nv, nt = vs[i + 1], ts[i + 1]
+        wrap = span is not None and m >= span - span // 4 and v < span // 4
+        if nv >= m or nv < v or not (wrap or _near_zero(v, t, tm, nv, nt)):
+            glitches.append(t)
+        else:
+            kt.append(t)
+            kv.append(v)
+            m, tm = v, t
+        i += 1
+    return kt, kv, glitches, 0
+
+
+def _near_zero(v: Number, t: float, tm: float | None, nv: Number, nt: float) -> bool:
+    """Whether ``v`` units, counted from zero after a reset somewhere in ``(tm, t]``, fit
+    the pace of the next step (``nv - v`` in ``nt - t``) with ``RESET_PACE_SLACK``. Zero
+    always does; with the previous reading's time unknown the reset is believed."""
+    if v <= 0 or tm is None:
+        return True
+    return v * (nt - t) <= RESET_PACE_SLACK * (nv - v) * (t - tm)
+
+
+def _judged_points(
+    points: Sequence[Point], previous: Number | None, previous_t: float | None, width_bits: int | None
+) -> tuple[list[Point], list[float], int]:
+    ordered = sorted(points, key=itemgetter(0))
+    span = None if width_bits is None else 1 << width_bits
+    ts, vs = list(map(itemgetter(0), ordered)), list(map(itemgetter(1), ordered))
+    kt, kv, glitches, held = _judged(ts, vs, previous, previous_t, span)
+    return (ordered if kt is ts else list(zip(kt, kv, strict=True))), glitches, held
 
 
 def _steps(
@@ -189,9 +286,9 @@ def increase_spread(
     A counter read at a shift or break edge holds units made on both sides of it; crediting
     the whole step to one side moves up to a sampling period of units across the edge,
     enough to shift a day's performance by tenths of a percent. Spreading linearly is
-    exact for steady production. A step whose earlier time is unknown (``previous``
-    without ``previous_t``) goes whole to its later sample's time. Buckets' intervals
-    must not overlap each other.
+    exact for steady production. Drops are judged first (``_judged``). A step whose
+    earlier time is unknown (``previous`` without ``previous_t``) goes whole to its
+    later sample's time. Buckets' intervals must not overlap each other.
     """
     flat, starts = _flat(buckets)
     out = [0.0] * len(buckets)
@@ -238,8 +335,10 @@ def spread_units(
     segments = _labelled(running, unknown, flat, starts)
     seg_starts = [a for a, _, _, _ in segments]
     ordered = sorted(points, key=itemgetter(0))
-    ts, vs = list(map(itemgetter(0), ordered)), list(map(itemgetter(1), ordered))
     span = None if width_bits is None else 1 << width_bits
+    ts, vs, _, _ = _judged(
+        list(map(itemgetter(0), ordered)), list(map(itemgetter(1), ordered)), previous, previous_t, span
+    )
     prev_v = previous
     prev_t = previous_t if previous is not None else None
     # the segment the last step fell in: most steps lie inside one segment (a run in one
@@ -322,7 +421,8 @@ def _timed_steps(
     span = None if width_bits is None else 1 << width_bits
     prev = previous
     prev_t = previous_t if previous is not None else None
-    for t, value in sorted(points, key=itemgetter(0)):
+    kept, _, _ = _judged_points(points, previous, previous_t, width_bits)
+    for t, value in kept:
         lo = prev_t
         prev_t = t
         if prev is None:

@@ -92,6 +92,10 @@ FLAGGED_BY: dict[str, tuple[str, ...]] = {
         "availability", "performance", "oee", "units_per_hour", "units_per_labour_hour", "mtbf_s", "mttr_s",
     ),
     "implausible_ideal_time": ("performance", "oee"),
+    "counts_exceed_ideal_rate": (
+        "total_count", "good_count", "reject_count", "performance", "quality", "oee", "units_per_hour",
+        "units_per_labour_hour", "defect_rate", "energy_per_unit_kwh",
+    ),
     "inconsistent_counts": ("quality", "defect_rate", "oee"),
     "inconsistent_times": ("availability", "oee"),
     "no_data": ("oee",),
@@ -110,7 +114,8 @@ def kpis(t: Totals, policy: KpiPolicy = DEFAULT_POLICY) -> Kpis:
     OEE is availability x performance x quality of the ratios shown, so it always equals
     their product; a flagged factor leaves OEE out too. No ratio above 1 is returned:
     performance up to ``1 + policy.performance_tolerance`` is shown as 1, above that it
-    is flagged.
+    is flagged; counts more than ``1 + policy.count_rate_tolerance`` times what the ideal
+    cycle time allows in the run time are flagged with every KPI made of them.
     """
     known_s = t.known_s
     coverage = _ratio(known_s, t.planned_s)
@@ -127,6 +132,10 @@ def kpis(t: Totals, policy: KpiPolicy = DEFAULT_POLICY) -> Kpis:
         "defect_rate": defect_rate,
         "mtbf_s": _ratio(t.running_s, t.failures),
         "mttr_s": _ratio(t.repair_s, t.failures),
+        "energy_per_unit_kwh": _ratio(t.energy_kwh, t.metered),
+        "total_count": t.total_count,
+        "good_count": t.good_count,
+        "reject_count": t.reject_count,
     }
     reasons = _reasons(t, policy, coverage, raw)
     # small excesses within the tolerance (and float noise) are shown as 1
@@ -145,9 +154,9 @@ def kpis(t: Totals, policy: KpiPolicy = DEFAULT_POLICY) -> Kpis:
         planned_time_s=t.planned_s,
         run_time_s=t.run_s,
         unknown_time_s=t.unknown_s,
-        total_count=t.total_count,
-        good_count=t.good_count,
-        reject_count=t.reject_count,
+        total_count=shown["total_count"],
+        good_count=shown["good_count"],
+        reject_count=shown["reject_count"],
         coverage=None if coverage is None else _clip(coverage),
         availability=shown["availability"],
         performance=shown["performance"],
@@ -158,7 +167,7 @@ def kpis(t: Totals, policy: KpiPolicy = DEFAULT_POLICY) -> Kpis:
         defect_rate=shown["defect_rate"],
         mtbf_s=shown["mtbf_s"],
         mttr_s=shown["mttr_s"],
-        energy_per_unit_kwh=_ratio(t.energy_kwh, t.metered),
+        energy_per_unit_kwh=shown["energy_per_unit_kwh"],
         small_stop_time_s=t.small_stop_s,
         unattributed_count=t.unattributed_count,
         flags=flags,
@@ -178,7 +187,11 @@ def _reasons(t: Totals, policy: KpiPolicy, coverage: float | None, raw: dict[str
     availability, performance = raw["availability"], raw["performance"]
     if availability is not None and availability > 1 + _EPS:
         reasons.append("inconsistent_times")
-    if performance is not None and performance > 1 + policy.performance_tolerance + _EPS:
+    if performance is not None and performance > 1 + policy.count_rate_tolerance + _EPS:
+        # far more units than the machine can make: a counter fault (or an ideal cycle
+        # time off by a unit), so the counts themselves cannot be shown
+        reasons.append("counts_exceed_ideal_rate")
+    elif performance is not None and performance > 1 + policy.performance_tolerance + _EPS:
         reasons.append("implausible_ideal_time")
     if any(v is not None and not -_EPS <= v <= 1 + _EPS for v in (raw["quality"], raw["defect_rate"])):
         reasons.append("inconsistent_counts")

@@ -167,7 +167,9 @@ class Flag:
     ``implausible_ideal_time`` (performance above 1 + tolerance: the ideal cycle time is
     slower than the machine really runs), ``inconsistent_counts`` (quality or defect rate
     outside [0, 1]), ``inconsistent_times`` (run time longer than the known time: totals
-    that contradict each other), ``no_data`` (planned time without any known state).
+    that contradict each other), ``no_data`` (planned time without any known state),
+    ``counts_exceed_ideal_rate`` (more units than ``1 + count_rate_tolerance`` times what
+    the ideal cycle time allows in the run time: the counts are not shown).
     ``value`` is what the formula gave (None when it gave nothing)."""
 
     kpi: str
@@ -183,6 +185,11 @@ class KpiPolicy:
     min_coverage: float = 0.8
     #: performance up to 1 + this is shown as 1 (counter edges, rounding); above, flagged
     performance_tolerance: float = 0.05
+    #: units above (1 + this) x run time / ideal cycle time are no count at all: the
+    #: counts and every KPI made of them are flagged (``counts_exceed_ideal_rate``). Wider
+    #: than ``performance_tolerance``: an ideal cycle time a few times too slow is a
+    #: setting error whose counts are real; ten times the ideal rate is a counter fault
+    count_rate_tolerance: float = 9.0
 
 
 @dataclass(frozen=True)
@@ -193,9 +200,10 @@ class Kpis:
     planned_time_s: float
     run_time_s: float
     unknown_time_s: float
-    total_count: int
-    good_count: int
-    reject_count: int
+    #: None when flagged (``counts_exceed_ideal_rate``)
+    total_count: int | None
+    good_count: int | None
+    reject_count: int | None
     #: share of planned busy time with data (1 - unknown / planned)
     coverage: float | None
     availability: float | None

@@ -457,6 +457,22 @@ class LivenessConfig(_Strict):
         return v
 
 
+class ClockConfig(_Strict):
+    """How samples are stamped (collector/clock.py, docs/configuration.md "clock")."""
+
+    #: hold sampling until the kernel reports its clock synchronised (NTP, chrony)
+    require_sync: bool = False
+    #: a system clock further than this from the collector's clock has been stepped
+    step_threshold: Duration = 2.0
+
+    @field_validator("step_threshold")
+    @classmethod
+    def _step_threshold(cls, v: float) -> float:
+        if not 0.1 <= v <= 3600:
+            raise ValueError(f"step_threshold must be between 100ms and 1h, got {v}s")
+        return v
+
+
 class CollectorConfig(_Strict):
     site: SiteConfig
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
@@ -464,6 +480,7 @@ class CollectorConfig(_Strict):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
+    clock: ClockConfig = Field(default_factory=ClockConfig)
     modbus: ModbusConfig = Field(default_factory=ModbusConfig)
     mqtt: MqttConfig | None = None
 

@@ -18,6 +18,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 
+from collector.clock import now_ns
 from collector.config.model import DeviceConfig
 from collector.modbus.backoff import Backoff
 from collector.modbus.datatypes import READ_FUNCTION_CODES, Area
@@ -151,7 +152,7 @@ class ModbusEndpoint:
             what = f"{self.name} unit {unit} {area.value} {start}+{count}"
             for attempt in range(dev.busy_retries + 1):
                 await self._pace()
-                requested_at_ns = time.time_ns()
+                requested_at_ns = now_ns()  # never steps back (collector/clock.py)
                 try:
                     values = await self._send(client, area, start, count, unit)
                 except ExceptionReply as exc:

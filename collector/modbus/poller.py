@@ -1,7 +1,9 @@
 """Poll one Modbus device on its interval and hand its samples to the spool.
 
-Each request is stamped with the wall-clock time it was sent; the stamp travels with
-the sample through the spool, so a replay writes the same point again (idempotent).
+Each request is stamped with the time it was sent (``collector.clock``: wall time that
+never steps back); the stamp travels with the sample through the spool, so a replay
+writes the same point again (idempotent). Until the system clock is synchronised, if the
+configuration requires it (``clock.require_sync``), nothing is read.
 
 The poller also tells the liveness recorder when the device answered (any answer, even a
 Modbus exception, proves the path alive) and when it stopped answering, and leaves values
@@ -17,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from collector.clock import CLOCK, SampleClock
 from collector.config.model import DeviceConfig
 from collector.lineprotocol import SeriesEncoder, series_prefix
 from collector.liveness import LivenessRecorder
@@ -66,8 +69,10 @@ class DevicePoller:
         endpoint: ModbusEndpoint,
         accept: Callable[[list[bytes]], Awaitable[None]],
         liveness: LivenessRecorder | None = None,
+        clock: SampleClock = CLOCK,
     ) -> None:
         self.dev = dev
+        self._clock = clock
         self.machine = dev.machine
         self.key = (line, dev.machine)
         self._liveness = liveness
@@ -103,6 +108,11 @@ class DevicePoller:
     async def poll_once(self) -> PollStats:
         """Read every planned block once and accept the samples durably."""
         stats = PollStats()
+        if not self._clock.synced():
+            # a stamp from an unsynchronised clock may lie anywhere in the past: no sample
+            # is better (unknown time to the assessor) than one misplaced
+            stats.errors.append("clock_unsynced")
+            return stats
         points: list[bytes] = []
         #: request times of the first and last answer, and when the device stopped answering
         first_ns = last_ns = failed_ns = None
@@ -116,7 +126,7 @@ class DevicePoller:
                 stats.errors.append(exc.kind)
                 if exc.answered_at_ns is None:
                     # a gateway's "target device failed to respond": the device is gone
-                    failed_ns = time.time_ns()
+                    failed_ns = self._clock.now_ns()
                     log.debug("machine=%s: %s", self.machine, exc)
                     break
                 stats.answered += 1
@@ -135,7 +145,7 @@ class DevicePoller:
                 # An unreachable device fails every request the same way: stop this poll.
                 stats.requests += 1
                 stats.errors.append(exc.kind)
-                failed_ns = time.time_ns()
+                failed_ns = self._clock.now_ns()
                 log.debug("machine=%s: %s", self.machine, exc)
                 break
             stats.requests += 1

@@ -150,6 +150,27 @@ def _with_second_machine(factory):
     return dataclasses.replace(factory, lines=(line2,))
 
 
+async def test_a_stray_zero_reading_credits_nothing_also_as_the_reading_before_a_window(assessor_env):
+    """One message with ``count_total`` 0 stamped in the past, among the readings of a
+    counter near the top of its range (a drop once read as a wrap, then a rise of
+    billions), and another five seconds before a window that starts at 10:00: the machine
+    counts what its twin without them counts. (A stray reading as the last one before a
+    day is tested in tests/unit/assessor/test_counter_previous.py.)"""
+    assessor_env.store.upsert_factories([_with_second_machine(assessor_env.store.factory("demo-factory"))])
+    tags = "factory=demo-factory,line=line-1,machine=press-01"
+    stray = [f"machine_data,{tags} count_total=0i {round(t * 1e9)}" for t in (at(7, 30, 5), at(9, 59, 55))]
+    points = reference_points() + reference_points(machine="press-02") + stray
+    status, text = assessor_env.influx.write(points, assessor_env.database)
+    assert status == 204, text
+    for start in ("06:00:00", "10:00:00"):
+        params = {"start": f"2024-03-04T{start}", "end": "2024-03-04T14:00:00", "group": "machine"}
+        rows = {r["machine"]: r for r in await _kpis(assessor_env, params)}
+        assert rows["press-01"]["total_count"] == rows["press-02"]["total_count"], start
+        assert rows["press-01"]["flags"] == [], start
+    whole = {"start": "2024-03-04T06:00:00", "end": "2024-03-04T14:00:00", "group": "machine"}
+    assert {r["machine"]: r["total_count"] for r in await _kpis(assessor_env, whole)}["press-01"] == 19_271
+
+
 async def test_time_without_data_is_unknown_not_down(assessor_env):
     # data only from 06:00 to 07:00, all running; the rest of the shift has no samples
     lines = [p for p in reference_points() if int(p.rsplit(" ", 1)[1]) < at(7, 0) * 1e9]

@@ -20,7 +20,7 @@ from assessor.kpi.model import Flag, KpiPolicy, Kpis, StateTime, Totals
 from assessor.kpi.timeline import Episode, StateSample, state_episodes, state_time
 
 #: shows every KPI the formulas give (as before flags existed), ratios still capped at 1
-LENIENT = KpiPolicy(min_coverage=0.0, performance_tolerance=math.inf)
+LENIENT = KpiPolicy(min_coverage=0.0, performance_tolerance=math.inf, count_rate_tolerance=math.inf)
 RATIOS = ("coverage", "availability", "performance", "quality", "oee", "defect_rate")
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -154,6 +154,22 @@ def test_planned_time_without_running_is_an_oee_of_zero() -> None:
     assert (no_output.availability, no_output.performance, no_output.oee) == (1, 0, 0)
 
 
+def test_counts_far_beyond_the_ideal_rate_are_flagged_never_shown() -> None:
+    """The reported machine-day: 3,874,754 units in a day whose run time at the ideal
+    cycle time allows 9,300: not a count at all, so no count and no ratio made of it."""
+    t = machine_totals(state(running=9300), total=3_874_754, reject=12, ideal_cycle_time_s=1)
+    k = kpis(t)
+    for name in ("total_count", "good_count", "reject_count", "units_per_hour", "quality", "oee"):
+        assert getattr(k, name) is None, name
+    assert Flag("total_count", "counts_exceed_ideal_rate", 3_874_754) in k.flags
+    assert {f.reason for f in k.flags} == {"counts_exceed_ideal_rate"}
+    assert k.availability == 1
+    # up to ten times the ideal rate only performance is left out (a setting error)
+    slow = kpis(machine_totals(state(running=100), total=1000, reject=0, ideal_cycle_time_s=1))
+    assert slow.total_count == 1000 and slow.performance is None
+    assert {f.reason for f in slow.flags} == {"implausible_ideal_time"}
+
+
 def test_planned_stop_leaves_planned_busy_time_and_unknown_is_reported_apart() -> None:
     t = machine_totals(
         state(running=600, fault=200, planned_stop=300, unknown=100), total=60, ideal_cycle_time_s=5
@@ -173,6 +189,7 @@ def test_optimistic_ideal_cycle_time_is_flagged_never_shown_above_one() -> None:
         Flag("performance", "implausible_ideal_time", 1.5),
         Flag("oee", "implausible_ideal_time", 1.5),
     )
+    assert k.total_count == 150  # a setting error: the counts are real
     # within the tolerance (counter edges, rounding) it is shown as 100 %
     near = kpis(machine_totals(state(running=100), total=104, reject=0, ideal_cycle_time_s=1))
     assert near.performance == 1.0 and near.oee == 1.0 and near.flags == ()
@@ -355,7 +372,12 @@ def breaking(draw: st.DrawFn) -> Totals:
     )
 
 
-policies = st.builds(KpiPolicy, min_coverage=st.floats(0, 1), performance_tolerance=st.floats(0, 0.5))
+policies = st.builds(
+    KpiPolicy,
+    min_coverage=st.floats(0, 1),
+    performance_tolerance=st.floats(0, 0.5),
+    count_rate_tolerance=st.floats(0.5, 20),
+)
 
 
 def check_shown(k: Kpis) -> None:
@@ -380,11 +402,15 @@ def test_no_ratio_above_one_is_ever_returned_and_oee_is_the_product(
 @settings(max_examples=300, deadline=None)
 @given(t=breaking(), policy=policies)
 def test_what_the_formulas_gave_above_one_is_flagged_with_its_value(t: Totals, policy: KpiPolicy) -> None:
-    lenient = kpis(t, KpiPolicy(min_coverage=0.0, performance_tolerance=math.inf))
+    lenient = kpis(t, LENIENT)
     k = kpis(t, policy)
     raw_performance = t.ideal_run_s / t.run_s if t.run_s > 0 else None
-    if raw_performance is not None and raw_performance > 1 + policy.performance_tolerance + 1e-9:
+    if raw_performance is not None and raw_performance > 1 + policy.count_rate_tolerance + 1e-9:
+        assert Flag("total_count", "counts_exceed_ideal_rate", t.total_count) in k.flags
+        assert k.total_count is None and k.units_per_hour is None and k.good_count is None
+    elif raw_performance is not None and raw_performance > 1 + policy.performance_tolerance + 1e-9:
         assert Flag("performance", "implausible_ideal_time", raw_performance) in k.flags
+        assert k.total_count == t.total_count
     if t.graded and (t.reject_count > t.graded or t.good_count > t.graded):
         assert {"quality", "defect_rate", "oee"} <= {
             f.kpi for f in k.flags if f.reason == "inconsistent_counts"
