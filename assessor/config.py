@@ -92,6 +92,11 @@ class KpiSettings(_Strict):
     #: performance up to 1 + this is shown as 100 %; above it, it is flagged as an
     #: implausible ideal cycle time
     performance_tolerance: float = Field(0.05, ge=0)
+    #: units beyond 1 + this times what the ideal cycle time allows in the run time are
+    #: not believed: the counts and every ratio built on them are flagged
+    #: (``counts_exceed_ideal_rate``), as a glitching counter or a wrong ideal time
+    #: produces them (docs/kpi-method.md)
+    count_rate_tolerance: float = Field(9.0, ge=0)
     #: stops shorter than this are small stops (a performance loss); 0 turns them off. A
     #: factory's registry entry may set its own (``small_stop``).
     small_stop: Seconds = Field(120.0, ge=0)
@@ -111,7 +116,11 @@ class KpiSettings(_Strict):
 
     @property
     def policy(self) -> KpiPolicy:
-        return KpiPolicy(min_coverage=self.min_coverage, performance_tolerance=self.performance_tolerance)
+        return KpiPolicy(
+            min_coverage=self.min_coverage,
+            performance_tolerance=self.performance_tolerance,
+            count_rate_tolerance=self.count_rate_tolerance,
+        )
 
 
 class ServerSettings(_Strict):
