@@ -27,6 +27,7 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -99,6 +100,7 @@ class SampleClock:
         self.ahead_ns = 0
         self._synced: bool | None = None
         self._sync_checked: int | None = None
+        self._lock = threading.Lock()
 
     def configure(self, *, require_sync: bool, step_threshold_s: float) -> None:
         self.require_sync = require_sync
@@ -106,14 +108,15 @@ class SampleClock:
 
     def now_ns(self) -> int:
         """The time to stamp a sample with, in ns since the epoch; never less than a
-        stamp given before."""
-        mono = self._mono()
-        if mono - self._checked >= self.check_interval_ns:
-            self._check(mono)
-        t = self._anchor_wall + (mono - self._anchor_mono)
-        # the anchor moves only forward, the monotonic clock never back: t never drops
-        self._last = max(self._last, t)
-        return self._last
+        stamp given before. Safe to call from the MQTT client's network thread too."""
+        with self._lock:
+            mono = self._mono()
+            if mono - self._checked >= self.check_interval_ns:
+                self._check(mono)
+            t = self._anchor_wall + (mono - self._anchor_mono)
+            # the anchor moves only forward, the monotonic clock never back: t never drops
+            self._last = max(self._last, t)
+            return self._last
 
     def _check(self, mono: int) -> None:
         self._checked = mono

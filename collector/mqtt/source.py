@@ -34,6 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from collector.clock import now_ns
 from collector.lineprotocol import (
     MAX_KEY_BYTES,
     TIME_MAX_NS,
@@ -187,14 +188,14 @@ class MqttSource:
         client.subscribe([*topics, (self._sync_topic, 1)])
         # before any message of this connection: what the queue holds is read after it
         present = bool(getattr(flags, "session_present", False))
-        self._inbox.append(_Event("connect", time.time_ns(), session_present=present))
+        self._inbox.append(_Event("connect", now_ns(), session_present=present))
         self._notify()
         self.connected.set()
         log.info("mqtt: connected to %s, %d subscription(s)", self.cfg.url, len(self.cfg.subscriptions))
 
     def _on_disconnect(self, _c: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
         self.connected.clear()
-        self._inbox.append(_Event("disconnect", time.time_ns()))
+        self._inbox.append(_Event("disconnect", now_ns()))
         self._notify()
         if self._m is not None:
             self._m.mqtt_disconnects.inc()
@@ -209,9 +210,9 @@ class MqttSource:
 
     def _on_raw_message(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         if topic == self._sync_topic:
-            self._inbox.append(_Event("marker", time.time_ns(), payload=payload, mid=mid, qos=qos))
+            self._inbox.append(_Event("marker", now_ns(), payload=payload, mid=mid, qos=qos))
         else:
-            self._inbox.append(Inbound(topic, payload, mid, qos, time.time_ns()))
+            self._inbox.append(Inbound(topic, payload, mid, qos, now_ns()))
         self._notify()
 
     def _notify(self) -> None:
@@ -253,7 +254,7 @@ class MqttSource:
         self._ticker = asyncio.create_task(self._tick_timer(), name="mqtt-liveness")
 
     async def stop(self) -> None:
-        stop_ns = time.time_ns()
+        stop_ns = now_ns()
         # vouched for up to now only if the session was up and caught up until the stop
         vouch = self.connected.is_set() and self._live.session is Session.CONNECTED
         if self._ticker is not None:
@@ -329,7 +330,7 @@ class MqttSource:
 
     async def _tick(self) -> None:
         self._tick_due = False
-        now = time.time_ns()
+        now = now_ns()
         if self._inbox:
             # vouch only for what was handled: a death may wait in the inbox
             now = min(now, self._inbox[0].arrival_ns)
@@ -362,7 +363,7 @@ class MqttSource:
             token = event.payload.decode("utf-8", errors="replace")
             if token in self._markers:
                 self._markers.clear()
-                if self._live.marker(time.time_ns()):
+                if self._live.marker(now_ns()):
                     log.info("mqtt liveness: caught up with the broker's queue; records continue")
                     await self._flush_liveness(persist=True, urgent=True)
             if event.qos:
@@ -482,7 +483,7 @@ class MqttSource:
         for index, n in stored_per_sub.items():
             self._count("stored", index, n)
         if self._m is not None:
-            now = time.time_ns()
+            now = now_ns()
             for index, ts in newest.items():
                 self._m.mqtt_lag.labels(self.cfg.subscriptions[index].topic).observe(
                     max(0.0, (now - ts) / 1e9)
