@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from datacontract import MAX_NAME_CHARS, BadName, tag_value_problem
-
-#: kept for callers that size ids; the rule is datacontract.names
-MAX_ID_LENGTH = MAX_NAME_CHARS
+from datacontract import BadName, tag_value_problem
 
 
 class UnsafeIdentifier(BadName):
