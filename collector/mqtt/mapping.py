@@ -104,6 +104,8 @@ def _refuse_constant(name: str) -> Any:
 # built once: json.loads with options constructs a new decoder for every message
 _JSON = json.JSONDecoder(parse_constant=_refuse_constant)
 TAGS_CACHE = 10_000
+#: payload names remembered as logged; beyond, they are logged again (once each)
+DROPPED_NAMES_LOGGED = 1_000
 #: Sparkplug message types that show the sender alive
 _LIFE_VERBS = frozenset({"NBIRTH", "DBIRTH", "NDATA", "DDATA"})
 
@@ -530,11 +532,13 @@ class SubscriptionMapper:
         return out
 
     def _log_dropped(self, key: str, problem: str, topic: str) -> None:
-        if key in self._dropped_names:
+        # remembered by its start, in a bounded set: a publisher may send any number of keys
+        seen = key[:_SHOWN_CHARS]
+        if seen in self._dropped_names:
             return
-        if len(self._dropped_names) >= TAGS_CACHE:
+        if len(self._dropped_names) >= DROPPED_NAMES_LOGGED:
             self._dropped_names.clear()
-        self._dropped_names.add(key)
+        self._dropped_names.add(seen)
         log.warning(
             "subscription %r, topic %s: %s; that value is not stored (logged once per name)",
             self.sub.topic,
