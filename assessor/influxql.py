@@ -4,21 +4,21 @@ validated and escaped here, so no request can inject InfluxQL."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-MAX_ID_LENGTH = 256
-_SAFE_ID = re.compile(rf"^[^\x00-\x1f\\]{{1,{MAX_ID_LENGTH}}}$")
+from datacontract import BadName, tag_value_problem
 
 
-class UnsafeIdentifier(ValueError):
+class UnsafeIdentifier(BadName):
     pass
 
 
 def check_id(value: str, what: str = "identifier") -> str:
-    """Registry ids (factory, line, machine) are plain text: no control characters, no
-    backslash (InfluxDB's tag escaping cannot carry every backslash), at most 256 chars."""
-    if not isinstance(value, str) or not _SAFE_ID.match(value):
-        raise UnsafeIdentifier(f"{what} {value!r} is not a valid id")
+    """``value`` if it is a name the data contract allows (datacontract.names: the rule the
+    collector stores by and the registry imports by), else UnsafeIdentifier. Without
+    backslashes and control characters, quoting below is all InfluxQL needs."""
+    problem = tag_value_problem(value, what)
+    if problem is not None:
+        raise UnsafeIdentifier(problem)
     return value
 
 

@@ -1,25 +1,32 @@
 """InfluxDB line protocol: escaping and encoding of single points.
 
 Called for every sample, so the common case (plain ASCII names, no escapes) takes the
-shortest path. What the protocol cannot carry raises ValueError here rather than reaching
-the server, where it would be rejected (HTTP 400) or, worse, silently stored under a
-different name. The limits below were measured against InfluxDB 1.6.7; see docs/influxdb.md.
+shortest path. Names (measurement, tag keys and values, field keys) must follow the data
+contract's rule (datacontract.names, docs/data-model.md "Names"): the one `collector check`
+applies, so a name the configuration accepted never fails here. What the rule refuses
+raises ValueError here rather than reaching the server, where it would be rejected
+(HTTP 400) or, worse, silently stored under a different name. The rule keeps well inside
+what InfluxDB 1.6.7 can carry; docs/influxdb.md has the measured limits:
 
 - A backslash directly before a character that needs escaping (comma, space, equals sign,
   double quote) or at the end of a name: the 1.x parser reads it as an escape, so the name
   comes back changed, or it throws the point away, or it joins the point with the next line.
+  The rule refuses every backslash (no InfluxQL user can name them reliably either).
 - A line break in any name or tag value (string field values may hold them). CR and NUL
-  are carried, but InfluxQL cannot name them in a query afterwards, so they are refused too.
+  are carried, but InfluxQL cannot name them in a query afterwards; the rule refuses every
+  control character.
 - A measurement starting with ``#`` (the line is taken as a comment and dropped without an
   error), or a measurement or field key starting with a tab or NUL (stripped as whitespace).
-- The key ``time`` for tags and fields, and series key + field key over 64 KiB.
+- The key ``time`` for tags and fields, and series key + field key over 64 KiB (names of
+  at most 256 characters cannot reach it; checked anyway, it costs a comparison).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
+
+from datacontract import field_key_problem, measurement_problem, tag_key_problem, tag_value_problem
 
 FieldValue = bool | int | float | str
 
@@ -37,25 +44,10 @@ _MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 
-# a backslash that the server would read as escaping the next character
-_AMBIGUOUS_BACKSLASH = re.compile(r'\\(?=[,= "]|\Z)')
-# tab and NUL are skipped as whitespace where a measurement or the first field key begins
-_SKIPPED_LEADING = ("\t", "\x00")
 
-
-def _check_name(name: str, what: str) -> None:
-    if not name:
-        raise ValueError(f"{what} must not be empty")
-    if "\n" in name:
-        raise ValueError(f"{what} {name!r}: line protocol cannot carry a line break")
-    if "\r" in name or "\x00" in name:
-        # line protocol carries them, but no InfluxQL query can name them afterwards
-        raise ValueError(f"{what} {name!r}: InfluxQL cannot refer to a name with CR or NUL")
-    if "\\" in name and _AMBIGUOUS_BACKSLASH.search(name):
-        raise ValueError(
-            f"{what} {name!r}: a backslash before a comma, space, equals sign or double quote, "
-            "or at the end, cannot be written unambiguously in line protocol"
-        )
+def _check(problem: str | None) -> None:
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def _encode(text: str, what: str) -> bytes:
@@ -67,44 +59,35 @@ def _encode(text: str, what: str) -> bytes:
 
 def measurement_key(measurement: str) -> bytes:
     """The escaped measurement name."""
-    _check_name(measurement, "measurement")
-    if measurement.startswith("#"):
-        raise ValueError(f"measurement {measurement!r}: a line starting with '#' is a comment to InfluxDB")
-    if measurement.startswith(_SKIPPED_LEADING):
-        raise ValueError(f"measurement {measurement!r} must not start with a tab or NUL")
+    _check(measurement_problem(measurement))
     if "," in measurement or " " in measurement:
         measurement = measurement.translate(_MEASUREMENT_ESCAPES)
-    return _encode(measurement, "measurement")
+    return measurement.encode()
 
 
 def tag_key(key: str) -> bytes:
     """An escaped tag key."""
-    _check_name(key, "tag key")
-    if key == "time":
-        raise ValueError("tag key 'time' is reserved by InfluxDB")
-    return _escape_key(key, "tag key")
+    _check(tag_key_problem(key))
+    return _escape_key(key)
 
 
 def tag_value(value: str) -> bytes:
     """An escaped tag value (must not be empty: leave the tag out instead)."""
-    _check_name(value, "tag value")
-    return _escape_key(value, "tag value")
+    _check(tag_value_problem(value))
+    return _escape_key(value)
 
 
 def field_key(key: str) -> bytes:
-    """An escaped field key."""
-    _check_name(key, "field key")
-    if key == "time":
-        raise ValueError("field key 'time' is reserved by InfluxDB")
-    if key.startswith(_SKIPPED_LEADING):
-        raise ValueError(f"field key {key!r} must not start with a tab or NUL")
-    return _escape_key(key, "field key")
+    """An escaped field key; ``time`` and the contract's tag keys are reserved."""
+    _check(field_key_problem(key))
+    return _escape_key(key)
 
 
-def _escape_key(text: str, what: str) -> bytes:
+def _escape_key(text: str) -> bytes:
+    # the name rule has refused unpaired surrogates: every name encodes
     if "," in text or "=" in text or " " in text:
         text = text.translate(_KEY_ESCAPES)
-    return _encode(text, what)
+    return text.encode()
 
 
 def series_prefix(measurement: str, tags: Mapping[str, str]) -> bytes:

@@ -112,3 +112,49 @@ class DownReason(StrEnum):
     COLLECTOR_STOPPED = "collector_stopped"
     #: the broker lost the collector's session: what happened meanwhile was not kept
     SESSION_LOST = "session_lost"
+
+# -- Names (docs/data-model.md, "Names") ----------------------------------------------------
+# imported last: the names module reads the tag keys and roles defined above
+from datacontract.names import (  # noqa: E402
+    MAX_NAME_CHARS,
+    RESERVED_FIELD_NAMES,
+    BadName,
+    factory_id_problem,
+    field_key_problem,
+    measurement_problem,
+    name_problem,
+    plain_field_problem,
+    tag_key_problem,
+    tag_value_problem,
+)
+
+__all__ = [
+    "CANONICAL_STATES",
+    "COUNTER_ROLES",
+    "FIELD_ALIVE_S",
+    "FIELD_DOWN_REASON",
+    "LIVENESS_MAX_RECORD_S",
+    "MACHINE_TAGS",
+    "MAX_NAME_CHARS",
+    "MEASUREMENT_LIVENESS",
+    "MEASUREMENT_MACHINE",
+    "RESERVED_FIELD_NAMES",
+    "ROLES",
+    "SETPOINT_PREFIX",
+    "SLOWLY_CHANGING_ROLES",
+    "TAG_FACTORY",
+    "TAG_LINE",
+    "TAG_MACHINE",
+    "BadName",
+    "DownReason",
+    "FieldType",
+    "MachineState",
+    "Role",
+    "factory_id_problem",
+    "field_key_problem",
+    "measurement_problem",
+    "name_problem",
+    "plain_field_problem",
+    "tag_key_problem",
+    "tag_value_problem",
+]

@@ -12,7 +12,6 @@ import difflib
 import re
 import sqlite3
 import sys
-import unicodedata
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,9 +32,9 @@ from assessor.domain import (
     SupportProject,
     Weekday,
 )
-from assessor.influxql import MAX_ID_LENGTH, check_id
 from assessor.registry.store import RegistryStore, RegistryStoreError
 from assessor.registry.units import parse_duration
+from datacontract import factory_id_problem, tag_value_problem
 
 DEFAULT_TIMEZONE = "Asia/Seoul"
 
@@ -124,36 +123,21 @@ def _line_index(text: str) -> dict[Path_, int]:
 # -- value checks -----------------------------------------------------------------
 
 def _id(value: object) -> str:
-    """Ids become InfluxDB tag values and URL parts: a line break cannot be carried at
-    all, a trailing backslash would escape the separator after it, and stray blanks make
-    an id that silently fails to match the collector's."""
+    """Ids become InfluxDB tag values and URL parts. The rule is the data contract's
+    (datacontract.names), the one the collector stores by: an id the collector can write,
+    the registry takes, and no other."""
     if not isinstance(value, str):
         raise ValueError(f"expected an id as text, got {value!r}; put it in quotes")
-    if not value:
-        raise ValueError("id must not be empty")
-    if value != value.strip():
-        raise ValueError(f"id must not start or end with blanks: {value!r}")
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise ValueError(f"id must not contain line breaks or control characters: {value!r}")
-    if "\\" in value:
-        # InfluxDB's tag escaping cannot carry every backslash, so the query layer
-        # (assessor.influxql.check_id) refuses them: refuse them here first
-        raise ValueError(f"id must not contain a backslash: {value!r}")
-    if len(value) > MAX_ID_LENGTH:
-        raise ValueError(f"id longer than {MAX_ID_LENGTH} characters")
-    # the query layer's rule is the authority; the checks above only explain a refusal
-    return check_id(value, "id")
-
-
-#: a factory id is a part of page and API addresses: these would end or split it
-_URL_BREAKING = ("/", "?", "#", "%")
+    if problem := tag_value_problem(value, "id"):
+        raise ValueError(problem)
+    return value
 
 
 def _factory_id(value: object) -> str:
+    """A factory id is also part of page and API addresses (datacontract.names)."""
     fid = _id(value)
-    if bad := [c for c in _URL_BREAKING if c in fid]:
-        shown = " ".join(bad)
-        raise ValueError(f"factory id must not contain {shown} (it is part of web addresses): {fid!r}")
+    if problem := factory_id_problem(fid, "factory id"):
+        raise ValueError(problem)
     return fid
 
 

@@ -31,6 +31,10 @@ from datacontract import (
     ROLES,
     SLOWLY_CHANGING_ROLES,
     FieldType,
+    factory_id_problem,
+    name_problem,
+    plain_field_problem,
+    tag_value_problem,
 )
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -63,15 +67,12 @@ def _choice(enum_cls: type, what: str):
     return BeforeValidator(check)
 
 
-def check_name(value: str, what: str) -> str:
-    """Names end up as InfluxDB measurement, tag or field keys: no way to carry a newline,
-    and a trailing backslash would escape the separator after it."""
-    if not value or not value.strip():
-        raise ValueError(f"{what} must not be empty")
-    if "\n" in value or "\r" in value:
-        raise ValueError(f"{what} must not contain a line break: {value!r}")
-    if value.endswith("\\"):
-        raise ValueError(f"{what} must not end with a backslash: {value!r}")
+def check_name(problem: str | None, value: str) -> str:
+    """``value`` when the data contract's name rule (datacontract.names) found no problem.
+    Names end up as InfluxDB tag values or field keys, and ids in the assessor's registry:
+    one rule for all, so what passes here also runs, and can be assessed."""
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -83,10 +84,15 @@ class SiteConfig(_Strict):
     factory: str
     line: str = "line-1"
 
-    @field_validator("factory", "line")
+    @field_validator("factory")
     @classmethod
-    def _names(cls, v: str, info: Any) -> str:
-        return check_name(v, info.field_name)
+    def _factory(cls, v: str) -> str:
+        return check_name(factory_id_problem(v, "factory"), v)
+
+    @field_validator("line")
+    @classmethod
+    def _line(cls, v: str) -> str:
+        return check_name(tag_value_problem(v, "line"), v)
 
 
 class InfluxConfig(_Strict):
@@ -119,7 +125,7 @@ class InfluxConfig(_Strict):
     @field_validator("database")
     @classmethod
     def _db(cls, v: str) -> str:
-        return check_name(v, "database")
+        return check_name(name_problem(v, "database"), v)
 
     @model_validator(mode="after")
     def _v2_needs_org(self) -> InfluxConfig:
@@ -187,10 +193,8 @@ class RegisterConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        check_name(v, "name")
-        if v == "time":
-            raise ValueError("'time' is reserved by InfluxDB")
-        return v
+        # logs and metrics name the register: a name, even when a role gives the field's
+        return check_name(name_problem(v, "name"), v)
 
     @field_validator("role")
     @classmethod
@@ -212,6 +216,9 @@ class RegisterConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> RegisterConfig:
+        if self.role is None and (problem := plain_field_problem(self.name, "field name")):
+            # stored under its own name: a field named like a tag hides the tag's data
+            raise ValueError(f"name: {problem}")
         t = self.value_type
         if self.area.is_bit and t is not DataType.BOOL:
             raise ValueError(f"area {self.area.value} holds single bits: type must be bool")
@@ -344,7 +351,7 @@ class DeviceConfig(_Strict):
     @field_validator("machine", "line")
     @classmethod
     def _names(cls, v: str | None, info: Any) -> str | None:
-        return None if v is None else check_name(v, info.field_name)
+        return None if v is None else check_name(tag_value_problem(v, info.field_name), v)
 
     @field_validator("interval")
     @classmethod

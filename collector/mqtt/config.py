@@ -19,9 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from collector import lineprotocol
 from collector.mqtt.jsonpath import JsonPathError, compile_path
-from datacontract import CANONICAL_STATES, MACHINE_TAGS, ROLES, FieldType
+from datacontract import CANONICAL_STATES, ROLES, FieldType, plain_field_problem, tag_value_problem
 
 FORMATS = ("json", "value", "sparkplug_b", "status")
 VALUE_TYPES = ("int", "float", "bool", "string")
@@ -41,8 +40,6 @@ MAX_MQTT_PAYLOAD = 268_435_455
 #: MQTT 5 session expiry is a 32-bit number of seconds; the largest means "never"
 MAX_SESSION_EXPIRY = 0xFFFFFFFF
 SPARKPLUG_NAMESPACE = "spBv1.0"
-#: a field named like a tag makes InfluxQL queries ambiguous; "time" is refused by InfluxDB
-RESERVED_FIELD_NAMES = frozenset({"time", *MACHINE_TAGS})
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
@@ -154,39 +151,17 @@ States = Annotated[dict[str, str], BeforeValidator(_state_keys)]
 
 
 # --- names -------------------------------------------------------------------------------
-
-
-def tag_problem(value: str, what: str) -> str | None:
-    """Why ``value`` cannot be a line or machine tag, or None when it can."""
-    if not value.strip():
-        return f"{what} must not be empty"
-    try:
-        lineprotocol.tag_value(value)
-    except ValueError as exc:
-        return str(exc).replace("tag value", what, 1)
-    return None
-
-
-def field_name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be the stored name of a field without a role, or None."""
-    if not name.strip():
-        return "field name must not be empty"
-    if name in RESERVED_FIELD_NAMES:
-        tags = ", ".join(MACHINE_TAGS)
-        return f"field name {name!r} is reserved (InfluxDB's time, or one of the tags {tags})"
-    if name in ROLES:
-        # a plain value under a role's name would be read as that role by the assessor
-        return f"field name {name!r} is a role name: give it 'role: {name}' or another name"
-    try:
-        lineprotocol.field_key(name)
-    except ValueError as exc:
-        return str(exc)
-    return None
+# The rule is the data contract's (datacontract.names): tag_value_problem for a line or a
+# machine, plain_field_problem for the stored name of a value without a role. The mapping
+# applies the same functions to names taken from topics and payloads at run time.
 
 
 def _field_at(name: str) -> str:
     """Key path of a field entry; the loader attaches identifier-like paths to the key."""
-    return f"fields.{name}" if _IDENTIFIER.fullmatch(name) else f"fields[{name!r}]"
+    if _IDENTIFIER.fullmatch(name) and len(name) <= 60:
+        return f"fields.{name}"
+    shown = repr(name) if len(name) <= 60 else repr(name[:57]) + "..."
+    return f"fields[{shown}]"
 
 
 # --- topic filters and templates -----------------------------------------------------------
@@ -456,7 +431,7 @@ class SubscriptionConfig(_Strict):
                 parts = check_template(text, levels, sparkplug=sparkplug)
             except ValueError as exc:
                 raise ValueError(f"{key}: {exc}") from None
-            if is_literal(parts) and (problem := tag_problem("".join(parts), key)):  # type: ignore[arg-type]
+            if is_literal(parts) and (problem := tag_value_problem("".join(parts), key)):  # type: ignore[arg-type]
                 raise ValueError(f"{key}: {problem}")
         if self.format != "status":
             for key in ("online", "offline"):
@@ -492,7 +467,7 @@ class SubscriptionConfig(_Strict):
                 parts = check_template(self.field, levels)
             except ValueError as exc:
                 raise ValueError(f"field: {exc}") from None
-            if is_literal(parts) and (problem := field_name_problem("".join(parts))):  # type: ignore[arg-type]
+            if is_literal(parts) and (problem := plain_field_problem("".join(parts))):  # type: ignore[arg-type]
                 raise ValueError(f"field: {problem}")
         problem = _value_spec_problem(self.role, self.type, self.states)
         if problem:
@@ -520,7 +495,7 @@ class SubscriptionConfig(_Strict):
                         raise ValueError(f"{at}.path: {exc}") from None
                 elif not spec.path:
                     raise ValueError(f"{at}.path: metric name must not be empty")
-            if spec.role is None and (problem := field_name_problem(name)):
+            if spec.role is None and (problem := plain_field_problem(name)):
                 raise ValueError(f"{at}: {problem}")
             for key in self.stored_keys(name, spec):
                 if key in written:

@@ -8,6 +8,7 @@ broken publisher behind plausible-looking data. The rules are documented in docs
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -20,15 +21,21 @@ from collector.mqtt.config import (
     SubscriptionConfig,
     TemplatePart,
     as_text,
-    field_name_problem,
     parse_template,
     stored_type,
-    tag_problem,
     topic_filter_levels,
 )
 from collector.mqtt.jsonpath import MISSING, JsonPath, compile_path, key_path
 from collector.mqtt.sparkplug import SparkplugTracker
-from datacontract import CANONICAL_STATES, FieldType, MachineState
+from datacontract import (
+    CANONICAL_STATES,
+    FieldType,
+    MachineState,
+    plain_field_problem,
+    tag_value_problem,
+)
+
+log = logging.getLogger(__name__)
 
 _NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -97,6 +104,8 @@ def _refuse_constant(name: str) -> Any:
 # built once: json.loads with options constructs a new decoder for every message
 _JSON = json.JSONDecoder(parse_constant=_refuse_constant)
 TAGS_CACHE = 10_000
+#: payload names remembered as logged; beyond, they are logged again (once each)
+DROPPED_NAMES_LOGGED = 1_000
 #: Sparkplug message types that show the sender alive
 _LIFE_VERBS = frozenset({"NBIRTH", "DBIRTH", "NDATA", "DDATA"})
 
@@ -304,6 +313,8 @@ class SubscriptionMapper:
     ) -> None:
         self.sub = sub
         self._tags_cache: dict[str, tuple[str, str]] = {}
+        #: payload names already logged as not stored (once each, not once per message)
+        self._dropped_names: set[str] = set()
         self._filter = topic_filter_levels(sub.topic)
         self._line = parse_template(sub.line) if sub.line is not None else (site_line,)
         # None: Sparkplug's default, the device id or else the edge node id
@@ -405,7 +416,7 @@ class SubscriptionMapper:
         else:
             machine = levels[4] if len(levels) > 4 else levels[min(3, len(levels) - 1)]
         for what, value in (("line", line), ("machine", machine)):
-            if problem := tag_problem(value, what):
+            if problem := tag_value_problem(value, what):
                 raise BadMessage(f"{problem} (topic {_show(topic)})")
         return line, machine
 
@@ -441,7 +452,7 @@ class SubscriptionMapper:
             return [self._map_value(topic, text, line, machine, arrival_ns)]
         doc = self._parse_json(text)
         if type(doc) is dict:
-            return [self._sample(doc, line, machine, arrival_ns)]
+            return [self._sample(doc, topic, line, machine, arrival_ns)]
         if type(doc) is not list:
             raise BadMessage(f"expected a JSON object or an array of objects, got {_kind(doc)}")
         if not doc:
@@ -456,7 +467,7 @@ class SubscriptionMapper:
             if type(item) is not dict:
                 raise BadMessage(f"element {i}: expected a JSON object, got {_kind(item)}")
             try:
-                samples.append(self._sample(item, line, machine, arrival_ns))
+                samples.append(self._sample(item, topic, line, machine, arrival_ns))
             except BadMessage as exc:
                 raise BadMessage(f"element {i}: {exc.reason}") from None
         return samples
@@ -475,7 +486,7 @@ class SubscriptionMapper:
             # e.g. an integer with more digits than Python converts
             raise BadMessage(f"invalid JSON: {str(exc).splitlines()[0]}") from None
 
-    def _sample(self, obj: dict[str, Any], line: str, machine: str, arrival_ns: int) -> Sample:
+    def _sample(self, obj: dict[str, Any], topic: str, line: str, machine: str, arrival_ns: int) -> Sample:
         fields: list[tuple[str, FieldValue]] = []
         for f in self._fields:
             raw = f.path.get(obj)  # type: ignore[union-attr]
@@ -488,7 +499,7 @@ class SubscriptionMapper:
             except BadMessage as exc:
                 raise BadMessage(f"{f.label}: {exc.reason}") from None
         if self._unmapped:
-            fields.extend(self._extra(obj.items()))
+            fields.extend(self._extra(obj.items(), topic))
         if not fields:
             raise BadMessage("no field to store: every configured field is absent")
         if self._timestamp is None:
@@ -501,22 +512,39 @@ class SubscriptionMapper:
             ts = self._check_time(timestamp_ns(raw, unit, path.text), arrival_ns)
         return Sample(line, machine, tuple(fields), ts)
 
-    def _extra(self, items: Iterable[tuple[str, Any]]) -> list[tuple[str, FieldValue]]:
-        """Values not listed under fields, stored under their own names. Names that cannot
-        be stored (``time``, a tag or role name, a line break) are left out: they are
-        structure the publisher added, not measurements."""
+    def _extra(self, items: Iterable[tuple[str, Any]], topic: str) -> list[tuple[str, FieldValue]]:
+        """Values not listed under fields, stored under their own names. Names the data
+        contract does not allow (``time``, a tag or role name, a backslash, a line break)
+        are left out and logged once with the topic: often structure the publisher added
+        (a ``machine`` key), not measurements, so the rest of the message is kept."""
         out: list[tuple[str, FieldValue]] = []
         skip = self._skip
         for key, raw in items:
             if key in skip or type(raw) not in (int, float, bool, str):
                 continue
-            if field_name_problem(key) is not None:
+            if (problem := plain_field_problem(key)) is not None:
+                self._log_dropped(key, problem, topic)
                 continue
             try:
                 out.append((key, _untyped(raw)))
             except BadMessage as exc:
                 raise BadMessage(f"{_show(key)}: {exc.reason}") from None
         return out
+
+    def _log_dropped(self, key: str, problem: str, topic: str) -> None:
+        # remembered by its start, in a bounded set: a publisher may send any number of keys
+        seen = key[:_SHOWN_CHARS]
+        if seen in self._dropped_names:
+            return
+        if len(self._dropped_names) >= DROPPED_NAMES_LOGGED:
+            self._dropped_names.clear()
+        self._dropped_names.add(seen)
+        log.warning(
+            "subscription %r, topic %s: %s; that value is not stored (logged once per name)",
+            self.sub.topic,
+            _show(topic),
+            problem,
+        )
 
     def _map_value(self, topic: str, text: str, line: str, machine: str, arrival_ns: int) -> Sample:
         spec = self._value
@@ -526,7 +554,7 @@ class SubscriptionMapper:
             raise BadMessage("empty payload: nothing to store")
         if self._value_name:
             name = self._render(self._value_name, topic.split("/"), "field", topic)
-            if problem := field_name_problem(name):
+            if problem := plain_field_problem(name):
                 raise BadMessage(f"field: {problem} (topic {_show(topic)})")
         else:
             name = spec.key
@@ -556,7 +584,7 @@ class SubscriptionMapper:
         """A Sample from one decoded Sparkplug sample (``metrics``: name -> value, ``ts_ns``),
         or None when none of its metrics is stored."""
         line, machine = self.tags(topic)
-        fields = self.fields_from_metrics(sample.metrics.items())
+        fields = self.fields_from_metrics(sample.metrics.items(), topic)
         if not fields:
             return None
         return Sample(line, machine, fields, sample.ts_ns)
@@ -648,7 +676,9 @@ class SubscriptionMapper:
             f"nor offline ({', '.join(self._offline)})"
         )
 
-    def fields_from_metrics(self, metrics: Iterable[tuple[str, Any]]) -> tuple[tuple[str, FieldValue], ...]:
+    def fields_from_metrics(
+        self, metrics: Iterable[tuple[str, Any]], topic: str = ""
+    ) -> tuple[tuple[str, FieldValue], ...]:
         """Fields for decoded Sparkplug metrics (name, value): listed metrics as configured,
         others under their own names when include_unmapped is on. A metric absent from a
         message is simply not written (Sparkplug reports by exception)."""
@@ -666,7 +696,7 @@ class SubscriptionMapper:
             except BadMessage as exc:
                 raise BadMessage(f"metric {_show(name)}: {exc.reason}") from None
         if self._unmapped:
-            fields.extend(self._extra(extra))
+            fields.extend(self._extra(extra, topic))
         return tuple(fields)
 
 

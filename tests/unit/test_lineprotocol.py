@@ -28,6 +28,7 @@ from collector.lineprotocol import (
     tag_key,
     tag_value,
 )
+from datacontract import field_key_problem, measurement_problem, tag_key_problem, tag_value_problem
 
 # -- a model of the server's parser ----------------------------------------------------
 
@@ -153,6 +154,26 @@ def carryable_tag_key(name: str) -> bool:
     return carryable(name) and name != "time"
 
 
+# -- what the encoder takes: the data contract's rule, inside what the protocol can carry ----
+
+
+def allowed_prefix(measurement: str, tags: dict[str, str]) -> bool:
+    ok = measurement_problem(measurement) is None and all(
+        tag_key_problem(k) is None and tag_value_problem(v) is None for k, v in tags.items() if v
+    )
+    if ok:  # the rule never allows what the protocol cannot carry
+        assert carryable_measurement(measurement)
+        assert all(carryable_tag_key(k) and carryable(v) for k, v in tags.items() if v)
+    return ok
+
+
+def allowed_field_key(name: str) -> bool:
+    ok = field_key_problem(name) is None
+    if ok:
+        assert carryable_field_key(name)
+    return ok
+
+
 # the characters that matter, plus some ordinary and non-ASCII ones
 hostile = st.text(
     alphabet=st.sampled_from(list(',= "\\\n\t\r\x00#ab설비')), min_size=0, max_size=8
@@ -172,9 +193,7 @@ values = st.one_of(
 @example("a,b c", {"k=1": 'v,2 "x"'})
 @example("a\\b", {"a\\b": "c\\d"})
 def test_series_prefix_round_trips_or_refuses(measurement: str, tags: dict[str, str]) -> None:
-    expected_ok = carryable_measurement(measurement) and all(
-        carryable_tag_key(k) and carryable(v) for k, v in tags.items() if v
-    )
+    expected_ok = allowed_prefix(measurement, tags)
     try:
         prefix = series_prefix(measurement, tags)
     except ValueError:
@@ -193,7 +212,7 @@ def test_series_prefix_round_trips_or_refuses(measurement: str, tags: dict[str, 
 @example([("x", "line\nbreak"), ("y", -0.0)])
 def test_fields_round_trip_or_refuse(fields: list[tuple[str, object]]) -> None:
     keys = [k for k, _ in fields]
-    expected_ok = all(carryable_field_key(k) for k in keys) and len(set(keys)) == len(keys)
+    expected_ok = all(allowed_field_key(k) for k in keys) and len(set(keys)) == len(keys)
     try:
         line = encode_point(b"m", fields, 123)  # type: ignore[arg-type]
     except ValueError:
@@ -319,7 +338,9 @@ def test_escaping_per_context() -> None:
     assert tag_value("a,b c=d") == b"a\\,b\\ c\\=d"
     assert field_key("a,b c=d") == b"a\\,b\\ c\\=d"
     assert field_key("온도") == "온도".encode()
-    assert field_key("a\\b") == b"a\\b"  # a lone backslash before an ordinary character stays
+    # the protocol would carry a lone backslash; the contract refuses it (datacontract.names)
+    with pytest.raises(ValueError, match="backslash"):
+        field_key("a\\b")
 
 
 @pytest.mark.parametrize(
@@ -333,16 +354,20 @@ def test_escaping_per_context() -> None:
         (measurement_key, "a\\=b", "backslash"),
         (measurement_key, 'a\\"b', "backslash"),
         (measurement_key, "#m", "comment"),
-        (measurement_key, "\tm", "tab"),
+        (measurement_key, "\tm", "control characters"),
         (tag_key, "time", "reserved"),
         (tag_key, "k\\", "backslash"),
         (tag_value, "v\n", "line break"),
-        (tag_value, "v\rw", "CR or NUL"),
-        (field_key, "f\x00", "CR or NUL"),
+        (tag_value, "v\rw", "control characters"),
+        (field_key, "f\x00", "control characters"),
         (tag_value, "v\\", "backslash"),
         (tag_value, "v\\=w", "backslash"),
         (field_key, "time", "reserved"),
-        (field_key, "\tf", "tab"),
+        (field_key, "\tf", "control characters"),
+        (field_key, "factory", "reserved"),
+        (field_key, "machine", "reserved"),
+        (tag_value, " v", "blanks"),
+        (tag_value, "v" * 257, "at most 256"),
         (field_key, "f\\", "backslash"),
         (field_key, 'f\\"', "backslash"),
     ],
