@@ -575,11 +575,10 @@ def banner(
             f"  공장 토큰 / Factory token ({tokens.factory_id}): {tokens.factory}",
             f"  InfluxDB:                        {influx.url}  "
             f"(관리자 / admin login: {opts.var / demo_access.ADMIN_FILE})",
-            "    공장별 데이터베이스 / each factory's data in its own database factory_<id>, written with",
-            "    its own write-only login (new password on every start); the assessor's: "
-            f"'{ASSESSOR_DATABASE}'",
+            "  공장별 DB / Per-factory databases: factory_<id>, each written only by the factory's own "
+            f"write-only login (new passwords on every start); the assessor's own: {ASSESSOR_DATABASE}",
             f"  엣지 로그인 / Edge login ({LIVE_FACTORY}): {live.login.user} / {live.login.password}  "
-            f"(쓰기 전용 / write-only: {live.database})",
+            f"(쓰기 전용 / write-only, {live.database})",
             f"  수집기 지표 / Collector metrics: http://{metrics}/metrics",
             f"  MQTT:                            mqtt://127.0.0.1:{broker.port}  "
             f"(viewer 읽기 전용 / reads only: mosquitto_sub -p {broker.port} -u viewer "
