@@ -2,10 +2,11 @@
 
     python -m localservices.demo            (scripts/demo.sh does the setup first)
 
-Debian's influxd and mosquitto (with a password file), the simulated machines (four
-over Modbus, two over MQTT), the collector and the assessor, all with their data under
-one folder (./var). The first run also builds the registry, two API tokens and months
-of history for six factories; later runs reuse all of it. Ctrl-C or SIGTERM stops every
+Debian's influxd (with logins: each factory's data in its own database, written with its
+own write-only login) and mosquitto (with a password file and an ACL), the simulated
+machines (four over Modbus, two over MQTT), the collector and the assessor, all with
+their data under one folder (./var). The first run also builds the registry, two API
+tokens and months of history for six factories; later runs reuse all of it. Ctrl-C or SIGTERM stops every
 process, the collector first so it delivers what it holds. docs/demo.md has the details.
 """
 
@@ -27,23 +28,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
 
 from assessor.config import load_assessor_config
 from assessor.registry.store import RegistryStore
-from localservices import demo_load, metrics_text
+from localservices import demo_access, demo_load, metrics_text
+from localservices.demo_access import EdgeLogin
 from localservices.demo_feed import EdgeBoxFeed, fed_plans
 from localservices.demo_history import FactoryPlan
 from localservices.demo_portfolio import LIVE_FACTORY, answers_of, build_plans
 from localservices.demo_registry import DemoTokens, demo_tokens, prepare_registry
 from localservices.influxd import InfluxServer, InfluxServerError, free_port, quote_ident, quote_string
-from localservices.mosquitto import MosquittoServer, MosquittoServerError, make_password_file
+from localservices.mosquitto import (
+    MosquittoServer,
+    MosquittoServerError,
+    make_acl_file,
+    make_password_file,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
-DATABASE = "factory"
+#: the assessor's own database (materialised KPIs); each factory's raw data is in its own
+#: (influx.raw_database, "factory_<id>"), made by provisioning its edge login
+ASSESSOR_DATABASE = "factorylens"
 #: how often the other factories' edge boxes send what they have (seconds)
 FEED_EVERY_S = 10.0
 MODBUS_PORTS = (5020, 5021, 5022, 5023)
@@ -171,14 +181,14 @@ def stop_on_signals() -> Iterator[None]:
 # -- runtime configuration ------------------------------------------------------------------
 
 
-def _last_counters(influx: InfluxServer, machines: list[str]) -> dict[str, dict[str, float]]:
-    """The live factory's last counter readings per machine."""
+def _last_counters(influx: InfluxServer, database: str, machines: list[str]) -> dict[str, dict[str, float]]:
+    """The live factory's last counter readings per machine (``database``: its own)."""
     fields = ("count_total", "count_reject", "energy_kwh")
     select = ", ".join(f"LAST({quote_ident(f)}) AS {quote_ident(f)}" for f in fields)
     where = f"{quote_ident('factory')} = {quote_string(LIVE_FACTORY)}"
     out: dict[str, dict[str, float]] = {}
     for result in influx.query(
-        f"SELECT {select} FROM machine_data WHERE {where} GROUP BY {quote_ident('machine')}", DATABASE
+        f"SELECT {select} FROM machine_data WHERE {where} GROUP BY {quote_ident('machine')}", database
     ):
         for series in result.get("series", []):
             machine = series.get("tags", {}).get("machine", "")
@@ -209,7 +219,7 @@ class RuntimeConfigs:
     modbus_ports: tuple[int, ...]
 
 
-def runtime_configs(var: Path, influx: InfluxServer) -> RuntimeConfigs:
+def runtime_configs(var: Path, influx: InfluxServer, live: EdgeLogin) -> RuntimeConfigs:
     """Copies of the shipped simulator and collector files in <var>/run: counters carried on
     from the stored data, and other Modbus ports when the shipped ones are taken."""
     run = var / "run"
@@ -218,7 +228,7 @@ def runtime_configs(var: Path, influx: InfluxServer) -> RuntimeConfigs:
     packaging = yaml.safe_load((CONFIGS / "simulated-packaging.yaml").read_text(encoding="utf-8"))
     collector = yaml.safe_load((CONFIGS / "collector-demo.yaml").read_text(encoding="utf-8"))
     names = [m["name"] for m in line["machines"] + packaging["machines"]]
-    last = _last_counters(influx, names)
+    last = _last_counters(influx, live.database, names)
     ports = {p: p for p in MODBUS_PORTS}
     if not all(_port_free(p) for p in MODBUS_PORTS):
         ports = {p: free_port() for p in MODBUS_PORTS}
@@ -248,7 +258,16 @@ def runtime_configs(var: Path, influx: InfluxServer) -> RuntimeConfigs:
 
 
 def start_influx(var: Path, port: int) -> InfluxServer:
-    influx = InfluxServer(var / "influxdb")
+    """influxd with authentication on, the helpers logged in as the demo's admin."""
+    if demo_access.stale(var):
+        removed = demo_access.clear_stale(var)
+        print(
+            f"demo: {var} holds data of an older demo (every factory in one database, no logins); "
+            f"starting afresh, the demo data is synthetic (removed: {', '.join(removed)})",
+            flush=True,
+        )
+    admin = demo_access.admin_login(var)
+    influx = InfluxServer(var / "influxdb", http={"auth-enabled": True})
     influx.http_port = _pick(port)
     # influxd's own default layout (HTTP 8086, RPC 8088) when the HTTP port is fixed
     influx.rpc_port = _pick(port + 2) if port else free_port()
@@ -256,7 +275,7 @@ def start_influx(var: Path, port: int) -> InfluxServer:
         influx.rpc_port = free_port()
     print(f"demo: InfluxDB 1.6 on {influx.http_port} (data in {influx.base_dir})", flush=True)
     influx.start()
-    influx.create_database(DATABASE)
+    demo_access.ensure_admin(influx, admin)
     return influx
 
 
@@ -273,11 +292,17 @@ def mqtt_credentials(var: Path) -> dict[str, str]:
     return users
 
 
+def _shipped(name: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((CONFIGS / name).read_text(encoding="utf-8")))
+
+
 def start_mosquitto(var: Path, port: int, users: dict[str, str]) -> MosquittoServer:
     base = var / "mosquitto"
     password_file = make_password_file(base / "passwd", users)
-    broker = MosquittoServer(base, port=_pick(port), password_file=password_file)
-    print(f"demo: Mosquitto on {broker.port} (login required; data in {base})", flush=True)
+    rules = demo_access.broker_acl(_shipped("collector-demo.yaml"), _shipped("simulated-packaging.yaml"))
+    acl_file = make_acl_file(base / "acl", rules)
+    broker = MosquittoServer(base, port=_pick(port), password_file=password_file, acl_file=acl_file)
+    print(f"demo: Mosquitto on {broker.port} (login and ACL; data in {base})", flush=True)
     broker.start()
     return broker
 
@@ -312,9 +337,9 @@ class ChildDied(Exception):
         super().__init__(child.name)
 
 
-def live_data_seen(influx: InfluxServer, since_s: float) -> dict[str, bool]:
-    """Whether a Modbus and an MQTT machine of the live factory have stored a sample since
-    ``since_s``."""
+def live_data_seen(influx: InfluxServer, database: str, since_s: float) -> dict[str, bool]:
+    """Whether a Modbus and an MQTT machine of the live factory have stored a sample in its
+    ``database`` since ``since_s``."""
     seen = {}
     for source, machine in LIVE_CHECK.items():
         q = (
@@ -323,7 +348,7 @@ def live_data_seen(influx: InfluxServer, since_s: float) -> dict[str, bool]:
             f"{quote_ident('machine')} = {quote_string(machine)} AND time >= {int(since_s * 1e9)}"
         )
         try:
-            rows = [v for r in influx.query(q, DATABASE) for s in r.get("series", []) for v in s["values"]]
+            rows = [v for r in influx.query(q, database) for s in r.get("series", []) for v in s["values"]]
         except InfluxServerError:
             rows = []
         seen[source] = bool(rows and rows[0][1])
@@ -356,12 +381,31 @@ def _today() -> dt.date:
     return dt.datetime.now(ZoneInfo("Asia/Seoul")).date()
 
 
-def prepare_data(opts: Options, influx: InfluxServer) -> tuple[DemoTokens, list[FactoryPlan]]:
-    """Registry, tokens and (on the first run) history; returns the tokens and the plans."""
+def _assessor_env(influx: InfluxServer, var: Path) -> dict[str, str]:
+    """What configs/assessor-demo.yaml reads: the server, the admin login, the registry."""
+    admin = demo_access.admin_login(var)
+    return {
+        "INFLUX_URL": influx.url,
+        "INFLUX_USER": admin.user,
+        "INFLUX_PASSWORD": admin.password,
+        "ASSESSOR_REGISTRY": str(var / "registry.sqlite"),
+    }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    tokens: DemoTokens
+    plans: list[FactoryPlan]
+    #: factory id -> its database and write-only login (new on every start)
+    edges: dict[str, EdgeLogin]
+
+
+def prepare_data(opts: Options, influx: InfluxServer) -> Prepared:
+    """Registry, each factory's database and edge login, tokens and (on the first run)
+    history."""
     var = opts.var
     cfg = load_assessor_config(
-        CONFIGS / "assessor-demo.yaml",
-        env={**os.environ, "INFLUX_URL": influx.url, "ASSESSOR_REGISTRY": str(var / "registry.sqlite")},
+        CONFIGS / "assessor-demo.yaml", env={**os.environ, **_assessor_env(influx, var)}
     )
     plan, reused = demo_load.settings(var, _today(), opts.history_days, opts.factories)
     if reused and (plan.history_days, plan.factories) != (opts.history_days, opts.factories):
@@ -375,10 +419,17 @@ def prepare_data(opts: Options, influx: InfluxServer) -> tuple[DemoTokens, list[
         prepare_registry(
             store, [p.factory for p in plans], {p.factory.id: answers_of(p.factory.id) for p in plans}
         )
+        # the real `assessor edge provision` path, on every start: rotates the passwords
+        edges = demo_access.provision_edges(cfg, store, [p.factory.id for p in plans])
+        print(
+            f"demo: {len(edges)} factories, each with its own database (factory_<id>) and write-only "
+            "login (new passwords on every start)",
+            flush=True,
+        )
         tokens = demo_tokens(store, var, LIVE_FACTORY)
         if demo_load.complete(var):
             print(f"demo: 이력 재사용 / reusing the history in {var} (loaded on {plan.anchor})", flush=True)
-            return tokens, plans
+            return Prepared(tokens, plans, edges)
         t0 = time.monotonic()
         print(
             f"demo: 이력 생성 / loading history: {len(plans)} factories, {plan.history_days} measured days "
@@ -386,23 +437,31 @@ def prepare_data(opts: Options, influx: InfluxServer) -> tuple[DemoTokens, list[
             flush=True,
         )
 
-        demo_load.load_history(plans, var, store, _post_lines(influx))
+        demo_load.load_history(plans, var, store, _post_lines(influx, edges))
     demo_load.materialise(cfg, plans)
     demo_load.mark_complete(var)
     print(f"demo: history ready in {time.monotonic() - t0:.0f} s", flush=True)
-    return tokens, plans
+    return Prepared(tokens, plans, edges)
 
 
-def _post_lines(influx: InfluxServer) -> Callable[[bytes], None]:
-    def post(body: bytes) -> None:
-        status, text = influx.write(body, DATABASE, precision="s")
+def _post_lines(influx: InfluxServer, edges: dict[str, EdgeLogin]) -> demo_load.Post:
+    """Each factory's points into its own database, written with its own login, as its
+    edge box would."""
+
+    def post(factory_id: str, body: bytes) -> None:
+        edge = edges[factory_id]
+        status, text = influx.write(body, edge.database, precision="s", auth=edge.login.pair())
         if status != 204:
-            raise InfluxServerError(f"InfluxDB refused a batch of demo points: HTTP {status} {text}")
+            raise InfluxServerError(
+                f"InfluxDB refused a batch of {factory_id}'s demo points: HTTP {status} {text}"
+            )
 
     return post
 
 
-def newest_stored(influx: InfluxServer, factory_ids: list[str]) -> dict[str, float]:
+def newest_stored(
+    influx: InfluxServer, edges: dict[str, EdgeLogin], factory_ids: list[str]
+) -> dict[str, float]:
     """Time (epoch seconds) of each factory's newest stored state sample."""
     newest: dict[str, float] = {}
     for fid in factory_ids:
@@ -410,17 +469,20 @@ def newest_stored(influx: InfluxServer, factory_ids: list[str]) -> dict[str, flo
             f"SELECT LAST({quote_ident('state')}) FROM machine_data "
             f"WHERE {quote_ident('factory')} = {quote_string(fid)}"
         )
-        results = influx.query(q, DATABASE, epoch="s")
+        results = influx.query(q, edges[fid].database, epoch="s")
         rows = [v for r in results for series in r.get("series", []) for v in series["values"]]
         if rows:
             newest[fid] = float(rows[0][0])
     return newest
 
 
-def start_feed(influx: InfluxServer, plans: list[FactoryPlan]) -> EdgeBoxFeed:
+def start_feed(influx: InfluxServer, prepared: Prepared) -> EdgeBoxFeed:
     """The other factories' edge boxes, caught up to now (docs/demo.md)."""
-    fed = fed_plans(plans, LIVE_FACTORY)
-    feed = EdgeBoxFeed(fed, _post_lines(influx), newest_stored(influx, [p.factory.id for p in fed]))
+    fed = fed_plans(prepared.plans, LIVE_FACTORY)
+    edges = prepared.edges
+    feed = EdgeBoxFeed(
+        fed, _post_lines(influx, edges), newest_stored(influx, edges, [p.factory.id for p in fed])
+    )
     t0 = time.monotonic()
     n = feed.feed(time.time())
     print(
@@ -432,10 +494,15 @@ def start_feed(influx: InfluxServer, plans: list[FactoryPlan]) -> EdgeBoxFeed:
 
 
 def start_live(
-    opts: Options, influx: InfluxServer, broker: MosquittoServer, users: dict[str, str], children: Children
+    opts: Options,
+    influx: InfluxServer,
+    broker: MosquittoServer,
+    users: dict[str, str],
+    live: EdgeLogin,
+    children: Children,
 ) -> tuple[str, str]:
     """Simulators, collector and assessor; returns (metrics address, assessor address)."""
-    cfgs = runtime_configs(opts.var, influx)
+    cfgs = runtime_configs(opts.var, influx, live)
     metrics = f"127.0.0.1:{_pick(opts.metrics_port)}"
     assessor = f"127.0.0.1:{_pick(opts.assessor_port)}"
     children.env.update(
@@ -467,11 +534,20 @@ def start_live(
     children.start(
         "collector",
         ["-m", "collector.cli", "run", "--config", str(cfgs.collector)],
-        {"MQTT_USER": "edge-collector", "MQTT_PASSWORD": users["edge-collector"]},
+        {
+            "MQTT_USER": "edge-collector",
+            "MQTT_PASSWORD": users["edge-collector"],
+            # its factory's own database and write-only login, only in its environment
+            "INFLUX_DATABASE": live.database,
+            "INFLUX_USER": live.login.user,
+            "INFLUX_PASSWORD": live.login.password,
+        },
     )
     print(f"demo: starting the assessor on {assessor}", flush=True)
     children.start(
-        "assessor", ["-m", "assessor.cli", "serve", "--config", str(CONFIGS / "assessor-demo.yaml")]
+        "assessor",
+        ["-m", "assessor.cli", "serve", "--config", str(CONFIGS / "assessor-demo.yaml")],
+        _assessor_env(influx, opts.var),
     )
     return metrics, assessor
 
@@ -481,11 +557,13 @@ def banner(
     influx: InfluxServer,
     broker: MosquittoServer,
     users: dict[str, str],
-    tokens: DemoTokens,
+    prepared: Prepared,
     metrics: str,
     assessor: str,
 ) -> str:
     url = f"http://{assessor}/"
+    tokens = prepared.tokens
+    live = prepared.edges[LIVE_FACTORY]
     rule = "=" * 78
     return "\n".join(
         [
@@ -495,10 +573,16 @@ def banner(
             f"  API 문서 / API docs:             {url}docs",
             f"  운영자 토큰 / Operator token:    {tokens.operator}",
             f"  공장 토큰 / Factory token ({tokens.factory_id}): {tokens.factory}",
-            f"  InfluxDB:                        {influx.url}  (database '{DATABASE}')",
+            f"  InfluxDB:                        {influx.url}  "
+            f"(관리자 / admin login: {opts.var / demo_access.ADMIN_FILE})",
+            "  공장별 DB / Per-factory databases: factory_<id>, each written only by the factory's own "
+            f"write-only login (new passwords on every start); the assessor's own: {ASSESSOR_DATABASE}",
+            f"  엣지 로그인 / Edge login ({LIVE_FACTORY}): {live.login.user} / {live.login.password}  "
+            f"(쓰기 전용 / write-only, {live.database})",
             f"  수집기 지표 / Collector metrics: http://{metrics}/metrics",
             f"  MQTT:                            mqtt://127.0.0.1:{broker.port}  "
-            f"(mosquitto_sub -p {broker.port} -u viewer -P {users['viewer']} -t 'plant/#' -v)",
+            f"(viewer 읽기 전용 / reads only: mosquitto_sub -p {broker.port} -u viewer "
+            f"-P {users['viewer']} -t 'plant/#' -v)",
             f"  데이터 / Data: {opts.var}  (토큰 / tokens: {opts.var / 'demo-tokens.txt'})",
             f"  예 / e.g.: curl -H 'Authorization: Bearer {tokens.operator}' {url}api/v1/portfolio",
             "  Ctrl-C로 종료 / Ctrl-C to stop",
@@ -507,17 +591,19 @@ def banner(
     )
 
 
-def wait_ready(opts: Options, influx: InfluxServer, children: Children, assessor: str, since: float) -> None:
+def wait_ready(
+    opts: Options, influx: InfluxServer, live: EdgeLogin, children: Children, assessor: str, since: float
+) -> None:
     if not _wait(lambda: _get(f"http://{assessor}/healthz")[0] == 200, 90, children):
         raise RuntimeError(f"the assessor did not answer on {assessor} within 90 s; see {opts.var}/logs")
     print("demo: assessor is up; waiting for the first live samples", flush=True)
     seen: dict[str, bool] = {}
 
-    def live() -> bool:
-        seen.update(live_data_seen(influx, since))
+    def arrived() -> bool:
+        seen.update(live_data_seen(influx, live.database, since))
         return all(seen.values())
 
-    if not _wait(live, 45, children):
+    if not _wait(arrived, 45, children):
         missing = ", ".join(k for k, v in seen.items() if not v)
         raise RuntimeError(f"no live {missing} data reached InfluxDB within 45 s; see {opts.var}/logs")
 
@@ -558,14 +644,15 @@ def run(opts: Options) -> int:
     with stop_on_signals():
         try:
             influx = start_influx(opts.var, opts.influx_port)
-            tokens, plans = prepare_data(opts, influx)
-            feed = start_feed(influx, plans)
+            prepared = prepare_data(opts, influx)
+            live = prepared.edges[LIVE_FACTORY]
+            feed = start_feed(influx, prepared)
             users = mqtt_credentials(opts.var)
             broker = start_mosquitto(opts.var, opts.mqtt_port, users)
             since = time.time()
-            metrics, assessor = start_live(opts, influx, broker, users, children)
-            wait_ready(opts, influx, children, assessor, since)
-            print(banner(opts, influx, broker, users, tokens, metrics, assessor), flush=True)
+            metrics, assessor = start_live(opts, influx, broker, users, live, children)
+            wait_ready(opts, influx, live, children, assessor, since)
+            print(banner(opts, influx, broker, users, prepared, metrics, assessor), flush=True)
             if not opts.exit_when_ready:
                 watch(opts, children, metrics, feed)
         except Stop:

@@ -73,6 +73,7 @@ def machine_stream(plan: FactoryPlan, m: MachinePlan, heartbeat_s: int = HEARTBE
 
 @dataclass
 class _Stream:
+    factory_id: str
     key: str
     samples: Iterator[Sample]
     #: newest time stamp already stored for this factory: only later points are written
@@ -81,12 +82,14 @@ class _Stream:
 
 
 class EdgeBoxFeed:
-    """Feeds the factories in ``plans`` up to the present each time ``feed`` is called."""
+    """Feeds the factories in ``plans`` up to the present each time ``feed`` is called.
+    ``post(factory_id, body)`` sends one batch of a factory's points, as its box would:
+    to its own database, with its own login."""
 
     def __init__(
         self,
         plans: Sequence[FactoryPlan],
-        post: Callable[[bytes], None],
+        post: Callable[[str, bytes], None],
         newest_stored: dict[str, float],
         *,
         heartbeat_s: int = HEARTBEAT_S,
@@ -94,6 +97,7 @@ class EdgeBoxFeed:
         self._post = post
         self._streams = [
             _Stream(
+                p.factory.id,
                 series_key(p.factory.id, m.line, m.machine),
                 machine_stream(p, m, heartbeat_s),
                 newest_stored.get(p.factory.id, 0.0),
@@ -105,7 +109,7 @@ class EdgeBoxFeed:
     def feed(self, now_s: float) -> int:
         """Write every sample due by ``now_s`` that is newer than what was stored; returns
         the number of points written."""
-        lines: list[str] = []
+        lines: dict[str, list[str]] = {}
         for s in self._streams:
             while True:
                 if s.pending is None:
@@ -115,11 +119,12 @@ class EdgeBoxFeed:
                 if s.pending[0] > now_s:
                     break
                 if s.pending[0] > s.after_s:
-                    lines.append(_line(s.key, s.pending))
+                    lines.setdefault(s.factory_id, []).append(_line(s.key, s.pending))
                 s.pending = None
-        for i in range(0, len(lines), BATCH_LINES):
-            self._post("\n".join(lines[i : i + BATCH_LINES]).encode())
-        return len(lines)
+        for factory_id, own in lines.items():
+            for i in range(0, len(own), BATCH_LINES):
+                self._post(factory_id, "\n".join(own[i : i + BATCH_LINES]).encode())
+        return sum(len(own) for own in lines.values())
 
 
 def fed_plans(plans: Sequence[FactoryPlan], live_factory: str) -> list[FactoryPlan]:

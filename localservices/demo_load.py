@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -28,6 +29,10 @@ from assessor.registry.store import RegistryStore
 from localservices.demo_history import BatchWriter, FactoryPlan, baseline_csv, manual_days, write_measured
 
 PLAN_VERSION = 1
+
+#: posts a batch of a factory's points: (factory id, line protocol); each factory's
+#: points go to its own database with its own login
+Post = Callable[[str, bytes], None]
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ def load_factory(
     plan: FactoryPlan,
     var: Path,
     store: RegistryStore,
-    post: Callable[[bytes], None],
+    post: Post,
     progress: Callable[[float], None],
 ) -> int:
     """The factory's daily log (CSV under <var>/history, imported as the assessor's manual
@@ -127,7 +132,7 @@ def load_factory(
     if rows:
         import_baseline(store, f.id, data, name)
     progress(0.05)
-    writer = BatchWriter(post)
+    writer = BatchWriter(partial(post, f.id))
     try:
         write_measured(plan, writer, progress=lambda share: progress(0.05 + 0.95 * share))
     finally:
@@ -139,7 +144,7 @@ def load_history(
     plans: Sequence[FactoryPlan],
     var: Path,
     store: RegistryStore,
-    post: Callable[[bytes], None],
+    post: Post,
 ) -> None:
     """Every factory without its marker, from its beginning."""
     folder = history_dir(var)

@@ -292,13 +292,15 @@ class InfluxServer(ManagedProcess):
         params: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float = 30.0,
+        auth: tuple[str, str] | None = None,
     ) -> tuple[int, bytes, Mapping[str, str]]:
         url = self.url + path
         if params:
             url += "?" + urllib.parse.urlencode(params)
         req = urllib.request.Request(url, data=body, method=method)
-        if self._credentials is not None:
-            token = base64.b64encode(":".join(self._credentials).encode()).decode()
+        login = auth or self._credentials
+        if login is not None:
+            token = base64.b64encode(":".join(login).encode()).decode()
             req.add_header("Authorization", f"Basic {token}")
         if body is not None and method == "POST" and path == "/query":
             req.add_header("Content-Type", "application/x-www-form-urlencoded")
@@ -351,8 +353,10 @@ class InfluxServer(ManagedProcess):
         *,
         precision: str = "ns",
         rp: str | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> tuple[int, str]:
-        """POST line protocol to /write; returns (status, error text). Does not raise."""
+        """POST line protocol to /write; returns (status, error text). Does not raise.
+        ``auth`` (user, password) writes as that login instead of use_credentials' one."""
         if isinstance(lines, str):
             body = lines.encode()
         elif isinstance(lines, bytes):
@@ -362,7 +366,7 @@ class InfluxServer(ManagedProcess):
         params = {"db": db, "precision": precision}
         if rp:
             params["rp"] = rp
-        status, raw, _ = self._request("POST", "/write", params, body)
+        status, raw, _ = self._request("POST", "/write", params, body, auth=auth)
         text = raw.decode(errors="replace")
         with contextlib.suppress(ValueError, AttributeError):
             text = json.loads(raw).get("error", text)

@@ -18,7 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +30,7 @@ __all__ = [
     "MosquittoServerError",
     "TlsFiles",
     "TlsFilesLike",
+    "make_acl_file",
     "make_password_file",
     "make_tls_files",
 ]
@@ -95,13 +96,45 @@ def make_password_file(path: Path | str, users: Mapping[str, str], *, use_tool: 
     return p
 
 
+ACL_ACCESS = ("read", "write", "readwrite", "deny")
+
+
+def make_acl_file(path: Path | str, rules: Mapping[str, Sequence[tuple[str, str]]]) -> Path:
+    """Write a mosquitto ACL file: ``rules`` maps a user name to its (access, topic
+    pattern) pairs, access one of ACL_ACCESS; returns its path.
+
+    With an ACL file the broker allows only what it lists: a user without an entry may
+    neither publish nor subscribe. "read" covers subscribing and receiving. A publish the
+    ACL refuses is dropped by the broker (MQTT 3.1.1: silently; MQTT 5: the PUBACK says
+    "not authorized"), and a will the user may not publish refuses the connection.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# written by localservices.mosquitto.make_acl_file"]
+    for user, entries in rules.items():
+        if not user or any(c in user for c in "\n\r") or user != user.strip():
+            raise ValueError(f"invalid MQTT user name for an ACL file: {user!r}")
+        lines += ["", f"user {user}"]
+        for access, topic in entries:
+            if access not in ACL_ACCESS:
+                raise ValueError(f"ACL of {user!r}: access must be one of {ACL_ACCESS}, got {access!r}")
+            if not topic or any(c in topic for c in "\n\r\0"):
+                raise ValueError(f"ACL of {user!r}: invalid topic pattern {topic!r}")
+            lines.append(f"topic {access} {topic}")
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # like the password file: newer mosquitto releases warn about (and will refuse) others' access
+    p.chmod(0o600)
+    return p
+
+
 class MosquittoServer(ManagedProcess):
     """One mosquitto process with its own config, log, persistence directory and ports.
 
     ``port`` pins the plain listener (default: a free one, kept across restarts). With
     ``tls`` a second listener on ``tls_port`` speaks MQTT over TLS with those files; the
     plain one stays, so a test can set up and check over it. ``password_file`` (see
-    make_password_file) turns anonymous access off on every listener.
+    make_password_file) turns anonymous access off on every listener; ``acl_file`` (see
+    make_acl_file) limits what each login may publish and subscribe to.
     """
 
     error = MosquittoServerError
@@ -114,6 +147,7 @@ class MosquittoServer(ManagedProcess):
         port: int | None = None,
         persistence: bool = True,
         password_file: Path | str | None = None,
+        acl_file: Path | str | None = None,
         tls: TlsFilesLike | None = None,
         binary: str = "mosquitto",
         startup_timeout: float = STARTUP_TIMEOUT,
@@ -128,6 +162,7 @@ class MosquittoServer(ManagedProcess):
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.persistence = persistence
         self.password_file = Path(password_file).resolve() if password_file is not None else None
+        self.acl_file = Path(acl_file).resolve() if acl_file is not None else None
         self.tls = tls
         self.startup_timeout = startup_timeout
         self.host = "127.0.0.1"
@@ -169,6 +204,8 @@ class MosquittoServer(ManagedProcess):
             lines += ["allow_anonymous false", f"password_file {self.password_file}"]
         else:
             lines.append("allow_anonymous true")
+        if self.acl_file is not None:
+            lines.append(f"acl_file {self.acl_file}")
         if self.persistence:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             lines += [

@@ -1,9 +1,11 @@
 """The one-command local demo (python -m localservices.demo), small: a first run that
 loads history and exits when ready, then a live run that reuses it, serves the API,
-collects from the Modbus and the MQTT machines, and stops cleanly on Ctrl-C."""
+collects from the Modbus and the MQTT machines into the live factory's own database
+(written with its own write-only login), and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import re
@@ -26,6 +28,8 @@ OPERATOR = re.compile(r"Operator token:\s+(fl_\S+)")
 FACTORY = re.compile(r"Factory token \(demo-factory\):\s+(fl_\S+)")
 DASHBOARD = re.compile(r"Dashboard:\s+(http://127\.0\.0\.1:\d+/)")
 INFLUX = re.compile(r"InfluxDB:\s+(http://127\.0\.0\.1:\d+)")
+EDGE = re.compile(r"Edge login \(demo-factory\): (\S+) / (\S+)")
+LIVE_DB = "factory_demo-factory"
 
 
 def _ports() -> list[str]:
@@ -49,14 +53,30 @@ def _get(url: str, token: str) -> tuple[int, Any]:
         return err.code, None
 
 
-def _influx_count(influx: str, machine: str, since_ns: int) -> int:
+def _influx(
+    influx: str, path: str, params: dict[str, str], login: tuple[str, str], body: bytes | None = None
+):
+    """(status, parsed answer) of an InfluxDB request made as ``login``."""
+    req = urllib.request.Request(f"{influx}{path}?" + urllib.parse.urlencode(params), data=body)
+    req.add_header("Authorization", "Basic " + base64.b64encode(":".join(login).encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        return err.code, None
+
+
+def _influx_count(influx: str, admin: tuple[str, str], db: str, machine: str | None, since_ns: int) -> int:
+    """The live factory's points (of ``machine``, else any) in ``db`` since ``since_ns``."""
     q = (
         'SELECT COUNT("count_total") FROM machine_data WHERE "factory" = \'demo-factory\' '
-        f"AND \"machine\" = '{machine}' AND time >= {since_ns}"
+        + (f"AND \"machine\" = '{machine}' " if machine else "")
+        + f"AND time >= {since_ns}"
     )
-    url = f"{influx}/query?" + urllib.parse.urlencode({"db": "factory", "q": q})
-    with urllib.request.urlopen(url, timeout=10) as r:
-        series = json.loads(r.read())["results"][0].get("series", [])
+    status, answer = _influx(influx, "/query", {"db": db, "q": q}, admin)
+    assert status == 200, (db, status)
+    series = answer["results"][0].get("series", [])
     return int(series[0]["values"][0][1]) if series else 0
 
 
@@ -116,6 +136,12 @@ def test_demo_loads_once_serves_collects_and_stops_cleanly(tmp_path):
     assert operator in tokens_file.read_text() and factory in tokens_file.read_text()
     assert (var / "history" / "complete").exists()
     assert (var / "history" / "demo-factory-생산일지.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    admin_file = var / "influxdb" / "admin.json"
+    assert admin_file.stat().st_mode & 0o777 == 0o600
+    saved = json.loads(admin_file.read_text())
+    admin = (saved["user"], saved["password"])
+    first_edge = EDGE.search(out)
+    assert first_edge, out
     assert time.monotonic() - t0 < 90
 
     demo = LiveDemo(_command(var))
@@ -125,6 +151,10 @@ def test_demo_loads_once_serves_collects_and_stops_cleanly(tmp_path):
         assert "reusing the history" in out and "loading history" not in out
         assert OPERATOR.search(out)[1] == operator and FACTORY.search(out)[1] == factory
         base, influx = DASHBOARD.search(out)[1], INFLUX.search(out)[1]
+        edge = EDGE.search(out)
+        assert edge and edge[1] == "edge-demo-factory", out
+        # provisioned again on every start: the old password no longer works
+        assert edge[2] != first_edge[2]
         since_ns = time.time_ns()
 
         status, portfolio = _get(f"{base}api/v1/portfolio", operator)
@@ -148,11 +178,35 @@ def test_demo_loads_once_serves_collects_and_stops_cleanly(tmp_path):
         deadline = time.monotonic() + 30
         counts = {}
         while time.monotonic() < deadline:
-            counts = {m: _influx_count(influx, m, since_ns) for m in ("press-01", "filler-01")}
+            counts = {
+                m: _influx_count(influx, admin, LIVE_DB, m, since_ns) for m in ("press-01", "filler-01")
+            }
             if all(n >= 3 for n in counts.values()):
                 break
             time.sleep(1)
         assert all(n >= 3 for n in counts.values()), counts
+
+        # the live factory's data is in its own database and in no other
+        status, answer = _influx(influx, "/query", {"q": "SHOW DATABASES"}, admin)
+        assert status == 200
+        databases = {row[0] for row in answer["results"][0]["series"][0]["values"]}
+        assert {LIVE_DB, "factory_hanul-auto", "factorylens"} <= databases, databases
+        elsewhere = {
+            db: _influx_count(influx, admin, db, None, 0) for db in databases - {LIVE_DB, "_internal"}
+        }
+        assert not any(elsewhere.values()), elsewhere
+
+        # its edge login writes its own database only, and reads nothing
+        login = (edge[1], edge[2])
+        point = f'machine_data,factory=demo-factory,line=press,machine=press-01 state="idle" {since_ns}'
+        for db in ("factory_hanul-auto", "factorylens"):
+            status, _ = _influx(influx, "/write", {"db": db}, login, point.encode())
+            assert status == 403, (db, status)
+        status, _ = _influx(
+            influx, "/query", {"db": LIVE_DB, "q": "SELECT * FROM machine_data LIMIT 1"}, login
+        )
+        assert status == 403
+        assert _influx(influx, "/query", {"q": "SHOW DATABASES"}, (first_edge[1], first_edge[2]))[0] == 401
     finally:
         code = demo.stop()
     assert code == 0, "".join(demo.lines)

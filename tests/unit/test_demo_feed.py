@@ -69,16 +69,30 @@ def test_stream_continues_the_history_without_gaps(plans: list[FactoryPlan]) -> 
 def test_feed_writes_each_point_once_and_only_when_due(plans: list[FactoryPlan]) -> None:
     fed = fed_plans(plans, LIVE_FACTORY)[:2]
     _, history_end = window_bounds(fed[0].factory, fed[0].after_window)
-    bodies: list[bytes] = []
+    posts: list[tuple[str, bytes]] = []
     stored = {p.factory.id: history_end - 3600 for p in fed}
-    feed = EdgeBoxFeed(fed, bodies.append, stored)
+    feed = EdgeBoxFeed(fed, lambda fid, body: posts.append((fid, body)), stored)
     now = history_end + 6 * 3600
     n1 = feed.feed(now)
     n2 = feed.feed(now)  # nothing new is due
     n3 = feed.feed(now + 600)
-    lines = [line for b in bodies for line in b.decode().splitlines()]
+    lines = [line for _, b in posts for line in b.decode().splitlines()]
     assert n1 > 0 and n2 == 0 and n3 > 0 and len(lines) == n1 + n3
     keys = [(line.split(" ")[0], int(line.rsplit(" ", 1)[1])) for line in lines]
     assert len(keys) == len(set(keys)), "a point was written twice"
     stamps = [t for _, t in keys]
     assert min(stamps) > history_end - 3600 and max(stamps) <= now + 600
+
+
+def test_feed_posts_each_factory_s_points_as_that_factory(plans: list[FactoryPlan]) -> None:
+    """Each batch goes out under the factory whose points it holds (its own database and
+    login in the demo), never mixed with another factory's."""
+    fed = fed_plans(plans, LIVE_FACTORY)[:3]
+    _, history_end = window_bounds(fed[0].factory, fed[0].after_window)
+    posts: list[tuple[str, bytes]] = []
+    feed = EdgeBoxFeed(fed, lambda fid, body: posts.append((fid, body)), {})
+    feed.feed(history_end + 600)
+    assert {fid for fid, _ in posts} == {p.factory.id for p in fed}
+    for fid, body in posts:
+        tags = {line.split(" ")[0].split(",")[1] for line in body.decode().splitlines()}
+        assert tags == {f"factory={fid}"}, (fid, tags)
