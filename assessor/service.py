@@ -485,17 +485,19 @@ class AssessorService:
                 windows.append((f.id, *window_bounds(f, self.after_window(f, project))))
         sums = await window_totals(self.influx, windows, self._rp)
         health = await self.data_health(factories)
-        missing = [f for f in factories if f.id not in self._assessments]
+        # the levels this view shows, held here: the background refresher may forget a
+        # cached one (to assess it again) while this view is being built
+        levels = {f.id: cached[1] for f in factories if (cached := self._assessments.get(f.id)) is not None}
         gate = asyncio.Semaphore(8)
 
         async def level(f: Factory) -> None:
             async with gate:
-                await self.assessment(f)
+                levels[f.id] = await self.assessment(f)
 
-        await asyncio.gather(*(level(f) for f in missing))
+        await asyncio.gather(*(level(f) for f in factories if f.id not in levels))
         rows = []
         for f, project, i in plan:
-            a = self._assessments[f.id][1]
+            a = levels[f.id]
             recent_sum = sums[i]
             gains: list[dict[str, Any]] = []
             if project is not None:
