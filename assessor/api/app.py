@@ -253,15 +253,14 @@ def create_app(
         data, name = await _upload(request, filename)
         try:
             rows = await import_baseline_bounded(service.store, f, data, name, service.cfg.uploads)
-        except BaselineLimitError as exc:
-            raise ApiError(
-                exc.status, f"file rejected, nothing stored: {exc.breach.en}", "file", [exc.breach.en]
-            ) from None
         except BaselineError as exc:
             details = [
                 {"row": e.row, "column": e.column, "message": e.message, "message_ko": e.message_ko}
                 for e in exc.errors
             ]
+            if isinstance(exc, BaselineLimitError):
+                message = f"file rejected, nothing stored: {exc.breach.en}"
+                raise ApiError(exc.status, message, "file", details) from None
             first = exc.errors[0]
             raise ApiError(
                 400,

@@ -101,6 +101,9 @@ async def test_a_deflate_bomb_is_refused_with_413_naming_the_limit(assessor_env:
     assert r.status_code == 413, r.text
     assert r.json()["error"]["message"] == f"file rejected, nothing stored: {BOMB_EN}"
     assert r.json()["error"]["parameter"] == "file"
+    assert r.json()["error"]["details"] == [
+        {"row": 1, "column": "", "message": BOMB_EN, "message_ko": BOMB_KO}
+    ]
     assert assessor_env.store.baseline(DEMO) == []
     assert (await assessor_env.client.get("/healthz")).status_code == 200
 

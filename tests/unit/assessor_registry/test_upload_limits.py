@@ -198,3 +198,17 @@ def test_limit_breach_survives_a_trip_between_processes():
 
     breach = pickle.loads(pickle.dumps(LimitBreach(413, "en", "ko")))
     assert (breach.status, breach.en, breach.ko, str(breach)) == (413, "en", "ko", "en")
+
+
+def test_limits_are_config_settings_with_documented_defaults(tmp_path):
+    from assessor.config import AssessorConfigError, load_assessor_config
+
+    path = tmp_path / "assessor.yaml"
+    path.write_text("uploads: {max_cells: 50000, parse_timeout_s: 5}\n", encoding="utf-8")
+    cfg = load_assessor_config(path, env={})
+    assert cfg.uploads.max_cells == 50_000 and cfg.uploads.parse_timeout_s == 5
+    assert cfg.uploads.max_rows == 100_000 and cfg.uploads.max_unzipped_bytes == 100 * 2**20
+    path.write_text("uploads: {max_cels: 5}\n", encoding="utf-8")
+    with pytest.raises(AssessorConfigError) as info:
+        load_assessor_config(path, env={})
+    assert "uploads.max_cels" in str(info.value)
