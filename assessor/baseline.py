@@ -20,6 +20,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from assessor.domain import BaselineDay, Factory
 from assessor.registry.store import UnknownFactoryError
+from assessor.upload_limits import (
+    DEFAULT_LIMITS,
+    EXCEL_ROWS,
+    CellCounter,
+    LimitBreach,
+    UploadLimits,
+    beyond_excel_rows,
+    check_zip,
+    sheet_too_large,
+)
 
 if TYPE_CHECKING:
     from assessor.registry.store import RegistryStore
@@ -46,6 +56,9 @@ class RowError:
 class BaselineError(ValueError):
     """The file was refused; ``errors`` lists every problem found."""
 
+    #: HTTP status of the refusal
+    status = 400
+
     def __init__(self, errors: list[RowError]):
         self.errors = errors
         shown = "\n".join(str(e) for e in errors[:50])
@@ -65,6 +78,18 @@ def _error(row: int, column: str, msg: _Msg) -> RowError:
 def _refused(msg: _Msg, row: int = 1) -> BaselineError:
     """A file refused for one problem of the whole file."""
     return BaselineError([_error(row, "", msg)])
+
+
+class BaselineLimitError(BaselineError):
+    """The file is over one of the upload limits (assessor.upload_limits); ``breach``
+    names the limit, ``status`` is 413 (too large) or 400 (structure refused)."""
+
+    def __init__(self, breach: LimitBreach):
+        # the limit's own message, in both languages (assessor.upload_limits)
+        msg = _Msg(breach.en, breach.ko)
+        super().__init__([_error(1, "", msg)])
+        self.breach = breach
+        self.status = breach.status
 
 
 # -- columns ----------------------------------------------------------------------
@@ -318,19 +343,35 @@ def _decode(data: bytes) -> str:
         return data.decode("cp949")
 
 
-def _csv_grid(text: str, delimiter: str, limit: int | None = None) -> Grid:
+def _keep(grid: Grid, number: int, cells: list[Cell], counter: CellCounter | None) -> None:
+    """Add a row to the grid unless it is blank (every reader skips blank rows, so they
+    need not be held); trailing empty cells are dropped, as readers treat a missing cell
+    as an empty one. Every cell counts, blank or not, as every cell costs reading."""
+    width = len(cells)
+    while cells and cells[-1] is None:
+        cells.pop()
+    blank = _blank(cells)
+    if counter is not None:
+        counter.add(number, width, blank=blank)
+    if not blank:
+        grid.append((number, cells))
+
+
+def _csv_grid(
+    text: str, delimiter: str, limit: int | None = None, counter: CellCounter | None = None
+) -> Grid:
     grid: Grid = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     # one record is one sheet row when the file is opened in a spreadsheet, quoted line
     # breaks included, so records count rows, not physical lines
     for number, record in enumerate(reader, start=1):
-        grid.append((number, [cell if cell.strip() else None for cell in record]))
+        _keep(grid, number, [cell if cell.strip() else None for cell in record], counter)
         if limit is not None and number >= limit:
             break
     return grid
 
 
-def _read_csv(data: bytes) -> Grid:
+def _read_csv(data: bytes, limits: UploadLimits) -> Grid:
     try:
         text = _decode(data)
     except UnicodeDecodeError:
@@ -344,30 +385,42 @@ def _read_csv(data: bytes) -> Grid:
             score = max((len(_known_fields(cells)) for _, cells in head), default=0)
             if score > best_score:
                 best, best_score = delimiter, score
-        return _csv_grid(text, best)
+        return _csv_grid(text, best, counter=CellCounter(limits))
     except csv.Error as exc:
         raise _refused(_msg_bad_csv(exc)) from None
 
 
-def _read_xlsx(data: bytes) -> Grid:
+def _read_xlsx(data: bytes, limits: UploadLimits) -> Grid:
     import openpyxl  # deferred: only XLSX uploads pay for importing it
 
+    # before openpyxl inflates anything: what the archive says it holds
+    check_zip(data, limits)
     # openpyxl raises whatever its zip and XML layers raise on a damaged upload; any of
     # them means the same to the user
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except MemoryError:
+        raise
     except Exception as exc:
         raise _refused(_msg_bad_xlsx(exc)) from None
     try:
         if not workbook.worksheets:
             raise _refused(_msg_no_sheet())
         sheet = workbook.worksheets[0]
+        if sheet_too_large(sheet.max_row or 0, sheet.max_column or 0, limits):
+            # read-only mode pads every row to the declared size: a 5 KB file declaring
+            # A1:XFD1048576 would ask for 128 GiB. Read the cells that are there instead.
+            sheet.reset_dimensions()
+        grid: Grid = []
+        counter = CellCounter(limits)
         # data_only: a formula's value is the result Excel saved with the file
-        return [
-            (number, list(values))
-            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)
-        ]
-    except BaselineError:
+        for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+            if number > EXCEL_ROWS:
+                # openpyxl fills the gap up to any row number a file names, Excel's or not
+                raise beyond_excel_rows()
+            _keep(grid, number, list(values), counter)
+        return grid
+    except (BaselineError, LimitBreach, MemoryError):
         raise
     except Exception as exc:
         raise _refused(_msg_bad_xlsx(exc)) from None
@@ -375,15 +428,15 @@ def _read_xlsx(data: bytes) -> Grid:
         workbook.close()
 
 
-def _grid(data: bytes, filename: str) -> Grid:
+def _grid(data: bytes, filename: str, limits: UploadLimits) -> Grid:
     name = filename.lower()
     if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data)
+        return _read_xlsx(data, limits)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise _refused(_msg_xls())
     if name.endswith((".xlsx", ".xlsm")):
         raise _refused(_msg_not_zip())
-    return _read_csv(data)
+    return _read_csv(data, limits)
 
 
 # -- header -----------------------------------------------------------------------
@@ -666,12 +719,18 @@ def _parse_rows(
     return days, errors
 
 
-def parse_baseline(data: bytes, filename: str, *, factory: Factory) -> list[BaselineDay]:
+def parse_baseline(
+    data: bytes, filename: str, *, factory: Factory, limits: UploadLimits = DEFAULT_LIMITS
+) -> list[BaselineDay]:
     """Rows of a daily production log (CSV or XLSX) of ``factory``, in file order.
 
-    Raises BaselineError listing every bad row and column; then nothing may be stored.
+    Raises BaselineError listing every bad row and column, BaselineLimitError for a file
+    over ``limits``; then nothing may be stored.
     """
-    grid = _grid(data, filename)
+    try:
+        grid = _grid(data, filename, limits)
+    except LimitBreach as breach:
+        raise BaselineLimitError(breach) from None
     header_index = _find_header(grid)
     header_row, header_cells = grid[header_index]
     columns = _map_columns(header_row, header_cells)
@@ -683,12 +742,15 @@ def parse_baseline(data: bytes, filename: str, *, factory: Factory) -> list[Base
     return days
 
 
-def import_baseline(store: RegistryStore, factory_id: str, data: bytes, filename: str) -> list[BaselineDay]:
+def import_baseline(
+    store: RegistryStore, factory_id: str, data: bytes, filename: str, limits: UploadLimits = DEFAULT_LIMITS
+) -> list[BaselineDay]:
     """Parse a log file against the factory's registry entry and store it with
-    ``RegistryStore.replace_baseline``; a refused file (BaselineError) stores nothing."""
+    ``RegistryStore.replace_baseline``; a refused file (BaselineError) stores nothing.
+    This parses in the calling process: the server uses assessor.upload_worker."""
     factory = store.factory(factory_id)
     if factory is None:
         raise UnknownFactoryError(factory_id)
-    days = parse_baseline(data, filename, factory=factory)
+    days = parse_baseline(data, filename, factory=factory, limits=limits)
     store.replace_baseline(factory_id, days, source_name=filename)
     return days

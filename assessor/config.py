@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from assessor.domain import Factory
 from assessor.kpi.model import KpiPolicy
 from assessor.registry.units import parse_duration
+from assessor.upload_limits import UploadLimits
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -137,6 +138,8 @@ class AssessorConfig(_Strict):
     level_rules: Path | None = None
     server: ServerSettings = Field(default_factory=ServerSettings)
     kpi: KpiSettings = Field(default_factory=KpiSettings)
+    #: what reading one uploaded baseline file or registry text may cost
+    uploads: UploadLimits = Field(default_factory=UploadLimits)
 
 
 def _interpolate(node: Any, env: Mapping[str, str], path: str, errors: list[str]) -> Any:

@@ -17,12 +17,13 @@ from assessor.api.docs import install_api_docs
 from assessor.api.errors import ApiError, install_error_handlers
 from assessor.api.reports import install_report_routes
 from assessor.auth import Principal, Role, authenticate
-from assessor.baseline import BaselineError, import_baseline
+from assessor.baseline import BaselineError, BaselineLimitError
 from assessor.domain import DateWindow, Factory
 from assessor.influx_client import InfluxError
 from assessor.level import ITEMS, QuestionnaireError, validate_answers
-from assessor.registry.importer import RegistryError, parse_registry
+from assessor.registry.importer import RegistryError
 from assessor.service import AssessorService
+from assessor.upload_worker import import_baseline_bounded, parse_registry_bounded
 from assessor.web import install_web
 
 MAX_WINDOW_DAYS = 800
@@ -251,12 +252,15 @@ def create_app(
         f = factory_for(p, id)
         data, name = await _upload(request, filename)
         try:
-            rows = import_baseline(service.store, f.id, data, name)
+            rows = await import_baseline_bounded(service.store, f, data, name, service.cfg.uploads)
         except BaselineError as exc:
             details = [
                 {"row": e.row, "column": e.column, "message": e.message, "message_ko": e.message_ko}
                 for e in exc.errors
             ]
+            if isinstance(exc, BaselineLimitError):
+                message = f"file rejected, nothing stored: {exc.breach.en}"
+                raise ApiError(exc.status, message, "file", details) from None
             first = exc.errors[0]
             raise ApiError(
                 400,
@@ -279,9 +283,9 @@ def create_app(
                 400, f"body: not UTF-8 text (byte {exc.start}); save the file as UTF-8", "body"
             ) from None
         try:
-            factories = parse_registry(text, "request body")
+            factories = await parse_registry_bounded(text, "request body", service.cfg.uploads)
         except RegistryError as exc:
-            raise ApiError(400, "; ".join(exc.errors), "body", exc.errors) from None
+            raise ApiError(exc.status, "; ".join(exc.errors), "body", exc.errors) from None
         service.store.upsert_factories(factories)
         for f in factories:
             service.forget_assessment(f.id)

@@ -34,6 +34,7 @@ from assessor.domain import (
 )
 from assessor.registry.store import RegistryStore, RegistryStoreError
 from assessor.registry.units import parse_duration
+from assessor.upload_limits import DEFAULT_LIMITS, LimitBreach, UploadLimits, check_yaml_events
 from datacontract import factory_id_problem, tag_value_problem
 
 DEFAULT_TIMEZONE = "Asia/Seoul"
@@ -44,10 +45,23 @@ Path_ = tuple[str | int, ...]
 class RegistryError(Exception):
     """A registry file that cannot be imported; ``errors`` holds one line per problem."""
 
+    #: HTTP status of the refusal
+    status = 400
+
     def __init__(self, source: str, errors: list[str]):
         self.source = source
         self.errors = errors
         super().__init__(f"{source}: {len(errors)} error(s)\n" + "\n".join(errors))
+
+
+class RegistryLimitError(RegistryError):
+    """The text is over one of the upload limits (assessor.upload_limits); ``breach``
+    names the limit, ``status`` is 413 (too large) or 400 (structure refused)."""
+
+    def __init__(self, source: str, breach: LimitBreach):
+        super().__init__(source, [breach.en])
+        self.breach = breach
+        self.status = breach.status
 
 
 # -- YAML loading ---------------------------------------------------------------
@@ -516,10 +530,17 @@ def to_factory(f: FactorySpec) -> Factory:
 # -- entry points -----------------------------------------------------------------
 
 
-def parse_registry(text: str, source: str = "<registry>") -> list[Factory]:
-    """Validate registry YAML text; raise RegistryError listing every problem by key path."""
+def parse_registry(
+    text: str, source: str = "<registry>", limits: UploadLimits = DEFAULT_LIMITS
+) -> list[Factory]:
+    """Validate registry YAML text; raise RegistryError listing every problem by key path,
+    RegistryLimitError for text over ``limits``."""
     try:
+        # the events first: aliases are expanded by loading, and by the line index
+        check_yaml_events(yaml.parse(text, Loader=_Loader), limits)
         raw = yaml.load(text, Loader=_Loader)
+    except LimitBreach as breach:
+        raise RegistryLimitError(source, breach) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -539,7 +560,7 @@ def parse_registry(text: str, source: str = "<registry>") -> list[Factory]:
     return [to_factory(f) for f in spec.factories]
 
 
-def load_registry(path: str | Path) -> list[Factory]:
+def load_registry(path: str | Path, limits: UploadLimits = DEFAULT_LIMITS) -> list[Factory]:
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -552,7 +573,7 @@ def load_registry(path: str | Path) -> list[Factory]:
         raise RegistryError(
             str(path), [f"not UTF-8 text: {exc.reason} at byte {exc.start}; save the file as UTF-8"]
         ) from None
-    return parse_registry(text, str(path))
+    return parse_registry(text, str(path), limits)
 
 
 def import_registry(store: RegistryStore, path: str | Path) -> list[Factory]:

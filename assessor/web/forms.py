@@ -16,12 +16,13 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from assessor.auth import Principal, Role
-from assessor.baseline import BaselineError, RowError, import_baseline
+from assessor.baseline import BaselineError, BaselineLimitError, RowError
 from assessor.domain import Factory
 from assessor.labels import Lang, fmt_time
 from assessor.level import ITEMS, QuestionnaireError, validate_answers
 from assessor.level.questionnaire import ANSWER_SCALE, FIELD_NAMES
-from assessor.registry.importer import RegistryError, parse_registry
+from assessor.registry.importer import RegistryError, RegistryLimitError
+from assessor.upload_worker import import_baseline_bounded, parse_registry_bounded
 from assessor.web.base import Web, same_origin
 from assessor.web.registry_yaml import NEW_FACTORY_YAML, factory_yaml
 
@@ -145,7 +146,10 @@ def install_baseline(app: FastAPI, web: Web) -> None:
                 request, p, f, 413, message_key="b_too_large", message_args={"mb": MAX_UPLOAD_BYTES >> 20}
             )
         try:
-            rows = import_baseline(web.service.store, f.id, data, name)
+            rows = await import_baseline_bounded(web.service.store, f, data, name, web.service.cfg.uploads)
+        except BaselineLimitError as exc:
+            limit = {"en": exc.breach.en, "ko": exc.breach.ko}
+            return page(request, p, f, exc.status, message_key="b_limit", message_args=limit)
         except BaselineError as exc:
             errors: list[RowError] = exc.errors
             return page(
@@ -197,7 +201,10 @@ def install_registry(app: FastAPI, web: Web) -> None:
                 request, p, "", 413, message_key="r_too_large", message_args={"mb": MAX_REGISTRY_BYTES >> 20}
             )
         try:
-            factories = parse_registry(text, "registry")
+            factories = await parse_registry_bounded(text, "registry", web.service.cfg.uploads)
+        except RegistryLimitError as exc:
+            limit = {"en": exc.breach.en, "ko": exc.breach.ko}
+            return page(request, p, text, exc.status, message_key="r_limit", message_args=limit)
         except RegistryError as exc:
             return page(request, p, text, 400, errors=exc.errors, message_key="r_errors")
         web.service.store.upsert_factories(factories)

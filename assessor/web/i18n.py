@@ -205,6 +205,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "b_empty": ("파일이 비어 있거나 선택되지 않았습니다.", "No file chosen, or the file is empty."),
     "b_too_large": ("파일이 {mb} MiB보다 큽니다.", "The file is larger than {mb} MiB."),
+    "b_limit": (
+        "파일을 거부했습니다. 아무것도 저장하지 않았습니다: {ko}",
+        "File rejected, nothing stored: {en}",
+    ),
     "col_row": ("행", "Row"),
     "col_column": ("열", "Column"),
     "col_message": ("내용", "Problem"),
@@ -225,6 +229,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Nothing was saved. Fix these places (key path, line).",
     ),
     "r_too_large": ("텍스트가 {mb} MiB보다 큽니다.", "The text is larger than {mb} MiB."),
+    "r_limit": ("저장하지 않았습니다: {ko}", "Nothing was saved: {en}"),
 }
 
 
