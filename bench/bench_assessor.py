@@ -116,7 +116,9 @@ async def bench_month(influx: InfluxServer, work: Path, machines: int, days: int
         ("states stored on change + liveness", "bench-onchange", True),
     ):
         t = time.perf_counter()
-        points = seed_month(influx, db, fid, machines, start, days, on_change=on_change)
+        # each factory's raw data in its own database, as provisioned factories have it
+        raw_db = influx.create_database(cfg.influx.raw_database_for(fid))
+        points = seed_month(influx, raw_db, fid, machines, start, days, on_change=on_change)
         print(
             f"factory-month ({label}): {machines} machines x {days} days, counters every 10 s "
             f"({points:,} points, written in {time.perf_counter() - t:.0f} s)"
@@ -125,7 +127,7 @@ async def bench_month(influx: InfluxServer, work: Path, machines: int, days: int
         store.upsert_factories([factory])
         where = f"factory='{fid}' AND time >= {round(s * 1e9)} AND time < {round(e * 1e9)}"
         t = time.perf_counter()
-        raw = await client.query(
+        raw = await client.for_database(raw_db).query(
             f"SELECT state, count_total, count_reject FROM machine_data WHERE {where}; "
             f"SELECT alive_s FROM machine_liveness WHERE {where}"
         )
@@ -149,6 +151,8 @@ async def bench_month(influx: InfluxServer, work: Path, machines: int, days: int
             f"   (target < 1 s)"
         )
         row = warm[0]
+        if row.get("oee") is None:
+            raise SystemExit(f"  the month's KPIs are flagged, nothing measured: {row.get('flags')}")
         print(
             f"  month OEE {row['oee']:.3f}, availability {row['availability']:.3f}, "
             f"performance {row['performance']:.3f}, coverage {row['coverage']:.3f}"
