@@ -286,7 +286,7 @@ STATE_CODES = {"running": 1, "idle": 2, "fault": 3, "setup": 4, "stopped": 0}
 def test_modbus_polls_of_the_same_history_give_its_kpis(
     influxd: InfluxServer, influx_db: str, mosquitto: MosquittoServer, tmp_path: Path
 ) -> None:
-    """The history played in real time by a Modbus server and polled every 0.5 s (states
+    """The history played in real time by a Modbus server and polled every 0.25 s (states
     stored only on change), beside its MQTT renderings sent afterwards: every source
     gives the history's KPIs, the polled one within one poll per state change."""
     asyncio.run(_modbus_case(influxd, influx_db, mosquitto, tmp_path))
@@ -299,7 +299,7 @@ async def _modbus_case(influx: InfluxServer, db: str, broker: MosquittoServer, t
     start = int(time.time()) + 3
     plan = ["running", "running", "fault", "running", "idle", "running", "setup", "running", "stopped"]
     slots = tuple(Slot(s, 3 if s == "running" else 0) for s in plan)
-    history = MachineHistory(start, 10, slots, reject_every=7, ideal_cycle_s=2.0)
+    history = MachineHistory(start, 6, slots, reject_every=7, ideal_cycle_s=2.0)
     server.set_holding(0, STATE_CODES[history.state_at(start)])
     server.set_holding(10, encode_value(0, "uint32"))
     server.set_holding(12, encode_value(0, "uint32"))
@@ -307,7 +307,7 @@ async def _modbus_case(influx: InfluxServer, db: str, broker: MosquittoServer, t
         "modbus:\n"
         "  devices:\n"
         "    - machine: polled\n"
-        f"      host: 127.0.0.1\n      port: {port}\n      interval: 500ms\n      timeout: 300ms\n"
+        f"      host: 127.0.0.1\n      port: {port}\n      interval: 250ms\n      timeout: 200ms\n"
         "      registers:\n"
         "        - {name: state, address: 0, type: uint16, role: state,"
         " states: {0: stopped, 1: running, 2: idle, 3: fault, 4: setup}}\n"
@@ -338,8 +338,8 @@ async def _modbus_case(influx: InfluxServer, db: str, broker: MosquittoServer, t
     for machine in expected:
         assert_matches(rows[machine], truth, seconds=1e-3, units=0)
     changes = sum(1 for a, b in itertools.pairwise(history.slots) if a.state != b.state)
-    # a change is seen at the first poll after it (0.5 s) plus the server's own update lag
-    assert_matches(rows["polled"], truth, seconds=0.8 * (changes + 1), units=1)
+    # a change is seen at the first poll after it (0.25 s) plus the server's own update lag
+    assert_matches(rows["polled"], truth, seconds=0.5 * (changes + 1), units=1)
     # the state was stored only when it changed, not at every poll
     states = stored_points(influx, db, "polled")
     assert states <= 3 * (changes + 2), f"{states} state samples for {changes} changes"
