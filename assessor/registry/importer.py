@@ -1,5 +1,6 @@
-"""Read the registry YAML file (factories, lines, machines, calendars, support projects),
-report every problem by key path and line, and turn it into assessor.domain objects.
+"""Read the registry YAML file (factories, products, lines, machines, calendars, support
+projects), report every problem by key path and line, and turn it into assessor.domain
+objects.
 
 Checks run in two passes: first the shape of the file (unknown keys, types, formats),
 then, when the shape is right, consistency (unique ids, project windows in order).
@@ -26,6 +27,7 @@ from assessor.domain import (
     Factory,
     Line,
     Machine,
+    Product,
     Program,
     ShiftCalendar,
     ShiftRule,
@@ -292,6 +294,15 @@ class LineSpec(_Strict):
     machines: list[MachineSpec] = []
 
 
+class ProductSpec(_Strict):
+    id: Id
+    #: seconds per unit of this product on any machine not named in ``machines``
+    ideal_cycle_time: CycleTime
+    name: Text = ""
+    #: machine id -> ideal cycle time of this product on that machine
+    machines: dict[Id, CycleTime] = {}
+
+
 class WindowSpec(_Strict):
     start: Date
     end: Date
@@ -336,6 +347,7 @@ class FactorySpec(_Strict):
     #: assessor's ``kpi.small_stop`` setting
     small_stop: Duration | None = None
     calendar: CalendarSpec | None = None
+    products: list[ProductSpec] = []
     lines: list[LineSpec] = []
     support_projects: list[SupportProjectSpec] = []
 
@@ -361,6 +373,7 @@ class RegistrySpec(_Strict):
 _SPECS: tuple[type[BaseModel], ...] = (
     MachineSpec,
     LineSpec,
+    ProductSpec,
     WindowSpec,
     SupportProjectSpec,
     ShiftSpec,
@@ -402,9 +415,13 @@ class _Report:
         self.errors.append(f"{_join(path)}: {message}{suffix}")
 
     def add_pydantic(self, err: Mapping[str, Any]) -> None:
-        path = tuple(
-            p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "json-"))
-        )
+        loc = list(err["loc"])
+        if "[key]" in loc:
+            # a mapping's key was refused (products[].machines): name the key as written,
+            # a number key included, not as a list index
+            at = loc.index("[key]")
+            loc = [*loc[: at - 1], str(loc[at - 1])]
+        path = tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "json-")))
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             key = str(path[-1]) if path else ""
@@ -451,6 +468,29 @@ def _check_project(p: SupportProjectSpec, at: Path_, report: _Report) -> None:
             )
 
 
+def _check_products(f: FactorySpec, at: Path_, report: _Report) -> None:
+    """Product ids are unique in the factory, and a product's machine-specific ideal times
+    name machines of the factory: a typo there would otherwise go unnoticed, the machine's
+    units timed by the product's general ideal time."""
+    _repeats([(p.id, (*at, "products", j, "id")) for j, p in enumerate(f.products)], "product id", report)
+    machine_ids = sorted({m.id for line in f.lines for m in line.machines})
+    for j, p in enumerate(f.products):
+        for machine_id in p.machines:
+            if machine_id in machine_ids:
+                continue
+            close = difflib.get_close_matches(machine_id, machine_ids, n=1)
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
+            elif machine_ids:
+                hint = f"; the factory's machines are {', '.join(machine_ids)}"
+            else:
+                hint = "; the factory has no machines"
+            report.add(
+                (*at, "products", j, "machines", machine_id),
+                f"unknown machine {machine_id!r} for product {p.id!r}{hint}",
+            )
+
+
 def _check(spec: RegistrySpec, report: _Report) -> None:
     _repeats([(f.id, ("factories", i, "id")) for i, f in enumerate(spec.factories)], "factory id", report)
     for i, f in enumerate(spec.factories):
@@ -462,6 +502,7 @@ def _check(spec: RegistrySpec, report: _Report) -> None:
                 "machine id",
                 report,
             )
+        _check_products(f, at, report)
         _repeats(
             [(p.id, (*at, "support_projects", j, "id")) for j, p in enumerate(f.support_projects)],
             "support project id",
@@ -524,6 +565,12 @@ def to_factory(f: FactorySpec) -> Factory:
             for p in f.support_projects
         ),
         small_stop_s=f.small_stop,
+        products=tuple(
+            Product(
+                id=p.id, ideal_cycle_time_s=p.ideal_cycle_time, name=p.name, machine_times=dict(p.machines)
+            )
+            for p in f.products
+        ),
     )
 
 
@@ -606,7 +653,7 @@ def import_command(
         machines = sum(len(ln.machines) for ln in f.lines)
         print(
             f"{f.id} ({f.name}): {len(f.lines)} line(s), {machines} machine(s), "
-            f"{len(f.support_projects)} support project(s)",
+            f"{len(f.support_projects)} support project(s), {len(f.products)} product(s)",
             file=out,
         )
     return 0
