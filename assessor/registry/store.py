@@ -26,6 +26,7 @@ from assessor.domain import (
     Factory,
     Line,
     Machine,
+    Product,
     Program,
     ShiftCalendar,
     ShiftRule,
@@ -182,7 +183,16 @@ class RegistryStore:
             "small_stop_s = excluded.small_stop_s",
             (f.id, f.name, f.region, f.employees, f.calendar.timezone, f.small_stop_s),
         )
-        for table in ("machines", "lines", "shift_rules", "break_rules", "holidays", "support_projects"):
+        for table in (
+            "product_machine_times",
+            "products",
+            "machines",
+            "lines",
+            "shift_rules",
+            "break_rules",
+            "holidays",
+            "support_projects",
+        ):
             db.execute(f"DELETE FROM {table} WHERE factory_id = ?", (f.id,))
         for lpos, line in enumerate(f.lines):
             db.execute(
@@ -198,6 +208,7 @@ class RegistryStore:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (f.id, line.id, m.id, m.name, m.ideal_cycle_time_s, mpos, int(m.line_output)),
                 )
+        RegistryStore._write_products(db, f)
         cal = f.calendar
         for pos, s in enumerate(cal.shifts):
             db.execute(
@@ -232,6 +243,44 @@ class RegistryStore:
                     pos,
                 ),
             )
+
+    @staticmethod
+    def _write_products(db: sqlite3.Connection, f: Factory) -> None:
+        ids = [p.id for p in f.products]
+        if len(set(ids)) != len(ids):
+            repeats = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"product ids repeat in factory {f.id!r}: {repeats}")
+        for pos, p in enumerate(f.products):
+            db.execute(
+                "INSERT INTO products (factory_id, id, name, ideal_cycle_time_s, position) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (f.id, p.id, p.name, p.ideal_cycle_time_s, pos),
+            )
+            db.executemany(
+                "INSERT INTO product_machine_times "
+                "(factory_id, product_id, machine_id, ideal_cycle_time_s, position) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (f.id, p.id, machine_id, seconds, mpos)
+                    for mpos, (machine_id, seconds) in enumerate(p.machine_times.items())
+                ],
+            )
+
+    @staticmethod
+    def _read_products(db: sqlite3.Connection, factory_id: str) -> tuple[Product, ...]:
+        times: dict[str, dict[str, float]] = {}
+        for pid, mid, seconds in db.execute(
+            "SELECT product_id, machine_id, ideal_cycle_time_s FROM product_machine_times "
+            "WHERE factory_id = ? ORDER BY product_id, position",
+            (factory_id,),
+        ):
+            times.setdefault(pid, {})[mid] = seconds
+        return tuple(
+            Product(pid, seconds, name, times.get(pid, {}))
+            for pid, name, seconds in db.execute(
+                "SELECT id, name, ideal_cycle_time_s FROM products WHERE factory_id = ? ORDER BY position",
+                (factory_id,),
+            )
+        )
 
     def factory(self, factory_id: str) -> Factory | None:
         with self._transaction() as db:
@@ -318,6 +367,7 @@ class RegistryStore:
             lines=lines,
             support_projects=tuple(projects),
             small_stop_s=small_stop_s,
+            products=RegistryStore._read_products(db, factory_id),
             raw_database=storage[0] if storage else None,
         )
 
