@@ -8,7 +8,7 @@ reads back exactly as it was imported.
 from __future__ import annotations
 
 #: Bump when the DDL changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 DDL_V1 = """
 CREATE TABLE schema_version (
@@ -140,4 +140,7 @@ MIGRATIONS: dict[int, str] = {
     provisioned_at TEXT NOT NULL,
     revoked_at TEXT
 );""",
+    # a manual log row's production per product, as JSON [[product, produced, defects], ...];
+    # NULL: the log had no product column (docs/registry.md, "Baseline logs")
+    5: "ALTER TABLE baseline_days ADD COLUMN products TEXT;",
 }
