@@ -46,6 +46,11 @@ def _measured(plan: FactoryPlan, machine: int = 0) -> list[tuple[int, dict]]:
     return list(measured_samples(plan.machines[machine], planned, start, until_s=plan.silent_from))
 
 
+def _full(plan: FactoryPlan) -> list[dict]:
+    """The full samples (not the state-only ones of a state change) of the first machine."""
+    return [f for _, f in _measured(plan) if "count_total" in f]
+
+
 def _interval_of(planned: list[tuple[float, float]], what: str) -> Callable[[float], int]:
     """Index of the planned interval holding a time (ends included); fails outside them."""
     starts = [lo for lo, _ in planned]
@@ -134,21 +139,22 @@ def test_the_csv_is_the_log_as_the_assessor_reads_it(plans):
         rows = manual_days(plan, plan.project.baseline)
         data = baseline_csv(rows, plan.factory)
         assert data.startswith(b"\xef\xbb\xbf")
-        assert "날짜,라인,가동시간(h)" in data.decode("utf-8-sig")
+        assert "날짜,라인,품목,가동시간(h)" in data.decode("utf-8-sig")
         assert parse_baseline(data, "log.csv", factory=plan.factory) == rows
 
 
 def test_measured_points_carry_the_fields_of_their_edge_box(plans):
     live, advanced, basic = plans[0], plans[1], plans[2]
-    modbus = _measured(live, 0)[1][1]
+    modbus = _full(live)[1]
     assert {"state", "state_code", "downtime_reason", "count_total", "count_reject", "energy_kwh"} <= set(
         modbus
     )
     assert isinstance(modbus["count_total"], int) and isinstance(modbus["energy_kwh"], float)
-    traced = _measured(advanced, 0)[1][1]
+    traced = _full(advanced)[1]
     assert {"lot_id", "sp_speed_pct"} <= set(traced)
-    counts_only = _measured(basic, 0)[1][1]
-    assert set(counts_only) == {"state", "count_total", "count_reject"}
+    counts_only = _full(basic)[1]
+    # the product is stored on change (and on a shift's first sample), beside the state
+    assert set(counts_only) - {"product"} == {"state", "count_total", "count_reject"}
     line = line_protocol("demo-factory", "press", "press-01", (1_700_000_000, modbus))
     assert line.startswith("machine_data,factory=demo-factory,line=press,machine=press-01 state=")
     assert line.endswith(" 1700000000") and "count_total=" in line and "i," in line
