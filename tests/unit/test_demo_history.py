@@ -19,6 +19,7 @@ from collector.mqtt.mapping import SubscriptionMapper
 from collector.simulator.mqtt_publisher import load_mqtt_simulator_config, payload
 from localservices.demo_history import (
     FactoryPlan,
+    _model,
     baseline_csv,
     line_protocol,
     manual_days,
@@ -190,3 +191,48 @@ def test_the_collector_maps_the_packaging_gateways_messages():
     assert fields["state"] == model.snapshot().state.value
     assert fields["count_total"] == message["counters"]["total"]
     assert {"downtime_reason", "count_reject", "energy_kwh", "power_kw", "temperature"} <= set(fields)
+
+
+def test_the_factories_make_several_products_with_changeovers(plans):
+    for plan in plans:
+        assert [p.id for p in plan.factory.products] == ["A-100", "B-200", "C-300"], plan.factory.id
+        assert all(m.products for m in plan.machines), plan.factory.id
+    plan = plans[1]
+    m = plan.machines[0]
+    samples = _measured(plan)
+    changes = [(t, f["product"]) for t, f in samples if "product" in f]
+    # the product is written on change; a change starts a setup (a changeover) right after
+    switched = [(t, p) for (_, a), (t, p) in pairwise(changes) if p != a]
+    assert len({p for _, p in changes}) >= 2 and switched
+    states = {t: f["state"] for t, f in samples}
+    for t, product in switched:
+        assert m.product_at(t) == product
+        assert "setup" in {states.get(t + s) for s in range(0, 3)}, (t, product)
+
+
+def test_units_are_timed_by_the_product_current_when_they_were_made(plans):
+    plan = plans[1]
+    m = plan.machines[0]
+    times = dict(m.product_times)
+    registered = next(x for x in plan.factory.machines if x.id == m.machine)
+    assert times == {p.id: plan.factory.ideal_cycle_time(registered, p.id)[0] for p in plan.factory.products}
+    assert len(set(times.values())) == 3
+    # the ground truth's ideal time is the sum of each product's units x its ideal time
+    truth = true_totals(plan, plan.after_window, "after")
+    every = [t for x in plan.machines for _, t in x.product_times]
+    assert min(every) * truth.units < truth.ideal_run_s < max(every) * truth.units
+    # the model runs each product at its own ideal time
+    start, end = window_bounds(plan.factory, plan.after_window)
+    model = _model(m, m.after, start)
+    model.advance(end)
+    ran = {ep.ideal_cycle_time_s for ep in model.drain_events() if ep.units}
+    assert ran == set(times.values())
+
+
+def test_the_manual_log_has_a_product_column(plans):
+    plan = plans[1]
+    rows = manual_days(plan, plan.project.baseline)
+    assert all(r.products and sum(p.produced for p in r.products) == r.produced for r in rows)
+    assert any(len(r.products) >= 2 for r in rows)
+    back = parse_baseline(baseline_csv(rows, plan.factory), "log.csv", factory=plan.factory)
+    assert [r.products for r in back] == [r.products for r in rows]
