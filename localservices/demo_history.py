@@ -534,9 +534,11 @@ def _number(v: float) -> str:
 def baseline_csv(rows: Iterable[BaselineDay], factory: Factory) -> bytes:
     """The log as "CSV UTF-8" from Excel: byte order mark, Korean headers, line names,
     thousands separators in the counts. Rows with a product mix are written one row per
-    product (a 품목 column), each with its share of the day's hours, energy and orders."""
+    product (a 품목 column), each with its share of the day's hours, energy and orders;
+    not when ``factory`` (as the registry holds it) has no products, which could not read
+    that column."""
     rows = list(rows)
-    per_product = any(r.products for r in rows)
+    per_product = bool(factory.products) and any(r.products for r in rows)
     names = {line.id: line.name or line.id for line in factory.lines}
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
