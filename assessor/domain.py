@@ -165,6 +165,15 @@ class Source(StrEnum):
 
 
 @dataclass(frozen=True)
+class BaselineProduct:
+    """One product's part of a manual log row: what a line made of it that day."""
+
+    product: str
+    produced: int
+    defects: int
+
+
+@dataclass(frozen=True)
 class BaselineDay:
     """One row of a factory's manual daily production log."""
 
@@ -178,3 +187,6 @@ class BaselineDay:
     energy_kwh: float | None = None
     orders_on_time: int | None = None
     orders_total: int | None = None
+    #: the day's production per product, when the log has a product column (품목, 제품);
+    #: empty: the mix was not recorded (assessor/gains.py, standard hours)
+    products: tuple[BaselineProduct, ...] = ()

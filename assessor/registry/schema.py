@@ -8,7 +8,7 @@ reads back exactly as it was imported.
 from __future__ import annotations
 
 #: Bump when the DDL changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 DDL_V1 = """
 CREATE TABLE schema_version (
@@ -160,4 +160,7 @@ CREATE TABLE product_machine_times (
     PRIMARY KEY (factory_id, product_id, machine_id),
     FOREIGN KEY (factory_id, product_id) REFERENCES products (factory_id, id) ON DELETE CASCADE
 );""",
+    # a manual log row's production per product, as JSON [[product, produced, defects], ...];
+    # NULL: the log had no product column (docs/registry.md, "Baseline logs")
+    6: "ALTER TABLE baseline_days ADD COLUMN products TEXT;",
 }

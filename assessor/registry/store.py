@@ -20,6 +20,7 @@ from types import TracebackType
 from assessor.auth import Role, TokenRecord
 from assessor.domain import (
     BaselineDay,
+    BaselineProduct,
     BreakRule,
     DateWindow,
     EdgeStorage,
@@ -534,8 +535,8 @@ class RegistryStore:
             ).rowcount
             db.executemany(
                 "INSERT INTO baseline_days (factory_id, day, line_id, hours_worked, workers, produced, "
-                "defects, energy_kwh, orders_on_time, orders_total, source_name, imported_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "defects, energy_kwh, orders_on_time, orders_total, source_name, imported_at, products) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         factory_id,
@@ -550,6 +551,7 @@ class RegistryStore:
                         r.orders_total,
                         source_name,
                         stamp,
+                        _products_json(r.products),
                     )
                     for r in rows
                 ],
@@ -562,7 +564,7 @@ class RegistryStore:
         """The factory's manual daily log from ``start`` to ``end`` (both included), by day then line."""
         sql = (
             "SELECT day, line_id, hours_worked, workers, produced, defects, energy_kwh, orders_on_time, "
-            "orders_total FROM baseline_days WHERE factory_id = ?"
+            "orders_total, products FROM baseline_days WHERE factory_id = ?"
         )
         params: list[object] = [factory_id]
         if start is not None:
@@ -585,8 +587,21 @@ class RegistryStore:
                     energy_kwh=energy,
                     orders_on_time=on_time,
                     orders_total=total,
+                    products=_products_from_json(products),
                 )
-                for day, line_id, hours, workers, produced, defects, energy, on_time, total in db.execute(
-                    sql, params
+                for day, line_id, hours, workers, produced, defects, energy, on_time, total, products in (
+                    db.execute(sql, params)
                 )
             ]
+
+
+def _products_json(products: Sequence[BaselineProduct]) -> str | None:
+    if not products:
+        return None
+    return json.dumps([[p.product, p.produced, p.defects] for p in products], ensure_ascii=False)
+
+
+def _products_from_json(text: str | None) -> tuple[BaselineProduct, ...]:
+    if not text:
+        return ()
+    return tuple(BaselineProduct(str(p), int(n), int(d)) for p, n, d in json.loads(text))

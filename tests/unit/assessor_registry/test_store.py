@@ -14,6 +14,7 @@ import pytest
 from assessor.auth import Role, TokenRecord
 from assessor.domain import (
     BaselineDay,
+    BaselineProduct,
     BreakRule,
     DateWindow,
     Factory,
@@ -221,6 +222,15 @@ def test_baseline_round_trip_and_range(demo: RegistryStore):
     assert demo.baseline("demo-factory", end=dt.date(2022, 9, 2)) == rows[:3]
     assert demo.baseline("demo-factory", dt.date(2022, 9, 2), dt.date(2022, 9, 2)) == [rows[2]]
     assert demo.baseline("천안-가공") == []
+
+
+def test_baseline_product_mix_round_trips(demo: RegistryStore):
+    mix = (BaselineProduct("A-100", 600, 6), BaselineProduct("B-200", 401, 0))
+    rows = [day(1, products=mix), day(2)]
+    demo.replace_baseline("demo-factory", rows, "생산일지.csv")
+    got = demo.baseline("demo-factory")
+    assert got == rows
+    assert got[0].products == mix and got[1].products == ()
 
 
 def test_replace_baseline_replaces_the_days_and_lines_of_the_file(demo: RegistryStore):
