@@ -181,7 +181,7 @@ def product_schedule(factory: Factory, line: str, window: DateWindow) -> tuple[t
     the day on another product than it ended the last one with. Changes fall a second
     after a planned interval starts or inside one, so the machines are running and the
     changeover (a setup) is what stops them."""
-    ids = sorted(p.id for p in factory.products)
+    ids = line_products(factory, line)
     if not ids:
         return ()
     out: list[tuple[float, str]] = []
@@ -199,6 +199,21 @@ def product_schedule(factory: Factory, line: str, window: DateWindow) -> tuple[t
             first = second
         last = first
     return tuple(out)
+
+
+def line_products(factory: Factory, line: str) -> list[str]:
+    """The products ``line`` makes: those whose ideal time on every machine of the line is
+    within half to twice the machine's own (a press does not make the CNC's parts), or
+    all the factory's products when fewer than two fit."""
+    machines = [m for m in factory.machines if m.line_id == line]
+    every = sorted(p.id for p in factory.products)
+    fits = [
+        pid
+        for pid in every
+        if machines
+        and all(0.5 <= factory.ideal_cycle_time(m, pid)[0] / m.ideal_cycle_time_s <= 2.0 for m in machines)
+    ]
+    return fits if len(fits) >= 2 else every
 
 
 def with_products(plan: FactoryPlan) -> FactoryPlan:
