@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from assessor.domain import BaselineDay, Factory
+from assessor.domain import BaselineDay, BaselineProduct, Factory
 from assessor.registry.store import UnknownFactoryError
 from assessor.upload_limits import (
     DEFAULT_LIMITS,
@@ -113,6 +113,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("energy_kwh", False, ("energy", "kwh", "전력량", "전력사용량", "사용전력량", "사용전력")),
     Column("orders_on_time", False, ("on_time_orders", "납기준수", "납기준수건수", "납기준수수주")),
     Column("orders_total", False, ("orders", "주문수", "주문건수", "수주건수", "총주문수")),
+    # one row per product and day: the mix, for standard hours (assessor/gains.py)
+    Column(
+        "product",
+        False,
+        ("product_id", "part", "품목", "제품", "품번", "품명", "제품명", "품목명", "품목코드"),
+    ),
 )
 _BY_FIELD = {c.field: c for c in COLUMNS}
 
@@ -150,6 +156,7 @@ _FIELD_KO = {
     "energy_kwh": "전력량",
     "orders_on_time": "납기준수건수",
     "orders_total": "주문건수",
+    "product": "품목",
 }
 
 
@@ -302,6 +309,32 @@ def _msg_unknown_line(text: str, factory: Factory) -> _Msg:
     return _Msg(
         f"unknown line {_shown(text)}; lines of factory {factory.id!r}: {', '.join(ids) or 'none'}",
         f"등록되지 않은 라인입니다: {_shown(text)}. 공장 {factory.id!r}의 라인: {', '.join(ids) or '없음'}",
+    )
+
+
+def _msg_unknown_product(text: str, factory: Factory) -> _Msg:
+    ids = [p.id for p in factory.products]
+    return _Msg(
+        f"unknown product {_shown(text)}; products of factory {factory.id!r} in the registry: "
+        f"{', '.join(ids) or 'none'}",
+        f"등록되지 않은 품목입니다: {_shown(text)}. "
+        f"공장 {factory.id!r}의 등록 품목: {', '.join(ids) or '없음'}",
+    )
+
+
+def _msg_duplicate_product(day: object, line: object, product: str, row: int) -> _Msg:
+    return _Msg(
+        f"{day} of line {line!r}, product {product!r} is already in row {row}",
+        f"{day} {line!r} 라인 {product!r} 품목의 기록이 이미 {row}행에 있습니다.",
+    )
+
+
+def _msg_day_hours(day: object, line: object, hours: float) -> _Msg:
+    return _Msg(
+        f"the product rows of {day}, line {line!r} add up to {hours:g} hours worked, more than 24: "
+        "with a product column each row gives the hours spent on that product",
+        f"{day} {line!r} 라인의 품목별 작업시간 합계가 {hours:g}시간으로 24시간을 넘습니다. 품목 열이 있으면 "
+        "각 행에는 그 품목에 쓴 작업시간을 적습니다.",
     )
 
 
@@ -619,6 +652,29 @@ class _LineLookup:
         raise _Bad(_msg_unknown_line(text, self._factory))
 
 
+class _ProductLookup:
+    """Registered products by id, or by name when the name is unambiguous (logs often
+    say 브래킷 rather than A-100). An unknown product is an error of its row, not a
+    fallback: a mistyped code would silently time that row's units by a wrong ideal time."""
+
+    def __init__(self, factory: Factory):
+        self._ids = {p.id for p in factory.products}
+        names: dict[str, list[str]] = {}
+        for p in factory.products:
+            if p.name:
+                names.setdefault(p.name, []).append(p.id)
+        self._names = {name: ids[0] for name, ids in names.items() if len(ids) == 1}
+        self._factory = factory
+
+    def __call__(self, value: Cell) -> str:
+        text = _text(value)
+        if text in self._ids:
+            return text
+        if text in self._names:
+            return self._names[text]
+        raise _Bad(_msg_unknown_product(text, self._factory))
+
+
 class _RowReader:
     """Reads the cells of one row, collecting a RowError per unreadable cell."""
 
@@ -660,9 +716,12 @@ class _RowReader:
         return value
 
 
-def _read_row(reader: _RowReader, line_of: _LineLookup) -> None:
+def _read_row(reader: _RowReader, line_of: _LineLookup, product_of: _ProductLookup) -> None:
     reader.read("date", _date)
     reader.read("line", line_of)
+    if "product" in reader.columns and reader.read("product", product_of) is None and reader.ok("product"):
+        # a log with a product column gives every row's product: a row without one has no mix
+        reader.fail("product", _msg_missing_value())
     reader.read("hours_worked", _hours, at_most=24)
     reader.read("workers", _number)
     produced = reader.read("produced", _whole, at_most=_MAX_COUNT)
@@ -683,20 +742,26 @@ def _read_row(reader: _RowReader, line_of: _LineLookup) -> None:
 def _parse_rows(
     grid: Grid, header_index: int, columns: dict[str, tuple[int, str]], factory: Factory
 ) -> tuple[list[BaselineDay], list[RowError]]:
-    line_of = _LineLookup(factory)
+    line_of, product_of = _LineLookup(factory), _ProductLookup(factory)
     errors: list[RowError] = []
     days: list[BaselineDay] = []
-    seen: dict[tuple[object, object], int] = {}
+    rows_of: list[int] = []
+    seen: dict[tuple[object, ...], int] = {}
     for row, cells in grid[header_index + 1 :]:
         if _blank(cells):
             continue  # spreadsheets keep blank rows between months and at the end
         reader = _RowReader(row, cells, columns)
-        _read_row(reader, line_of)
+        _read_row(reader, line_of, product_of)
         v = reader.values
-        if "date" in v and "line" in v:
-            key = (v["date"], v["line"])
+        if "date" in v and "line" in v and ("product" in v or "product" not in columns):
+            key = (v["date"], v["line"], v.get("product"))
             if key in seen:
-                reader.fail("date", _msg_duplicate(key[0], key[1], seen[key]))
+                msg = (
+                    _msg_duplicate(key[0], key[1], seen[key])
+                    if key[2] is None
+                    else _msg_duplicate_product(key[0], key[1], str(key[2]), seen[key])
+                )
+                reader.fail("date", msg)
             else:
                 seen[key] = row
         if reader.errors:
@@ -714,9 +779,61 @@ def _parse_rows(
                 energy_kwh=v.get("energy_kwh"),  # type: ignore[arg-type]
                 orders_on_time=v.get("orders_on_time"),  # type: ignore[arg-type]
                 orders_total=v.get("orders_total"),  # type: ignore[arg-type]
+                products=(
+                    (BaselineProduct(str(v["product"]), int(v["produced"]), int(v["defects"])),)  # type: ignore[call-overload]
+                    if "product" in v
+                    else ()
+                ),
             )
         )
+        rows_of.append(row)
+    if "product" in columns and not errors:
+        return _per_line_day(days, rows_of)
     return days, errors
+
+
+def _per_line_day(
+    rows: Sequence[BaselineDay], numbers: Sequence[int]
+) -> tuple[list[BaselineDay], list[RowError]]:
+    """One row per (day, line) from a log with one row per product: counts and hours are
+    summed (each product row gives the hours spent on that product), workers are the
+    day's labour hours over its hours, energy and orders count only when every product
+    row of the day gives them (a partial sum would read as a low value)."""
+    groups: dict[tuple[dt.date, str], list[tuple[int, BaselineDay]]] = {}
+    for number, r in zip(numbers, rows, strict=True):
+        groups.setdefault((r.day, r.line_id), []).append((number, r))
+    out: list[BaselineDay] = []
+    errors: list[RowError] = []
+    for (day, line), members in groups.items():
+        parts = [r for _, r in members]
+        hours = sum(r.hours_worked for r in parts)
+        if hours > 24:
+            last = members[-1][0]
+            errors.append(_error(last, "", _msg_day_hours(day, line, hours)))
+            continue
+        labour = sum(r.hours_worked * r.workers for r in parts)
+        out.append(
+            BaselineDay(
+                factory_id=parts[0].factory_id,
+                day=day,
+                line_id=line,
+                hours_worked=hours,
+                workers=labour / hours if hours else max(r.workers for r in parts),
+                produced=sum(r.produced for r in parts),
+                defects=sum(r.defects for r in parts),
+                energy_kwh=_all_or_none([r.energy_kwh for r in parts]),
+                orders_on_time=_all_or_none([r.orders_on_time for r in parts]),  # type: ignore[arg-type]
+                orders_total=_all_or_none([r.orders_total for r in parts]),  # type: ignore[arg-type]
+                products=tuple(p for r in parts for p in r.products),
+            )
+        )
+    return out, errors
+
+
+def _all_or_none(values: Sequence[float | int | None]) -> float | int | None:
+    if any(v is None for v in values):
+        return None
+    return sum(v for v in values if v is not None)
 
 
 def parse_baseline(

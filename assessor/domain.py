@@ -8,6 +8,7 @@ times of the factory's time zone.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -65,6 +66,20 @@ class Machine:
 
 
 @dataclass(frozen=True)
+class Product:
+    """A product or part a factory makes, with its ideal cycle time (ISO 22400 PRU)."""
+
+    id: str
+    ideal_cycle_time_s: float
+    name: str = ""
+    #: machine id -> ideal cycle time on that machine (a faster or slower machine)
+    machine_times: Mapping[str, float] = field(default_factory=dict)
+
+    def ideal_cycle_time_on(self, machine_id: str) -> float:
+        return self.machine_times.get(machine_id, self.ideal_cycle_time_s)
+
+
+@dataclass(frozen=True)
 class Line:
     id: str
     machines: tuple[Machine, ...] = ()
@@ -107,6 +122,9 @@ class Factory:
     #: stops shorter than this (seconds) are small stops; None: the assessor's
     #: ``kpi.small_stop`` setting
     small_stop_s: float | None = None
+    #: what the factory makes (registry ``products``); a machine's units are timed by the
+    #: product current when they were counted (docs/kpi-method.md, "Products")
+    products: tuple[Product, ...] = ()
     #: the InfluxDB database (1.x) or bucket (2.x/3.x) of the factory's raw data as
     #: provisioned (``assessor edge provision``); None: the assessor's
     #: ``influx.raw_database`` pattern
@@ -115,6 +133,15 @@ class Factory:
     @property
     def machines(self) -> tuple[Machine, ...]:
         return tuple(m for line in self.lines for m in line.machines)
+
+    def ideal_cycle_time(self, machine: Machine, product: str | None) -> tuple[float, bool]:
+        """(ideal cycle time of ``product`` on ``machine``, whether the registry knows the
+        product). An unknown or missing product falls back to the machine's own ideal
+        cycle time; the caller reports the code so the registry can be fixed."""
+        for p in self.products:
+            if p.id == product:
+                return p.ideal_cycle_time_on(machine.id), True
+        return machine.ideal_cycle_time_s, False
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,15 @@ class Source(StrEnum):
 
 
 @dataclass(frozen=True)
+class BaselineProduct:
+    """One product's part of a manual log row: what a line made of it that day."""
+
+    product: str
+    produced: int
+    defects: int
+
+
+@dataclass(frozen=True)
 class BaselineDay:
     """One row of a factory's manual daily production log."""
 
@@ -151,3 +187,6 @@ class BaselineDay:
     energy_kwh: float | None = None
     orders_on_time: int | None = None
     orders_total: int | None = None
+    #: the day's production per product, when the log has a product column (품목, 제품);
+    #: empty: the mix was not recorded (assessor/gains.py, standard hours)
+    products: tuple[BaselineProduct, ...] = ()

@@ -8,6 +8,7 @@ different story than the plant's own totals.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
@@ -19,8 +20,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from assessor.domain import BaselineDay, Source
+from assessor.domain import BaselineDay, Factory, Source
 from assessor.kpi.formulas import kpis, rollup
+from assessor.kpi.line_output import output_machines
 from assessor.kpi.model import KpiPolicy, Totals
 from assessor.labels import flag_text, kpi_name, word
 
@@ -41,6 +43,7 @@ KPI_DIRECTIONS: Mapping[str, Direction] = MappingProxyType(
     {
         "units_per_hour": Direction.HIGHER,
         "units_per_labour_hour": Direction.HIGHER,
+        "standard_hours_per_hour": Direction.HIGHER,
         "defect_rate": Direction.LOWER,
         "scrap_ratio": Direction.LOWER,
         "energy_per_unit_kwh": Direction.LOWER,
@@ -105,11 +108,22 @@ GAIN_KPIS = (
     "on_time_delivery",
 )
 
+#: standard hours produced per hour worked: sum over products of ideal time x good units,
+#: over the hours worked (docs/assessment-method.md, "Standard hours"). A shift of the mix
+#: toward slower products lowers units per hour but not this.
+STANDARD_KPI = "standard_hours_per_hour"
+
+#: the KPIs of a factory's own gains (page, PDF and CSV reports): the portfolio's GAIN_KPIS
+#: and standard hours, which need each line's products and so are not in the portfolio's
+#: factory-wide window sums
+FACTORY_GAIN_KPIS = (*GAIN_KPIS[:2], STANDARD_KPI, *GAIN_KPIS[2:])
+
 #: which reference figure each KPI is compared with
 KPI_REFERENCE: Mapping[str, str] = MappingProxyType(
     {
         "units_per_hour": "productivity",
         "units_per_labour_hour": "productivity",
+        STANDARD_KPI: "productivity",
         "defect_rate": "quality",
         "energy_per_unit_kwh": "cost",
         "on_time_delivery": "delivery",
@@ -311,14 +325,17 @@ def kpi_gain(
     resamples: int = 2000,
     min_days: int = MIN_DAYS,
     excluded: Sequence[Exclusion] = (),
+    notes: Sequence[GainWarning] = (),
 ) -> KpiGain:
     """Before/after values, improvement rate and its 95% percentile-bootstrap interval.
 
     ``excluded``: the sides on which the KPI is flagged (``flag_exclusions``). Such a
     gain has no value on the flagged side, no improvement and no interval, and says why
-    (``excluded_reason`` and a ``flagged`` warning)."""
+    (``excluded_reason`` and a ``flagged`` warning). ``notes``: warnings about how the
+    days were found (``mix_unknown_warning``), shown first."""
     if excluded:
-        return _excluded_gain(kpi, before, after, excluded)
+        gain = _excluded_gain(kpi, before, after, excluded)
+        return dataclasses.replace(gain, warnings=(*notes, *gain.warnings))
     if kpi not in KPI_DIRECTIONS:
         raise ValueError(f"unknown KPI {kpi!r} (known: {', '.join(KPI_DIRECTIONS)})")
     if resamples < 1:
@@ -329,7 +346,7 @@ def kpi_gain(
     b_value, a_value = ratio(before), ratio(after)
     rate = improvement_rate(direction, b_value, a_value)
     src_b, src_a = _source(before), _source(after)
-    warnings: list[GainWarning] = []
+    warnings: list[GainWarning] = list(notes)
 
     if src_b and src_a and (src_b != src_a or MIXED in (src_b, src_a)):
         warnings.append(
@@ -487,3 +504,77 @@ def baseline_daily_values(rows: Sequence[BaselineDay], kpi: str) -> list[DailyVa
         acc[0] += got[0]
         acc[1] += got[1]
     return [DailyValue(day, num, den, Source.MANUAL) for day, (num, den) in sorted(sums.items())]
+
+
+# -- standard hours -------------------------------------------------------------------
+
+
+def line_ideal_time(factory: Factory, line_id: str, product: str) -> float | None:
+    """Ideal seconds per unit of ``product`` on a line, for a manual log that counts a
+    line's units: the harmonic mean of the product's ideal cycle time over the line's
+    output machines (assessor/kpi/line_output.py), the machines whose units the measured
+    gains count. One output machine (a serial line's last station, a line of one): its
+    ideal time, as the measured standard time counts it. Parallel machines running alike
+    make units in inverse proportion to their ideal times, and the harmonic mean is what
+    those units weigh on average, so both sides time a unit alike. None: the line is not
+    in the registry (any more)."""
+    line = next((x for x in factory.lines if x.id == line_id), None)
+    if line is None:
+        return None
+    outputs = set(output_machines(line))
+    times = [factory.ideal_cycle_time(m, product)[0] for m in line.machines if m.id in outputs]
+    times = [t for t in times if t > 0]
+    if not times:
+        return None
+    return len(times) / sum(1.0 / t for t in times)
+
+
+def baseline_standard_values(rows: Sequence[BaselineDay], factory: Factory) -> tuple[list[DailyValue], int]:
+    """(daily standard hours over hours worked, days left out) from manual log rows.
+
+    A row's standard seconds are the sum over its products of ``line_ideal_time`` x good
+    units (produced - defects). A day counts only when every row of it carries its product
+    mix and every line is timed: a day with part of its units untimed would read as a low
+    value. Days left out are reported (``mix_unknown_warning``), never filled in."""
+    sums: dict[dt.date, list[float]] = {}
+    unknown: set[dt.date] = set()
+    for row in rows:
+        if row.day in unknown:
+            continue
+        seconds = _row_standard_s(row, factory)
+        if seconds is None:
+            unknown.add(row.day)
+            sums.pop(row.day, None)
+            continue
+        acc = sums.setdefault(row.day, [0.0, 0.0])
+        acc[0] += seconds / 3600.0
+        acc[1] += row.hours_worked
+    values = [DailyValue(day, num, den, Source.MANUAL) for day, (num, den) in sorted(sums.items())]
+    return values, len(unknown)
+
+
+def _row_standard_s(row: BaselineDay, factory: Factory) -> float | None:
+    if not row.products:
+        return None
+    total = 0.0
+    for p in row.products:
+        ideal = line_ideal_time(factory, row.line_id, p.product)
+        if ideal is None:
+            return None
+        total += ideal * (p.produced - p.defects)
+    return total
+
+
+def mix_unknown_warning(side: str, days: int) -> GainWarning:
+    """The note of a standard-hours gain whose manual ``side`` had ``days`` without the mix."""
+    side_ko = "도입 전" if side == "before" else "도입 후"
+    return GainWarning(
+        "mix_unknown",
+        f"The product mix was not known {'before' if side == 'before' else 'after'} support on {days} "
+        "day(s) of the manual log (no product column, 품목 or 제품), so those days are left out of "
+        "standard hours per hour worked; units per hour on those days cannot tell a mix shift "
+        "from a productivity change.",
+        f"{side_ko} 수기 기록 {days}일은 품목(제품) 열이 없어 품목 구성을 알 수 없으므로, 시간당 "
+        "표준생산시간 계산에서 제외했습니다. 그 기간의 시간당 생산량은 품목 구성 변화와 생산성 변화를 "
+        "구분하지 못합니다.",
+    )

@@ -29,6 +29,8 @@ KPI_NAMES: dict[str, tuple[str, str]] = {
     "quality_ratio": ("양품률", "Quality ratio"),
     "units_per_hour": ("시간당 생산량", "Units per hour"),
     "units_per_labour_hour": ("인시당 생산량", "Units per labour hour"),
+    # sum of ideal time x good units over hours worked: a change of product mix cannot move it
+    "standard_hours_per_hour": ("시간당 표준생산시간", "Standard hours per hour worked"),
     "defect_rate": ("공정불량률", "Process defect rate"),
     "scrap_ratio": ("폐기율", "Scrap ratio"),
     "energy_per_unit_kwh": ("단위당 에너지 (kWh)", "Energy per unit (kWh)"),
@@ -253,7 +255,8 @@ def fmt_kpi(key: str, value: float | None) -> str:
     if key.endswith("_s") and not _missing(value):
         assert value is not None
         return fmt_num(value / 3600.0, 1) + " h"
-    return fmt_num(value, 2 if key.startswith("energy") else 1)
+    # standard hours per hour worked is near 1 (h/h): one decimal would hide a 5% gain
+    return fmt_num(value, 2 if key.startswith(("energy", "standard_hours")) else 1)
 
 
 def fmt_duration(seconds: float, lang: Lang = DEFAULT_LANG) -> str:

@@ -22,21 +22,25 @@ from assessor.config import AssessorConfig
 from assessor.domain import DateWindow, Factory, Source, SupportProject
 from assessor.evidence_query import factory_evidence
 from assessor.gains import (
-    GAIN_KPIS,
+    FACTORY_GAIN_KPIS,
+    STANDARD_KPI,
     DailyValue,
+    GainWarning,
     KpiGain,
     MonthPoint,
     baseline_daily_values,
+    baseline_standard_values,
     flag_exclusions,
     kpi_gain,
     measured_side_row,
+    mix_unknown_warning,
     monthly_trend,
 )
 from assessor.influx_client import InfluxClient, Series, factory_client
 from assessor.influxql import UnsafeIdentifier, check_id
 from assessor.kpi.calendar import local_days, planned_intervals, total
 from assessor.kpi.formulas import kpis, rollup
-from assessor.kpi.line_output import line_output
+from assessor.kpi.line_output import line_output, output_machines
 from assessor.kpi.losses import six_big_losses
 from assessor.kpi.model import KpiPolicy, Totals
 from assessor.late_data import stale_days, stored_counts
@@ -305,6 +309,11 @@ class AssessorService:
                 if factory.employees:
                     labour_h = factory.employees * calendar_s.get(day, 0.0) / 3600.0
                     out["units_per_labour_hour"].append(DailyValue(day, units, labour_h, m))
+                standard_h = _line_standard_h(machines, factory)
+                # a day with units but no standard time was stored before standard time was
+                # kept: 0 would read as no output, so the day is left out
+                if "performance" not in flagged and (standard_h > 0 or units == 0):
+                    out[STANDARD_KPI].append(DailyValue(day, standard_h, line_s / 3600.0, m))
             if t.graded and "defect_rate" not in flagged:
                 out["defect_rate"].append(DailyValue(day, t.reject_count, t.graded, m))
             if t.energy_kwh is not None and t.metered:
@@ -334,22 +343,36 @@ class AssessorService:
     async def side_values(self, factory: Factory, w: DateWindow) -> dict[str, list[DailyValue]]:
         """Daily values of one side: manual logs where the factory kept them, measured
         data otherwise (manual days win, since they are what the factory reported)."""
+        return (await self._side(factory, w))[0]
+
+    async def _side(self, factory: Factory, w: DateWindow) -> tuple[dict[str, list[DailyValue]], int]:
+        """``side_values`` and the number of manual days without a product mix, which
+        standard hours leave out (and measured data of those days does not replace: the
+        factory's own log is what it reported for them)."""
         measured = await self.measured_daily_values(factory, w)
         rows = self.store.baseline(factory.id, w.start, w.end)
         out: dict[str, list[DailyValue]] = {}
-        for kpi in (*GAIN_KPIS, "oee"):
-            manual = baseline_daily_values(rows, kpi) if rows and kpi != "oee" else []
-            manual_days = {d.day for d in manual}
+        mix_unknown = 0
+        for kpi in (*FACTORY_GAIN_KPIS, "oee"):
+            manual_days: set[dt.date] = set()
+            if kpi == STANDARD_KPI:
+                manual, mix_unknown = baseline_standard_values(rows, factory)
+                manual_days = {r.day for r in rows}
+            else:
+                manual = baseline_daily_values(rows, kpi) if rows and kpi != "oee" else []
+                manual_days = {d.day for d in manual}
             out[kpi] = sorted(
                 manual + [d for d in measured.get(kpi, []) if d.day not in manual_days], key=lambda d: d.day
             )
-        return out
+        return out, mix_unknown
 
     async def gains(
         self, factory: Factory, baseline: DateWindow, after: DateWindow, project_id: str | None = None
     ) -> GainsReport:
-        before_v = await self.side_values(factory, baseline)
-        after_v = await self.side_values(factory, after)
+        before_v, before_unknown = await self._side(factory, baseline)
+        after_v, after_unknown = await self._side(factory, after)
+        unknown = (("before", before_unknown), ("after", after_unknown))
+        mix_notes: list[GainWarning] = [mix_unknown_warning(side, n) for side, n in unknown if n]
         # a KPI flagged over a side's measured days is left out of its gain, with the reason
         rows = [await self.measured_side_row(factory, w) for w in (baseline, after)]
         gains = [
@@ -358,13 +381,14 @@ class AssessorService:
                 before_v[k],
                 after_v[k],
                 excluded=[
-                    *flag_exclusions(k, "before", rows[0], before_v[k]),
-                    *flag_exclusions(k, "after", rows[1], after_v[k]),
+                    *flag_exclusions(_flagged_as(k), "before", rows[0], before_v[k]),
+                    *flag_exclusions(_flagged_as(k), "after", rows[1], after_v[k]),
                 ],
+                notes=mix_notes if k == STANDARD_KPI else (),
             )
-            for k in (*GAIN_KPIS, "oee")
+            for k in (*FACTORY_GAIN_KPIS, "oee")
         ]
-        trend = {k: monthly_trend(after_v[k]) for k in (*GAIN_KPIS, "oee")}
+        trend = {k: monthly_trend(after_v[k]) for k in (*FACTORY_GAIN_KPIS, "oee")}
         return GainsReport(factory.id, project_id, baseline, after, gains, trend)
 
     # -- background work -----------------------------------------------------------
@@ -551,6 +575,23 @@ def kpi_row(t: Totals, policy: KpiPolicy) -> dict[str, Any]:
     row["flags"] = list(row["flags"])
     row["losses"] = dataclasses.asdict(six_big_losses(t))
     return row
+
+
+def _flagged_as(kpi: str) -> str:
+    # standard hours rest on ideal times and counts as performance does, so performance's
+    # flags (coverage, implausible ideal time, counts above the ideal rate) apply to them
+    return "performance" if kpi == STANDARD_KPI else kpi
+
+
+def _line_standard_h(machines: dict[tuple[str, str], Totals], factory: Factory) -> float:
+    """Standard hours of a day's finished units: the standard time of each line's output
+    machines, the machines whose units the line counts (assessor/kpi/line_output.py)."""
+    seconds = 0.0
+    for line in factory.lines:
+        for mid in output_machines(line):
+            if (t := machines.get((line.id, mid))) is not None:
+                seconds += t.standard_s
+    return seconds / 3600.0
 
 
 def _queryable(f: Factory) -> bool:

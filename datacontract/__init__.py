@@ -68,6 +68,7 @@ ROLES: dict[str, Role] = {
         Role("alarm_code", FieldType.INTEGER, "active alarm code, 0 when none"),
         Role("order_id", FieldType.STRING, "production order being worked"),
         Role("lot_id", FieldType.STRING, "lot being produced"),
+        Role("product", FieldType.STRING, "product or part being made (its id in the registry)"),
     )
 }
 
@@ -81,7 +82,7 @@ SETPOINT_PREFIX = "sp_"
 #: Roles whose values change slowly (a state, a code, a name): a source may store them only
 #: when they change, because liveness (below) says how long the last value held.
 SLOWLY_CHANGING_ROLES = frozenset(
-    {"state", "state_code", "downtime_reason", "alarm_code", "order_id", "lot_id"}
+    {"state", "state_code", "downtime_reason", "alarm_code", "order_id", "lot_id", "product"}
 )
 
 # -- Liveness of each machine's data path (docs/data-model.md, "Liveness") ----------------

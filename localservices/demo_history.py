@@ -18,20 +18,31 @@ same series and time) and tests can pin figures.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import functools
 import io
 import math
 import random
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from assessor.domain import BaselineDay, DateWindow, Factory, SupportProject
+from assessor.domain import BaselineDay, BaselineProduct, DateWindow, Factory, SupportProject
+from assessor.gains import line_ideal_time
 from assessor.kpi.calendar import local_days, planned_intervals
 from assessor.materialize import window_bounds
-from collector.simulator.machine import UINT32, Episode, MachineModel, MachineParams, Totals, summarize
+from collector.simulator.machine import (
+    UINT32,
+    Episode,
+    MachineModel,
+    MachineParams,
+    Regime,
+    Totals,
+    summarize,
+)
 from datacontract import MachineState
 
 Interval = tuple[float, float]
@@ -93,6 +104,17 @@ class MachinePlan:
     initial_total: int = 0
     initial_rejects: int = 0
     initial_energy_wh: int = 0
+    #: (epoch second, product id) of each product change, oldest first; the first holds
+    #: from any earlier time on. Empty: the machine reports no product.
+    products: tuple[tuple[float, str], ...] = ()
+    #: product id -> ideal cycle time on this machine, as the registry has it
+    product_times: tuple[tuple[str, float], ...] = ()
+
+    def product_at(self, t: float) -> str | None:
+        if not self.products:
+            return None
+        i = bisect_right([c for c, _ in self.products], t) - 1
+        return self.products[max(i, 0)][1]
 
 
 @dataclass(frozen=True)
@@ -135,9 +157,110 @@ def planned_by_day(factory: Factory, w: DateWindow) -> list[tuple[dt.date, list[
 # -- after: measured samples ----------------------------------------------------------
 
 
+# -- products and changeovers ----------------------------------------------------------
+
+#: the product schedule reaches this far past the after window: the feed's horizon
+PRODUCT_HORIZON_DAYS = 367
+#: a changeover takes the machine's setup time, at most this long
+CHANGEOVER_MAX_S = 900.0
+
+
+def _planned_midpoint(planned: Sequence[Interval]) -> float:
+    """The instant that halves the day's planned time."""
+    half = sum(hi - lo for lo, hi in planned) / 2
+    for lo, hi in planned:
+        if hi - lo >= half:
+            return float(math.floor(lo + half))
+        half -= hi - lo
+    return float(math.floor(planned[-1][1]))
+
+
+def product_schedule(factory: Factory, line: str, window: DateWindow) -> tuple[tuple[float, str], ...]:
+    """When ``line`` changes product, over ``window``: a line makes one product at a time,
+    changes at the middle of every worked day's planned time, and half the days starts
+    the day on another product than it ended the last one with. Changes fall a second
+    after a planned interval starts or inside one, so the machines are running and the
+    changeover (a setup) is what stops them."""
+    ids = line_products(factory, line)
+    if not ids:
+        return ()
+    out: list[tuple[float, str]] = []
+    last: str | None = None
+    for day, planned in planned_by_day(factory, window):
+        if not planned:
+            continue
+        rng = random.Random(f"{factory.id}/{line}/{day}")
+        first = last if last is not None and (rng.random() < 0.5 or len(ids) == 1) else rng.choice(ids)
+        if first != last:
+            out.append((float(math.ceil(planned[0][0])) + 1.0, first))
+        if len(ids) > 1:
+            second = rng.choice([p for p in ids if p != first])
+            out.append((_planned_midpoint(planned), second))
+            first = second
+        last = first
+    return tuple(out)
+
+
+def line_products(factory: Factory, line: str) -> list[str]:
+    """The products ``line`` makes: those whose ideal time on every machine of the line is
+    within half to twice the machine's own (a press does not make the CNC's parts), or
+    all the factory's products when fewer than two fit."""
+    machines = [m for m in factory.machines if m.line_id == line]
+    every = sorted(p.id for p in factory.products)
+    fits = [
+        pid
+        for pid in every
+        if machines
+        and all(0.5 <= factory.ideal_cycle_time(m, pid)[0] / m.ideal_cycle_time_s <= 2.0 for m in machines)
+    ]
+    return fits if len(fits) >= 2 else every
+
+
+def with_products(plan: FactoryPlan) -> FactoryPlan:
+    """``plan`` with each machine's product schedule (from the baseline to the feed's
+    horizon) and the products' ideal times on it from the registry entry."""
+    f = plan.factory
+    if not f.products:
+        return plan
+    window = DateWindow(plan.project.baseline.start, plan.after_end + dt.timedelta(days=PRODUCT_HORIZON_DAYS))
+    machines = {m.id: m for m in f.machines}
+    schedules = {line: product_schedule(f, line, window) for line in {m.line for m in plan.machines}}
+    out = []
+    for m in plan.machines:
+        registered = machines.get(m.machine)
+        if registered is None:
+            out.append(m)
+            continue
+        times = tuple((p.id, f.ideal_cycle_time(registered, p.id)[0]) for p in f.products)
+        out.append(dataclasses.replace(m, products=schedules[m.line], product_times=times))
+    return dataclasses.replace(plan, machines=tuple(out))
+
+
+def _regimes(m: MachinePlan, params: MachineParams) -> MachineParams | list[Regime]:
+    """``params`` with the current product's ideal cycle time; at each product change
+    a changeover: a short regime that makes a setup due at once (the model enters setup
+    after the unit in progress), then the product's own regime."""
+    if not m.products:
+        return params
+    times = dict(m.product_times)
+    out: list[Regime] = []
+    for i, (at, pid) in enumerate(m.products):
+        p = params.with_changes(ideal_cycle_time_s=times[pid])
+        if i > 0:
+            setup = p.with_changes(
+                setup_every_s=0.001,
+                setup_every_units=None,
+                setup_duration_s=min(p.setup_duration_s, CHANGEOVER_MAX_S),
+            )
+            out.append(Regime(at, setup))
+            at += 1.0
+        out.append(Regime(at, p))
+    return out
+
+
 def _model(m: MachinePlan, params: MachineParams, start_s: float) -> MachineModel:
     return MachineModel(
-        params,
+        _regimes(m, params),
         seed=m.seed,
         start_time_s=start_s,
         initial_total=m.initial_total,
@@ -227,15 +350,26 @@ def measured_samples(
         model.advance(s)
         model.drain_events()
         t, prev = s, s
+        # the product is stored on change, and again on the first sample of each planned
+        # interval, as a collector stores a slowly changing value after a pause
+        shown: list[str | None] = [None]
         while True:
             model.advance(t)
             if t > prev:
                 for at, ep in _changes(model, prev, t):
-                    yield at, _state_fields(m.signals, ep.state, ep.reason_code)
-            yield t, _full_fields(m, model, utc_offset_s)
+                    yield at, _with_product(m, at, _state_fields(m.signals, ep.state, ep.reason_code), shown)
+            yield t, _with_product(m, t, _full_fields(m, model, utc_offset_s), shown)
             if t >= e:
                 break
             prev, t = t, min(t + step_s, e)
+
+
+def _with_product(m: MachinePlan, t: float, fields: Fields, shown: list[str | None]) -> Fields:
+    product = m.product_at(t)
+    if product is not None and product != shown[0]:
+        fields["product"] = product
+        shown[0] = product
+    return fields
 
 
 def _escape_tag(value: str) -> str:
@@ -282,6 +416,15 @@ class _Day:
     units: float = 0.0
     rejects: float = 0.0
     energy_wh: int = 0
+    #: product -> [busy seconds, units, rejects] while it was current
+    products: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _pieces(m: MachinePlan, lo: float, hi: float) -> Iterator[tuple[float, float, str | None]]:
+    """[lo, hi) cut at the machine's product changes, with the product of each piece."""
+    cuts = [c for c, _ in m.products if lo < c < hi]
+    for a, b in zip([lo, *cuts], [*cuts, hi], strict=True):
+        yield a, b, m.product_at(a)
 
 
 def _machine_days(
@@ -301,12 +444,33 @@ def _machine_days(
             d.energy_wh += (model.snapshot().energy_wh - before) % UINT32
         episodes = [*model.drain_events(), model.current_episode()]
         for lo, hi in planned:
-            t = summarize(episodes, lo, hi)
-            d.busy_s += t.planned_busy_s
-            d.units += t.units
-            d.rejects += t.rejects
+            for a, b, product in _pieces(m, lo, hi):
+                t = summarize(episodes, a, b)
+                d.busy_s += t.planned_busy_s
+                d.units += t.units
+                d.rejects += t.rejects
+                if product is not None:
+                    acc = d.products.setdefault(product, [0.0, 0.0, 0.0])
+                    acc[0] += t.planned_busy_s
+                    acc[1] += t.units
+                    acc[2] += t.rejects
         out[day] = d
     return out
+
+
+def _day_products(worked: Sequence[tuple[MachinePlan, _Day]]) -> tuple[BaselineProduct, ...]:
+    """A line's day per product, counts written as people write them."""
+    sums: dict[str, list[float]] = {}
+    for _, d in worked:
+        for product, (_, units, rejects) in d.products.items():
+            acc = sums.setdefault(product, [0.0, 0.0])
+            acc[0] += units
+            acc[1] += rejects
+    out = []
+    for product, (units, rejects) in sorted(sums.items()):
+        produced = _written(units)
+        out.append(BaselineProduct(product, produced, min(produced, round(rejects))))
+    return tuple(out)
 
 
 def _written(units: float) -> int:
@@ -333,8 +497,14 @@ def manual_days(plan: FactoryPlan, window: DateWindow) -> list[BaselineDay]:
                 continue
             # a line's hours are the longest its machines were busy; its units are the sum
             hours = max(d.busy_s for _, d in worked) / 3600
-            produced = _written(sum(d.units for _, d in worked))
-            defects = min(produced, round(sum(d.rejects for _, d in worked)))
+            products = _day_products(worked)
+            if products:
+                # the log's totals are the sums of its product rows
+                produced = sum(p.produced for p in products)
+                defects = sum(p.defects for p in products)
+            else:
+                produced = _written(sum(d.units for _, d in worked))
+                defects = min(produced, round(sum(d.rejects for _, d in worked)))
             energy = round(sum(d.energy_wh for _, d in worked) / 1000) if plan.log_energy else None
             orders = random.Random(f"{f.id}/{line}/{day}")
             total = orders.randint(1, 4)
@@ -351,6 +521,7 @@ def manual_days(plan: FactoryPlan, window: DateWindow) -> list[BaselineDay]:
                     energy_kwh=energy,
                     orders_on_time=on_time,
                     orders_total=total,
+                    products=products,
                 )
             )
     return rows
@@ -377,28 +548,79 @@ def _number(v: float) -> str:
 
 def baseline_csv(rows: Iterable[BaselineDay], factory: Factory) -> bytes:
     """The log as "CSV UTF-8" from Excel: byte order mark, Korean headers, line names,
-    thousands separators in the counts."""
+    thousands separators in the counts. Rows with a product mix are written one row per
+    product (a 품목 column), each with its share of the day's hours, energy and orders;
+    not when ``factory`` (as the registry holds it) has no products, which could not read
+    that column."""
+    rows = list(rows)
+    per_product = bool(factory.products) and any(r.products for r in rows)
     names = {line.id: line.name or line.id for line in factory.lines}
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow([f"{factory.name} 생산일지"])
-    w.writerow(CSV_HEADER)
+    w.writerow((*CSV_HEADER[:2], "품목", *CSV_HEADER[2:]) if per_product else CSV_HEADER)
     for r in rows:
-        w.writerow(
-            [
+        for product, part in _product_rows(r, factory) if per_product else [(None, r)]:
+            cells = [
                 r.day.isoformat(),
                 names.get(r.line_id, r.line_id),
-                _number(r.hours_worked),
-                _number(r.workers),
-                f"{r.produced:,}",
-                f"{r.defects:,}",
-                "" if r.energy_kwh is None else _number(r.energy_kwh),
-                "" if r.orders_on_time is None else r.orders_on_time,
-                "" if r.orders_total is None else r.orders_total,
+                _number(part.hours_worked),
+                _number(part.workers),
+                f"{part.produced:,}",
+                f"{part.defects:,}",
+                "" if part.energy_kwh is None else _number(part.energy_kwh),
+                "" if part.orders_on_time is None else part.orders_on_time,
+                "" if part.orders_total is None else part.orders_total,
                 "",
             ]
-        )
+            w.writerow([*cells[:2], product, *cells[2:]] if per_product else cells)
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+
+
+def _split(total: float, weights: Sequence[float], unit: float) -> list[float]:
+    """``total`` in whole ``unit``s over ``weights`` (largest remainder): the parts add up
+    to ``total`` exactly, as the log's product rows add up to the day."""
+    steps = round(total / unit)
+    whole = sum(weights)
+    if whole <= 0:
+        weights, whole = [1.0] * len(weights), float(len(weights))
+    shares = [steps * x / whole for x in weights]
+    parts = [math.floor(x) for x in shares]
+    order = sorted(range(len(shares)), key=lambda i: parts[i] - shares[i])
+    for i in order[: steps - sum(parts)]:
+        parts[i] += 1
+    return [p * unit for p in parts]
+
+
+def _product_rows(r: BaselineDay, factory: Factory) -> list[tuple[str, BaselineDay]]:
+    """One log row per product of ``r``; hours, energy and orders are shared by each
+    product's standard time (ideal time x units), the time it took at the ideal rate."""
+    if not r.products:
+        raise ValueError(f"{r.day} {r.line_id}: a log with a product column needs every row's products")
+    weights = [(line_ideal_time(factory, r.line_id, p.product) or 1.0) * p.produced for p in r.products]
+    hours = _split(r.hours_worked, weights, 0.5)
+    energy = None if r.energy_kwh is None else _split(r.energy_kwh, weights, 1.0)
+    total = None if r.orders_total is None else _split(r.orders_total, weights, 1.0)
+    # shared by the rows' orders, so that no row has more on time than in total
+    on_time = None if r.orders_on_time is None or total is None else _split(r.orders_on_time, total, 1.0)
+    out = []
+    for i, p in enumerate(r.products):
+        out.append(
+            (
+                p.product,
+                dataclasses.replace(
+                    r,
+                    hours_worked=hours[i],
+                    produced=p.produced,
+                    defects=p.defects,
+                    energy_kwh=None if energy is None else energy[i],
+                    orders_on_time=None if on_time is None else int(on_time[i]),
+                    orders_total=None if total is None else int(total[i]),
+                    products=(p,),
+                ),
+            )
+        )
+    return out
 
 
 # -- ground truth ---------------------------------------------------------------------

@@ -126,7 +126,8 @@ def load_factory(
     baseline) and its measured "after" window; returns the number of points written."""
     f = plan.factory
     rows = manual_days(plan, plan.project.baseline)
-    data = baseline_csv(rows, f)
+    # the log is written for the registry entry it is imported against
+    data = baseline_csv(rows, store.factory(f.id) or f)
     name = f"{f.id}-생산일지.csv"
     (history_dir(var) / name).write_bytes(data)
     if rows:

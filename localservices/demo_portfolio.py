@@ -28,7 +28,8 @@ from collector.config.units import parse_duration
 from collector.simulator.config import load_simulator_config
 from collector.simulator.machine import Calendar, DailyWindow, MachineParams
 from collector.simulator.mqtt_publisher import load_mqtt_simulator_config
-from localservices.demo_history import FactoryPlan, MachinePlan, Signals
+from localservices.demo_history import FactoryPlan, MachinePlan, Signals, with_products
+from localservices.demo_registry import with_demo_products
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -600,7 +601,9 @@ def registry_factories(anchor: dt.date, history_days: int, count: int) -> list[F
         entries.append(entry)
     for p in PLANTS[: max(0, count - len(entries))]:
         entries.append({**_registry_entry(p), "support_projects": [_project(p.program, t, project_id)]})
-    return parse_registry(yaml.safe_dump({"factories": entries}, allow_unicode=True), "demo registry")
+    parsed = parse_registry(yaml.safe_dump({"factories": entries}, allow_unicode=True), "demo registry")
+    # several products per factory, with changeovers, so the pages show the product mix
+    return [with_demo_products(f) for f in parsed]
 
 
 def answers_of(factory_id: str) -> dict[str, int]:
@@ -681,12 +684,14 @@ def build_plans(anchor: dt.date, history_days: int, count: int) -> list[FactoryP
         at = day_start(f, t.baseline_start)
         p = plants.get(f.id)
         if p is None:
-            plans.append(FactoryPlan(f, _live_machines(f), t.after_end))
+            plans.append(with_products(FactoryPlan(f, _live_machines(f), t.after_end)))
             continue
         silent = None
         if p.silent_days_ago is not None:
             silent = day_start(f, anchor - dt.timedelta(days=p.silent_days_ago)) + 10.5 * 3600
         plans.append(
-            FactoryPlan(f, _plant_machines(p, f, at), t.after_end, silent, p.log_energy, p.on_time_before)
+            with_products(
+                FactoryPlan(f, _plant_machines(p, f, at), t.after_end, silent, p.log_energy, p.on_time_before)
+            )
         )
     return plans

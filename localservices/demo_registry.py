@@ -8,6 +8,7 @@ registry is gone, fresh tokens replace them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assessor.auth import Role, authenticate, create_token
-from assessor.domain import Factory
+from assessor.domain import Factory, Product
 from assessor.registry.store import RegistryStore
 
 TOKENS_FILE = "demo-tokens.txt"
@@ -23,6 +24,40 @@ _HEADER = (
     "# factorylens demo: API tokens. The registry keeps only their hashes, so this file is\n"
     "# the only copy. Delete it (and the registry) to get new ones.\n"
 )
+
+
+#: what every demo factory makes (docs/demo.md, "Products"): id, name, and the product's
+#: ideal cycle time as a multiple of each machine's own ideal cycle time (the registry's
+#: ``ideal_cycle_time`` of the machine), so one table fits a press at 5 s and an oven at 90 s
+DEMO_PRODUCTS: tuple[tuple[str, str, float], ...] = (
+    ("A-100", "브래킷", 0.8),
+    ("B-200", "하우징", 1.0),
+    ("C-300", "커버", 1.25),
+)
+
+
+def demo_products(factory: Factory) -> tuple[Product, ...]:
+    """DEMO_PRODUCTS as registry products of ``factory``: each product's time on each
+    machine is written out (``machines:`` in the YAML), its default is the factor times
+    the factory's slowest machine."""
+    slowest = max((m.ideal_cycle_time_s for m in factory.machines), default=1.0)
+    return tuple(
+        Product(
+            pid,
+            round(slowest * factor, 3),
+            name,
+            {m.id: round(m.ideal_cycle_time_s * factor, 3) for m in factory.machines},
+        )
+        for pid, name, factor in DEMO_PRODUCTS
+    )
+
+
+def with_demo_products(factory: Factory) -> Factory:
+    """``factory`` with DEMO_PRODUCTS when its registry entry names no products; a YAML
+    that lists its own products keeps them (and the history times units by them)."""
+    if factory.products:
+        return factory
+    return dataclasses.replace(factory, products=demo_products(factory))
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,9 @@ class Totals:
     #: units whose counting interval lay in unknown planned time: made while no one could
     #: tell whether the machine ran, so in no ratio; NOT part of total_count
     unattributed_count: int = 0
+    #: standard time produced: sum over products of ideal_time(P, machine) x good units(P)
+    #: (docs/kpi-method.md, "Products"); the numerator of standard hours per hour worked
+    standard_s: float = 0.0
 
     @property
     def known_s(self) -> float:

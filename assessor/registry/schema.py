@@ -8,7 +8,7 @@ reads back exactly as it was imported.
 from __future__ import annotations
 
 #: Bump when the DDL changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 DDL_V1 = """
 CREATE TABLE schema_version (
@@ -140,4 +140,27 @@ MIGRATIONS: dict[int, str] = {
     provisioned_at TEXT NOT NULL,
     revoked_at TEXT
 );""",
+    # what a factory makes, with its ideal cycle time, and the machines where that product
+    # has an ideal time of its own (docs/registry.md, "products[]"); machine_id names a
+    # machine of the factory on any line, so it has no foreign key to machines
+    5: """CREATE TABLE products (
+    factory_id         TEXT NOT NULL REFERENCES factories (id) ON DELETE CASCADE,
+    id                 TEXT NOT NULL,
+    name               TEXT NOT NULL DEFAULT '',
+    ideal_cycle_time_s REAL NOT NULL CHECK (ideal_cycle_time_s > 0),
+    position           INTEGER NOT NULL,
+    PRIMARY KEY (factory_id, id)
+);
+CREATE TABLE product_machine_times (
+    factory_id         TEXT NOT NULL,
+    product_id         TEXT NOT NULL,
+    machine_id         TEXT NOT NULL,
+    ideal_cycle_time_s REAL NOT NULL CHECK (ideal_cycle_time_s > 0),
+    position           INTEGER NOT NULL,
+    PRIMARY KEY (factory_id, product_id, machine_id),
+    FOREIGN KEY (factory_id, product_id) REFERENCES products (factory_id, id) ON DELETE CASCADE
+);""",
+    # a manual log row's production per product, as JSON [[product, produced, defects], ...];
+    # NULL: the log had no product column (docs/registry.md, "Baseline logs")
+    6: "ALTER TABLE baseline_days ADD COLUMN products TEXT;",
 }

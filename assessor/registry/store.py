@@ -20,12 +20,14 @@ from types import TracebackType
 from assessor.auth import Role, TokenRecord
 from assessor.domain import (
     BaselineDay,
+    BaselineProduct,
     BreakRule,
     DateWindow,
     EdgeStorage,
     Factory,
     Line,
     Machine,
+    Product,
     Program,
     ShiftCalendar,
     ShiftRule,
@@ -182,7 +184,16 @@ class RegistryStore:
             "small_stop_s = excluded.small_stop_s",
             (f.id, f.name, f.region, f.employees, f.calendar.timezone, f.small_stop_s),
         )
-        for table in ("machines", "lines", "shift_rules", "break_rules", "holidays", "support_projects"):
+        for table in (
+            "product_machine_times",
+            "products",
+            "machines",
+            "lines",
+            "shift_rules",
+            "break_rules",
+            "holidays",
+            "support_projects",
+        ):
             db.execute(f"DELETE FROM {table} WHERE factory_id = ?", (f.id,))
         for lpos, line in enumerate(f.lines):
             db.execute(
@@ -198,6 +209,7 @@ class RegistryStore:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (f.id, line.id, m.id, m.name, m.ideal_cycle_time_s, mpos, int(m.line_output)),
                 )
+        RegistryStore._write_products(db, f)
         cal = f.calendar
         for pos, s in enumerate(cal.shifts):
             db.execute(
@@ -232,6 +244,44 @@ class RegistryStore:
                     pos,
                 ),
             )
+
+    @staticmethod
+    def _write_products(db: sqlite3.Connection, f: Factory) -> None:
+        ids = [p.id for p in f.products]
+        if len(set(ids)) != len(ids):
+            repeats = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"product ids repeat in factory {f.id!r}: {repeats}")
+        for pos, p in enumerate(f.products):
+            db.execute(
+                "INSERT INTO products (factory_id, id, name, ideal_cycle_time_s, position) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (f.id, p.id, p.name, p.ideal_cycle_time_s, pos),
+            )
+            db.executemany(
+                "INSERT INTO product_machine_times "
+                "(factory_id, product_id, machine_id, ideal_cycle_time_s, position) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (f.id, p.id, machine_id, seconds, mpos)
+                    for mpos, (machine_id, seconds) in enumerate(p.machine_times.items())
+                ],
+            )
+
+    @staticmethod
+    def _read_products(db: sqlite3.Connection, factory_id: str) -> tuple[Product, ...]:
+        times: dict[str, dict[str, float]] = {}
+        for pid, mid, seconds in db.execute(
+            "SELECT product_id, machine_id, ideal_cycle_time_s FROM product_machine_times "
+            "WHERE factory_id = ? ORDER BY product_id, position",
+            (factory_id,),
+        ):
+            times.setdefault(pid, {})[mid] = seconds
+        return tuple(
+            Product(pid, seconds, name, times.get(pid, {}))
+            for pid, name, seconds in db.execute(
+                "SELECT id, name, ideal_cycle_time_s FROM products WHERE factory_id = ? ORDER BY position",
+                (factory_id,),
+            )
+        )
 
     def factory(self, factory_id: str) -> Factory | None:
         with self._transaction() as db:
@@ -318,6 +368,7 @@ class RegistryStore:
             lines=lines,
             support_projects=tuple(projects),
             small_stop_s=small_stop_s,
+            products=RegistryStore._read_products(db, factory_id),
             raw_database=storage[0] if storage else None,
         )
 
@@ -484,8 +535,8 @@ class RegistryStore:
             ).rowcount
             db.executemany(
                 "INSERT INTO baseline_days (factory_id, day, line_id, hours_worked, workers, produced, "
-                "defects, energy_kwh, orders_on_time, orders_total, source_name, imported_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "defects, energy_kwh, orders_on_time, orders_total, source_name, imported_at, products) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         factory_id,
@@ -500,6 +551,7 @@ class RegistryStore:
                         r.orders_total,
                         source_name,
                         stamp,
+                        _products_json(r.products),
                     )
                     for r in rows
                 ],
@@ -512,7 +564,7 @@ class RegistryStore:
         """The factory's manual daily log from ``start`` to ``end`` (both included), by day then line."""
         sql = (
             "SELECT day, line_id, hours_worked, workers, produced, defects, energy_kwh, orders_on_time, "
-            "orders_total FROM baseline_days WHERE factory_id = ?"
+            "orders_total, products FROM baseline_days WHERE factory_id = ?"
         )
         params: list[object] = [factory_id]
         if start is not None:
@@ -535,8 +587,21 @@ class RegistryStore:
                     energy_kwh=energy,
                     orders_on_time=on_time,
                     orders_total=total,
+                    products=_products_from_json(products),
                 )
-                for day, line_id, hours, workers, produced, defects, energy, on_time, total in db.execute(
-                    sql, params
+                for day, line_id, hours, workers, produced, defects, energy, on_time, total, products in (
+                    db.execute(sql, params)
                 )
             ]
+
+
+def _products_json(products: Sequence[BaselineProduct]) -> str | None:
+    if not products:
+        return None
+    return json.dumps([[p.product, p.produced, p.defects] for p in products], ensure_ascii=False)
+
+
+def _products_from_json(text: str | None) -> tuple[BaselineProduct, ...]:
+    if not text:
+        return ()
+    return tuple(BaselineProduct(str(p), int(n), int(d)) for p, n, d in json.loads(text))

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from assessor.csv_cells import safe_row
-from assessor.gains import GAIN_KPIS, KPI_DIRECTIONS, KpiGain
+from assessor.gains import FACTORY_GAIN_KPIS, GAIN_KPIS, KPI_DIRECTIONS, KpiGain
 from assessor.labels import DISPLAY_TZ, Lang, kpi_flag, kpi_name, pick, source_name, tier_name
 from assessor.report.data import FactoryReportData, PortfolioReportData
 from assessor.report.text import tr
@@ -165,7 +165,7 @@ def factory_csv(data: FactoryReportData, lang: Lang) -> bytes:
             "after_start": g.after.start.isoformat(),
             "after_end": g.after.end.isoformat(),
         }
-    kpis = [x.kpi for x in g.gains] if g is not None else [*GAIN_KPIS, "oee"]
+    kpis = [x.kpi for x in g.gains] if g is not None else [*FACTORY_GAIN_KPIS, "oee"]
     rows = []
     for kpi in kpis:
         direction = KPI_DIRECTIONS[kpi].value

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from assessor import labels
 from assessor.domain import Factory
-from assessor.gains import GAIN_KPIS
+from assessor.gains import FACTORY_GAIN_KPIS
 from assessor.influx_client import InfluxError
 from assessor.kpi.calendar import planned_intervals
 from assessor.labels import Lang
@@ -258,7 +258,7 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
         "assessment": assessment,
         "gates": gate_rows(assessment, lang),
         "gain_tables": gain_tables(reports, lang),
-        "gain_kpis": GAIN_KPIS,
+        "gain_kpis": FACTORY_GAIN_KPIS,
     }
 
 

@@ -11,7 +11,17 @@ from typing import Any
 
 import yaml
 
-from assessor.domain import BreakRule, DateWindow, Factory, ShiftRule, SupportProject, Weekday
+from assessor.domain import (
+    BreakRule,
+    DateWindow,
+    Factory,
+    Machine,
+    Product,
+    ShiftRule,
+    SupportProject,
+    Weekday,
+)
+from assessor.registry.units import parse_duration
 
 _ORDER = [d.value for d in Weekday]
 
@@ -66,8 +76,30 @@ def _project(p: SupportProject) -> dict[str, Any]:
 
 
 def _cycle(seconds: float) -> str:
-    # "1.5s" survives a round trip exactly where a float's repr might not read nicely
-    return f"{seconds:g}s" if seconds >= 1 or seconds == 0 else f"{seconds * 1000:g}ms"
+    # "1.5s" reads nicely; the repr is the fallback for a time such as 37.333333333333336
+    # that six digits would round (the editor must save what is stored, unchanged)
+    nice = f"{seconds:g}s" if seconds >= 1 or seconds == 0 else f"{seconds * 1000:g}ms"
+    return nice if parse_duration(nice) == seconds else f"{seconds!r}s"
+
+
+def _machine(m: Machine) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": m.id}
+    if m.name:
+        out["name"] = m.name
+    out["ideal_cycle_time"] = _cycle(m.ideal_cycle_time_s)
+    if m.line_output:
+        out["line_output"] = True
+    return out
+
+
+def _product(p: Product) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": p.id}
+    if p.name:
+        out["name"] = p.name
+    out["ideal_cycle_time"] = _cycle(p.ideal_cycle_time_s)
+    if p.machine_times:
+        out["machines"] = {mid: _cycle(seconds) for mid, seconds in p.machine_times.items()}
+    return out
 
 
 def factory_dict(f: Factory) -> dict[str, Any]:
@@ -88,18 +120,13 @@ def factory_dict(f: Factory) -> dict[str, Any]:
         cal["holidays"] = _Inline(sorted(f.calendar.holidays))
     if cal:
         out["calendar"] = cal
+    if f.products:
+        out["products"] = [_product(p) for p in f.products]
     out["lines"] = [
         {
             "id": ln.id,
             **({"name": ln.name} if ln.name else {}),
-            "machines": [
-                {
-                    "id": m.id,
-                    **({"name": m.name} if m.name else {}),
-                    "ideal_cycle_time": _cycle(m.ideal_cycle_time_s),
-                }
-                for m in ln.machines
-            ],
+            "machines": [_machine(m) for m in ln.machines],
         }
         for ln in f.lines
     ]

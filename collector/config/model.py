@@ -177,6 +177,8 @@ class RegisterConfig(_Strict):
     type: Annotated[DataType, _choice(DataType, "type")] | None = None
     role: str | None = None
     states: dict[int, str] | None = None
+    #: role product: program or recipe number -> product id (as the registry names it)
+    products: dict[int, str] | None = None
     scale: float | None = None
     offset: float | None = None
     unit: str | None = None
@@ -238,6 +240,7 @@ class RegisterConfig(_Strict):
                 raise ValueError(f"states need an integer type, not {t.value}")
             if self.scale is not None or self.offset is not None:
                 raise ValueError("states and scale/offset exclude each other")
+        self._check_products(t)
         if self.role == "state":
             if not self.states:
                 raise ValueError("role state needs a 'states' map from code to canonical state")
@@ -253,11 +256,32 @@ class RegisterConfig(_Strict):
             if want is FieldType.INTEGER and have is not FieldType.INTEGER:
                 raise ValueError(f"role {self.role} needs an integer value, this gives {have}")
             if want is FieldType.STRING and have is not FieldType.STRING:
-                raise ValueError(f"role {self.role} needs text (string type or states map)")
+                maps = "products map" if self.role == "product" else "states map"
+                raise ValueError(f"role {self.role} needs text (string type or {maps})")
             if want is FieldType.FLOAT and have not in (FieldType.FLOAT, FieldType.INTEGER):
                 raise ValueError(f"role {self.role} needs a number, this gives {have}")
         self._check_store()
         return self
+
+    def _check_products(self, t: DataType) -> None:
+        # messages start with the key so that the loader reports e.g. registers[3].products
+        if self.role == "product" and self.states is not None:
+            raise ValueError("states: role product maps program numbers with 'products:', not 'states:'")
+        if self.products is None:
+            return
+        if self.role != "product":
+            raise ValueError("products: only for role product (a program or recipe number)")
+        if t not in INTEGER_TYPES:
+            raise ValueError(f"products: a program number needs an integer type, not {t.value}")
+        if self.scale is not None or self.offset is not None:
+            raise ValueError("products: a program number takes no scale/offset")
+        if not self.products:
+            raise ValueError("products: the map is empty")
+        for code, product in self.products.items():
+            if not product or product != product.strip():
+                raise ValueError(
+                    f"products: code {code}: product id {product!r} is empty or has surrounding spaces"
+                )
 
     def _check_store(self) -> None:
         # messages start with the key so that the loader reports e.g. registers[2].deadband
@@ -301,7 +325,7 @@ class RegisterConfig(_Strict):
         t = self.value_type
         if t in (DataType.BOOL, DataType.BIT):
             return FieldType.BOOLEAN
-        if t is DataType.STRING or self.states is not None:
+        if t is DataType.STRING or self.states is not None or self.products is not None:
             return FieldType.STRING
         if t in FLOAT_TYPES or self.scale is not None or self.offset is not None:
             return FieldType.FLOAT

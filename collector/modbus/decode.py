@@ -35,6 +35,7 @@ Byte order
     ``length`` registers, two characters each. ``BADC`` and ``DCBA`` swap the two bytes of
     every register; word order does not apply to text. The text ends at the first NUL byte
     and is decoded with the register's ``encoding``; undecodable bytes become U+FFFD.
+    Trailing spaces are padding too and are stripped (``"A-100   "`` is ``A-100``).
 
 ``float16`` / ``float32`` / ``float64``
     IEEE 754 half, single and double precision.
@@ -49,6 +50,10 @@ Byte order
     stored as its decimal text, except for the ``state`` role, which stores ``unknown``. A
     register with the ``state`` role writes two fields: ``state`` (the name) and
     ``state_code`` (the raw code).
+
+``products``
+    The same for the ``product`` role: a program or recipe number mapped to the product
+    id. An unknown number is stored as its decimal text, so the assessor can name it.
 
 Values that cannot be stored
     InfluxDB cannot store NaN or infinities, nor integers outside the signed 64-bit range
@@ -130,7 +135,8 @@ def _string_reader(reg: RegisterConfig, order: ByteOrder, offset: int) -> tuple[
 
     def read(wire: bytes, swapped: bytes, values: Sequence[Any]) -> str:
         raw = (swapped if order.bytes_swapped else wire)[first:last]
-        return raw.split(b"\0", 1)[0].decode(encoding, errors="replace")
+        # PLCs pad fixed-length text with NULs or spaces; an id never ends in a space
+        return raw.split(b"\0", 1)[0].decode(encoding, errors="replace").rstrip(" ")
 
     return read, order.bytes_swapped
 
@@ -163,7 +169,7 @@ def _step(reg: RegisterConfig, read: Reader) -> Step:
     """Wrap a reader with what turns its raw value into the stored field(s)."""
     key, name = reg.field_key, reg.name
     t = reg.value_type
-    if reg.states is not None:
+    if reg.states is not None or reg.products is not None:
         return _states_step(reg, read)
     if reg.scale is not None or reg.offset is not None:
         scale = 1.0 if reg.scale is None else reg.scale
@@ -222,7 +228,7 @@ def _step(reg: RegisterConfig, read: Reader) -> Step:
 
 
 def _states_step(reg: RegisterConfig, read: Reader) -> Step:
-    states = dict(reg.states or {})
+    states = dict(reg.states if reg.states is not None else reg.products or {})
     name = reg.name
     if reg.role == "state":
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -133,21 +133,27 @@ def as_text(value: Any) -> str:
     raise TypeError(f"not a scalar: {value!r}")
 
 
-def _state_keys(value: object) -> object:
-    if not isinstance(value, dict):
-        return value
-    out: dict[object, object] = {}
-    for key in value:
-        if isinstance(key, bool) or key is None:
-            raise ValueError(
-                f"states key {key!r}: YAML reads yes/no/on/off/true/false/null as special values; "
-                'quote the key ("ON") to match text'
-            )
-        out[as_text(key) if isinstance(key, int | float) else key] = value[key]
-    return out
+def _code_keys(what: str) -> Callable[[object], object]:
+    """Keys of a ``states`` or ``products`` map as the text a raw value is compared as."""
+
+    def keys(value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        out: dict[object, object] = {}
+        for key in value:
+            if isinstance(key, bool) or key is None:
+                raise ValueError(
+                    f"{what} key {key!r}: YAML reads yes/no/on/off/true/false/null as special values; "
+                    'quote the key ("ON") to match text'
+                )
+            out[as_text(key) if isinstance(key, int | float) else key] = value[key]
+        return out
+
+    return keys
 
 
-States = Annotated[dict[str, str], BeforeValidator(_state_keys)]
+States = Annotated[dict[str, str], BeforeValidator(_code_keys("states"))]
+Products = Annotated[dict[str, str], BeforeValidator(_code_keys("products"))]
 
 
 # --- names -------------------------------------------------------------------------------
@@ -286,8 +292,37 @@ def _check_role(value: str | None) -> str | None:
     return value
 
 
-def _value_spec_problem(role: str | None, type_: str | None, states: dict[str, str] | None) -> str | None:
-    """Why role, type and states do not fit together, or None."""
+def _products_problem(
+    role: str | None, states: dict[str, str] | None, products: dict[str, str] | None
+) -> str | None:
+    """Why a ``products`` map (program or recipe number -> product id) does not fit, or None."""
+    if role == "product" and states is not None:
+        return "states: role product maps codes with 'products:', not 'states:'"
+    if products is None:
+        return None
+    if role != "product":
+        return "products: only for role product (a program or recipe number)"
+    for code, product in products.items():
+        if not product or product != product.strip():
+            return f"products: code {code}: product id {product!r} is empty or has surrounding spaces"
+    return None
+
+
+def _value_spec_problem(
+    role: str | None,
+    type_: str | None,
+    states: dict[str, str] | None,
+    products: dict[str, str] | None = None,
+) -> str | None:
+    """Why role, type and states (or products) do not fit together, or None."""
+    if problem := _products_problem(role, states, products):
+        return problem
+    if products is not None:
+        if not products:
+            return "products: the map is empty"
+        if type_ not in (None, "string"):
+            return f"products: the map gives text: type must be string or left out, not {type_}"
+        states = products
     if states is not None:
         if not states:
             return "states: the map is empty"
@@ -354,6 +389,8 @@ class FieldConfig(_Strict):
     role: str | None = None
     type: Annotated[str, _one_of(VALUE_TYPES, "type")] | None = None
     states: States | None = None
+    #: role product: program or recipe number -> product id
+    products: Products | None = None
     #: a message without this value is stored without it, instead of being refused
     optional: bool = False
 
@@ -364,14 +401,19 @@ class FieldConfig(_Strict):
 
     @model_validator(mode="after")
     def _fits(self) -> FieldConfig:
-        problem = _value_spec_problem(self.role, self.type, self.states)
+        problem = _value_spec_problem(self.role, self.type, self.states, self.products)
         if problem:
             raise ValueError(problem)
         return self
 
     @property
+    def code_map(self) -> dict[str, str] | None:
+        """Raw value (as text) -> stored text: the states map, or the products map."""
+        return self.states if self.states is not None else self.products
+
+    @property
     def field_type(self) -> FieldType | None:
-        return stored_type(self.role, self.type, self.states)
+        return stored_type(self.role, self.type, self.code_map)
 
 
 class SubscriptionConfig(_Strict):
@@ -392,6 +434,7 @@ class SubscriptionConfig(_Strict):
     role: str | None = None
     type: Annotated[str, _one_of(VALUE_TYPES, "type")] | None = None
     states: States | None = None
+    products: Products | None = None
     #: a machine that sends nothing for this long is declared silent; None: never
     #: (default per format: DEFAULT_MAX_SILENCE)
     max_silence: OptionalDuration = None
@@ -446,7 +489,7 @@ class SubscriptionConfig(_Strict):
         return self
 
     def _check_status_format(self) -> None:
-        for key in ("fields", "timestamp", "include_unmapped", "field", "role", "type", "states"):
+        for key in ("fields", "timestamp", "include_unmapped", "field", "role", "type", "states", "products"):
             if getattr(self, key):
                 raise ValueError(f"{key}: format status stores no data, only online/offline")
         both = sorted(set(self.online_words) & set(self.offline_words))
@@ -455,7 +498,9 @@ class SubscriptionConfig(_Strict):
 
     def _check_value_format(self, levels: Sequence[str]) -> None:
         if self.fields:
-            raise ValueError("fields: format value carries one value: use field (or role), type, states")
+            raise ValueError(
+                "fields: format value carries one value: use field (or role), type, states or products"
+            )
         if self.timestamp is not None:
             raise ValueError("timestamp: format value has no payload fields; arrival time is used")
         if self.include_unmapped:
@@ -469,12 +514,17 @@ class SubscriptionConfig(_Strict):
                 raise ValueError(f"field: {exc}") from None
             if is_literal(parts) and (problem := plain_field_problem("".join(parts))):  # type: ignore[arg-type]
                 raise ValueError(f"field: {problem}")
-        problem = _value_spec_problem(self.role, self.type, self.states)
+        problem = _value_spec_problem(self.role, self.type, self.states, self.products)
         if problem:
             raise ValueError(problem)
 
+    @property
+    def code_map(self) -> dict[str, str] | None:
+        """Format value: raw payload (as text) -> stored text, from states or products."""
+        return self.states if self.states is not None else self.products
+
     def _check_fields(self) -> None:
-        for key in ("field", "role", "type", "states"):
+        for key in ("field", "role", "type", "states", "products"):
             if getattr(self, key) is not None:
                 raise ValueError(f"{key}: only for format value; list fields under 'fields'")
         if self.format == "sparkplug_b":

@@ -332,7 +332,7 @@ class SubscriptionMapper:
             if sub.field is not None:
                 self._value_name = parse_template(sub.field)
             self._value = _Field(
-                key, "payload", None, role=sub.role, type_=sub.type, states=sub.states, optional=False
+                key, "payload", None, role=sub.role, type_=sub.type, states=sub.code_map, optional=False
             )
         else:
             for name, spec in sub.fields.items():
@@ -349,7 +349,7 @@ class SubscriptionMapper:
                         path,
                         role=spec.role,
                         type_=spec.type,
-                        states=spec.states,
+                        states=spec.code_map,
                         optional=spec.optional,
                     )
                 )
@@ -559,7 +559,7 @@ class SubscriptionMapper:
         else:
             name = spec.key
         # with type string the text is kept as sent: "007" must not become "7"
-        plain_text = self.sub.type == "string" and self.sub.states is None
+        plain_text = self.sub.type == "string" and self.sub.code_map is None
         raw = value_text if plain_text else _scalar_from_text(value_text)
         try:
             pairs = spec.values(raw, value_text)

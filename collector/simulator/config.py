@@ -28,6 +28,7 @@ from collector.simulator.machine import (
     DailyWindow,
     MachineModel,
     MachineParams,
+    ProductRun,
 )
 from collector.simulator.register_map import U16_MAX
 
@@ -117,6 +118,28 @@ class CalendarSpec(_Strict):
         )
 
 
+class ProductSpec(_Strict):
+    """One product of a machine's schedule (``products:``), made in turn with a changeover
+    between runs."""
+
+    #: the program number register's value while this product is set up and made
+    code: int = Field(ge=1, le=65535)
+    id: str = Field(min_length=1)
+    ideal_cycle_time: Duration
+    #: units per run; default: the machine's setup_every_units (setup_every applies too)
+    units: int | None = Field(None, ge=1)
+
+    @field_validator("ideal_cycle_time")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("ideal_cycle_time must be positive")
+        return v
+
+    def run(self) -> ProductRun:
+        return ProductRun(self.code, self.id, self.ideal_cycle_time, self.units)
+
+
 class ParamsSpec(_Strict):
     """Machine parameters; every key is optional and overrides the level above."""
 
@@ -145,6 +168,8 @@ class ParamsSpec(_Strict):
     running_c: float | None = None
     thermal_time_constant: Duration | None = None
     calendar: CalendarSpec | None = None
+    #: product schedule: the machine makes these in turn, with a changeover between runs
+    products: list[ProductSpec] | None = None
 
     @field_validator("fault_reasons")
     @classmethod
@@ -195,6 +220,8 @@ class ParamsSpec(_Strict):
         put("thermal_tau_s", self.thermal_time_constant)
         if self.calendar is not None:
             changes["calendar"] = self.calendar.calendar(utc_offset_s)
+        if self.products is not None:
+            changes["products"] = tuple(p.run() for p in self.products)
         return base.with_changes(**changes)
 
 
@@ -311,7 +338,7 @@ class SimulatorConfig(SimulationSettings):
                 regimes = [self.params_of(m)] + ([self.after_of(m)] if m.after else [])
             except ValueError as exc:
                 raise ValueError(f"machines[{i}]: {exc}") from None
-            for p in regimes:
+            for p in (r.for_product(i) for r in regimes for i in range(max(1, len(r.products)))):
                 # the cycle registers are uint16 milliseconds
                 if p.cycle_ms > U16_MAX:
                     raise ValueError(

@@ -174,6 +174,33 @@ class Calendar:
 
 
 @dataclass(frozen=True)
+class ProductRun:
+    """One product of a machine's schedule. The machine makes the products in turn, with a
+    changeover (state ``setup``) between two runs; the program number register shows
+    ``code`` from the start of the changeover to the product's run, so setup time belongs
+    to the incoming product."""
+
+    #: program (recipe) number the PLC shows; 0 means no schedule
+    code: int
+    #: product id as the registry names it
+    id: str
+    ideal_cycle_time_s: float
+    #: units per run before the next changeover; None: the machine's setup_every_units
+    #: (and setup_every, which applies either way)
+    units: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.code <= 0xFFFF:
+            raise ValueError(f"product {self.id!r}: code must be 1-65535, got {self.code}")
+        if not self.id or self.id != self.id.strip():
+            raise ValueError(f"product id {self.id!r} is empty or has surrounding spaces")
+        if self.ideal_cycle_time_s <= 0:
+            raise ValueError(f"product {self.id!r}: ideal cycle time must be positive")
+        if self.units is not None and self.units < 1:
+            raise ValueError(f"product {self.id!r}: units must be at least 1")
+
+
+@dataclass(frozen=True)
 class MachineParams:
     """How one machine behaves. Times in seconds, power in kW, temperatures in degC."""
 
@@ -209,6 +236,8 @@ class MachineParams:
     #: time constant of warming up and cooling down
     thermal_tau_s: float = 1800.0
     calendar: Calendar = field(default_factory=Calendar)
+    #: product schedule, made in turn (empty: one unnamed product at ideal_cycle_time_s)
+    products: tuple[ProductRun, ...] = ()
 
     def __post_init__(self) -> None:
         if self.ideal_cycle_time_s <= 0 or self.speed_factor <= 0:
@@ -234,6 +263,30 @@ class MachineParams:
             raise ValueError("power must not be negative")
         if not self.fault_reasons or any(w <= 0 for _, w in self.fault_reasons):
             raise ValueError("fault_reasons needs at least one code with a positive weight")
+        self._check_products()
+
+    def _check_products(self) -> None:
+        products = self.products
+        for what in ("code", "id"):
+            seen = [getattr(p, what) for p in products]
+            if len(set(seen)) != len(seen):
+                raise ValueError(f"products: a product {what} repeats")
+        ends = self.setup_every_units is not None or self.setup_every_s is not None
+        if len(products) > 1 and not ends and any(p.units is None for p in products):
+            raise ValueError(
+                "products: a schedule needs run lengths: units per product, or setup_every_units "
+                "or setup_every"
+            )
+
+    def for_product(self, index: int) -> MachineParams:
+        """These parameters while product ``index`` (modulo the schedule) is made."""
+        if not self.products:
+            return self
+        p = self.products[index % len(self.products)]
+        units = self.setup_every_units if p.units is None else p.units
+        if p.ideal_cycle_time_s == self.ideal_cycle_time_s and units == self.setup_every_units:
+            return self
+        return replace(self, ideal_cycle_time_s=p.ideal_cycle_time_s, setup_every_units=units)
 
     @property
     def cycle_ms(self) -> int:
@@ -276,6 +329,9 @@ class MachineSnapshot:
     ideal_cycle_ms: int
     temperature_x10: int
     door_open: bool
+    #: program number of the current product (0: no schedule) and its id ("" then)
+    product_code: int = 0
+    product: str = ""
 
     @property
     def good(self) -> int:
@@ -306,6 +362,8 @@ class Episode:
     rejects: int
     #: ideal cycle time in force (units x this = ideal production time)
     ideal_cycle_time_s: float
+    #: the product current during the episode ("" without a schedule)
+    product: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -437,6 +495,8 @@ class MachineModel:
                 raise ValueError("'after' needs 'switch_at_s'")
             regimes = sorted([*regimes, (_ms(switch_at_s), after)], key=lambda r: r[0])
         self._regimes = regimes
+        #: position in the product schedule; it advances at each changeover
+        self._product_index = 0
         self.seed = seed
         self.keep_events = keep_events
         self.events: list[Episode] = []
@@ -459,7 +519,7 @@ class MachineModel:
         self._regime_index = 0
         while self._regime_index + 1 < len(self._regimes) and self._regimes[self._regime_index + 1][0] <= t0:
             self._regime_index += 1
-        self._p = self._regimes[self._regime_index][1]
+        self._p = self._regimes[self._regime_index][1].for_product(0)
         self._next_regime = self._next_regime_ms()
 
         # unbounded counters; the snapshot wraps them
@@ -548,6 +608,8 @@ class MachineModel:
             self._ideal_cycle_ms,
             round((self._target_c + (self._temp - self._target_c) * exp(-dt / self._tau_ms)) * 10),
             self._door_open,
+            self._product_code,
+            self._product_id,
         )
 
     def history(
@@ -586,6 +648,7 @@ class MachineModel:
             units,
             self._rejected - self._ep_rejects,
             self._p.ideal_cycle_time_s,
+            self._product_id,
         )
 
     # ------------------------------------------------------------------ internals
@@ -610,6 +673,11 @@ class MachineModel:
         self._tau_ms = p.thermal_tau_s * 1000
         self._ideal_cycle_ms = p.ideal_cycle_ms
         self._door_open = state is MachineState.SETUP or state is MachineState.FAULT
+        if p.products:
+            product = p.products[self._product_index % len(p.products)]
+            self._product_code, self._product_id = product.code, product.id
+        else:
+            self._product_code, self._product_id = 0, ""
 
     def _power_w(self, state: MachineState) -> int:
         p = self._p
@@ -655,6 +723,7 @@ class MachineModel:
                     self._produced - self._ep_units,
                     self._rejected - self._ep_rejects,
                     self._p.ideal_cycle_time_s,
+                    self._product_id,
                 )
             )
         self._ep_start = t
@@ -686,8 +755,19 @@ class MachineModel:
             self._units_since_setup = 0
             self._run_ms_since_setup = 0
             self._enter(t, MachineState.SETUP, REASON_CHANGEOVER, t + max(1, _ms(dur)))
+            self._next_product()
         else:
             self._enter(t, MachineState.RUNNING, REASON_NONE)
+
+    def _next_product(self) -> None:
+        """A changeover begins: the next product of the schedule is set up. Called after the
+        run's episode was closed, so that episode keeps the outgoing product."""
+        base = self._regimes[self._regime_index][1]
+        if len(base.products) < 2:
+            return
+        self._product_index = (self._product_index + 1) % len(base.products)
+        self._p = base.for_product(self._product_index)
+        self._cache_state()
 
     def _start_run(self, t: int) -> None:
         # a new run starts a fresh cycle: the unit in progress at a stop was abandoned
@@ -769,7 +849,7 @@ class MachineModel:
         # then sum exactly)
         self._close_episode(t)
         self._regime_index += 1
-        self._p = self._regimes[self._regime_index][1]
+        self._p = self._regimes[self._regime_index][1].for_product(self._product_index)
         self._next_regime = self._next_regime_ms()
         self._draw_clocks()
         self._cache_state()

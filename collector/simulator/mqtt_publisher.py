@@ -18,7 +18,8 @@ collector's ``states`` map turns into canonical states; see configs/collector-de
 A machine with ``report: sparkplug_b`` is instead a device of one Sparkplug B edge node
 (``sparkplug: {group, node}``) that reports by exception: NBIRTH/DBIRTH with every metric
 on each connect, then a DDATA only with what changed, checked every ``interval``; the
-node's last will is its NDEATH (collector/simulator/sparkplug_node.py).
+node's last will is its NDEATH (collector/simulator/sparkplug_node.py). A device with a
+product schedule (``products:``) also reports the string metric ``product``.
 """
 
 from __future__ import annotations
@@ -142,13 +143,16 @@ def payload(snap: MachineSnapshot) -> dict[str, Any]:
 
 def sparkplug_values(snap: MachineSnapshot) -> dict[str, Any]:
     """The metrics of a machine as a Sparkplug device reports them (only changes are sent)."""
-    return {
+    values: dict[str, Any] = {
         "status": STATUS[snap.state],
         "reason": snap.reason,
         "count_total": snap.total,
         "count_reject": snap.rejects,
         "energy_kwh": round(snap.energy_wh / 1000, 3),
     }
+    if snap.product:  # a machine with a product schedule: the product id, a string metric
+        values["product"] = snap.product
+    return values
 
 
 # -- publishing -------------------------------------------------------------------

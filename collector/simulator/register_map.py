@@ -14,6 +14,7 @@ from collector.simulator.machine import REASON_NAMES, STATE_CODES, MachineSnapsh
 
 HOLDING_STATE = 0
 HOLDING_REASON = 1
+HOLDING_PROGRAM = 2
 HOLDING_TOTAL = 10
 HOLDING_REJECTS = 12
 HOLDING_ENERGY_WH = 20
@@ -21,6 +22,8 @@ HOLDING_POWER_W = 22
 HOLDING_IDEAL_CYCLE_MS = 30
 HOLDING_LAST_CYCLE_MS = 31
 HOLDING_READ_SEQUENCE = 40
+HOLDING_PRODUCT_TEXT = 50
+PRODUCT_TEXT_LENGTH = 8  # registers: 16 characters, NUL padded
 INPUT_TEMPERATURE_X10 = 0
 DISCRETE_DOOR_OPEN = 3
 
@@ -160,6 +163,40 @@ REGISTER_MAP: tuple[RegisterSpec, ...] = (
 )
 
 
+#: The product of a machine with a product schedule (``products:``): its program number
+#: (read it with a ``products:`` map) and the product id as text. Both are 0 / empty on a
+#: machine without a schedule, so a collector reads them only where a schedule runs.
+PRODUCT_REGISTERS: tuple[RegisterSpec, ...] = (
+    RegisterSpec(
+        "program",
+        Area.HOLDING,
+        HOLDING_PROGRAM,
+        DataType.UINT16,
+        "program number of the current product (0: no product schedule)",
+        role="product",
+    ),
+    RegisterSpec(
+        "product_text",
+        Area.HOLDING,
+        HOLDING_PRODUCT_TEXT,
+        DataType.STRING,
+        f"current product id, {PRODUCT_TEXT_LENGTH} registers of text (ASCII/UTF-8, NUL padded)",
+        byte_order=ByteOrder.ABCD,
+    ),
+)
+
+
+def text_words(text: str, length: int) -> list[int]:
+    """``length`` registers holding ``text`` (UTF-8, two bytes per register, first byte
+    high), NUL padded; text that does not fit is cut at a character boundary."""
+    raw = text.encode("utf-8")
+    while len(raw) > length * 2:
+        text = text[:-1]
+        raw = text.encode("utf-8")
+    raw = raw.ljust(length * 2, b"\0")
+    return [raw[i] << 8 | raw[i + 1] for i in range(0, len(raw), 2)]
+
+
 def u32_words(value: int, order: ByteOrder) -> list[int]:
     """Two registers holding ``value``; CDAB puts the low word first."""
     value %= 1 << 32
@@ -186,6 +223,7 @@ def holding_registers(snap: MachineSnapshot, read_sequence: int) -> list[int]:
     regs = [0] * HOLDING_SIZE
     regs[HOLDING_STATE] = snap.state_code
     regs[HOLDING_REASON] = snap.reason_code
+    regs[HOLDING_PROGRAM] = snap.product_code
     regs[HOLDING_TOTAL : HOLDING_TOTAL + 2] = u32_words(snap.total, COUNTER_ORDER)
     regs[HOLDING_REJECTS : HOLDING_REJECTS + 2] = u32_words(snap.rejects, COUNTER_ORDER)
     regs[HOLDING_ENERGY_WH : HOLDING_ENERGY_WH + 2] = u32_words(snap.energy_wh, COUNTER_ORDER)
@@ -193,6 +231,9 @@ def holding_registers(snap: MachineSnapshot, read_sequence: int) -> list[int]:
     regs[HOLDING_IDEAL_CYCLE_MS] = _u16(snap.ideal_cycle_ms)
     regs[HOLDING_LAST_CYCLE_MS] = _u16(snap.cycle_ms)
     regs[HOLDING_READ_SEQUENCE : HOLDING_READ_SEQUENCE + 2] = u32_words(read_sequence, SEQUENCE_ORDER)
+    if snap.product:
+        end = HOLDING_PRODUCT_TEXT + PRODUCT_TEXT_LENGTH
+        regs[HOLDING_PRODUCT_TEXT:end] = text_words(snap.product, PRODUCT_TEXT_LENGTH)
     return regs
 
 
@@ -227,6 +268,7 @@ def decode_holding(regs: list[int], base: int = 0) -> dict[str, int]:
     return {
         "state_code": at(HOLDING_STATE)[0],
         "reason_code": at(HOLDING_REASON)[0],
+        "product_code": at(HOLDING_PROGRAM)[0],
         "total": u32_value(at(HOLDING_TOTAL, 2), COUNTER_ORDER),
         "rejects": u32_value(at(HOLDING_REJECTS, 2), COUNTER_ORDER),
         "energy_wh": u32_value(at(HOLDING_ENERGY_WH, 2), COUNTER_ORDER),

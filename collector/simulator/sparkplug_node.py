@@ -24,6 +24,7 @@ Value = bool | int | float | str
 DEFAULT_TYPES: dict[str, DataType] = {
     "state": DataType.String,
     "downtime_reason": DataType.String,
+    "product": DataType.String,
     "count_total": DataType.UInt64,
     "count_good": DataType.UInt64,
     "count_reject": DataType.UInt64,

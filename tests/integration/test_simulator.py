@@ -23,6 +23,7 @@ from collector.simulator.config import (
 from collector.simulator.register_map import (
     HOLDING_READ_SEQUENCE,
     HOLDING_SIZE,
+    PRODUCT_REGISTERS,
     REGISTER_MAP,
     decode_holding,
 )
@@ -68,8 +69,13 @@ def test_demo_configs_match_the_register_map_and_the_line():
     assert [d.machine for d in demo.modbus.devices] == [m.name for m in line.machines]
     for dev, machine in zip(demo.modbus.devices, line.machines, strict=True):
         assert (dev.host, dev.port, dev.unit) == (line.host, machine.port, machine.unit)
-        assert len(dev.registers) == len(REGISTER_MAP)
-        for reg, spec in zip(dev.registers, REGISTER_MAP, strict=True):
+        schedule = line.params_of(machine).products
+        # a machine with a product schedule also has its program number read
+        expected_map = REGISTER_MAP + (PRODUCT_REGISTERS[:1] if schedule else ())
+        assert len(dev.registers) == len(expected_map)
+        if schedule:
+            assert dev.registers[-1].products == {p.code: p.id for p in schedule}
+        for reg, spec in zip(dev.registers, expected_map, strict=True):
             assert (reg.name, reg.area, reg.address, reg.value_type) == (
                 spec.name, spec.area, spec.address, spec.type,
             )
@@ -152,6 +158,7 @@ async def test_registers_match_the_model(line):
                     "power_w": snap.power_w,
                     "ideal_cycle_ms": snap.ideal_cycle_ms,
                     "cycle_ms": snap.cycle_ms,
+                    "product_code": snap.product_code,
                 }
                 assert {k: values[k] for k in expected} == expected, (spec.name, step)
                 temp = client.convert_from_registers(ir.registers, client.DATATYPE.INT16)

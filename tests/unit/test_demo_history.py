@@ -19,7 +19,9 @@ from collector.mqtt.mapping import SubscriptionMapper
 from collector.simulator.mqtt_publisher import load_mqtt_simulator_config, payload
 from localservices.demo_history import (
     FactoryPlan,
+    _model,
     baseline_csv,
+    line_products,
     line_protocol,
     manual_days,
     measured_samples,
@@ -44,6 +46,11 @@ def _measured(plan: FactoryPlan, machine: int = 0) -> list[tuple[int, dict]]:
     planned = [iv for _, day in planned_by_day(f, plan.after_window) for iv in day]
     start = window_bounds(f, plan.after_window)[0]
     return list(measured_samples(plan.machines[machine], planned, start, until_s=plan.silent_from))
+
+
+def _full(plan: FactoryPlan) -> list[dict]:
+    """The full samples (not the state-only ones of a state change) of the first machine."""
+    return [f for _, f in _measured(plan) if "count_total" in f]
 
 
 def _interval_of(planned: list[tuple[float, float]], what: str) -> Callable[[float], int]:
@@ -134,21 +141,22 @@ def test_the_csv_is_the_log_as_the_assessor_reads_it(plans):
         rows = manual_days(plan, plan.project.baseline)
         data = baseline_csv(rows, plan.factory)
         assert data.startswith(b"\xef\xbb\xbf")
-        assert "날짜,라인,가동시간(h)" in data.decode("utf-8-sig")
+        assert "날짜,라인,품목,가동시간(h)" in data.decode("utf-8-sig")
         assert parse_baseline(data, "log.csv", factory=plan.factory) == rows
 
 
 def test_measured_points_carry_the_fields_of_their_edge_box(plans):
     live, advanced, basic = plans[0], plans[1], plans[2]
-    modbus = _measured(live, 0)[1][1]
+    modbus = _full(live)[1]
     assert {"state", "state_code", "downtime_reason", "count_total", "count_reject", "energy_kwh"} <= set(
         modbus
     )
     assert isinstance(modbus["count_total"], int) and isinstance(modbus["energy_kwh"], float)
-    traced = _measured(advanced, 0)[1][1]
+    traced = _full(advanced)[1]
     assert {"lot_id", "sp_speed_pct"} <= set(traced)
-    counts_only = _measured(basic, 0)[1][1]
-    assert set(counts_only) == {"state", "count_total", "count_reject"}
+    counts_only = _full(basic)[1]
+    # the product is stored on change (and on a shift's first sample), beside the state
+    assert set(counts_only) - {"product"} == {"state", "count_total", "count_reject"}
     line = line_protocol("demo-factory", "press", "press-01", (1_700_000_000, modbus))
     assert line.startswith("machine_data,factory=demo-factory,line=press,machine=press-01 state=")
     assert line.endswith(" 1700000000") and "count_total=" in line and "i," in line
@@ -184,3 +192,53 @@ def test_the_collector_maps_the_packaging_gateways_messages():
     assert fields["state"] == model.snapshot().state.value
     assert fields["count_total"] == message["counters"]["total"]
     assert {"downtime_reason", "count_reject", "energy_kwh", "power_kw", "temperature"} <= set(fields)
+
+
+def test_the_factories_make_several_products_with_changeovers(plans):
+    for plan in plans:
+        assert len(plan.factory.products) >= 3, plan.factory.id
+        assert all(m.products for m in plan.machines), plan.factory.id
+        # each line makes at least two products that fit its machines
+        for line in {m.line for m in plan.machines}:
+            made = {pid for _, pid in next(m for m in plan.machines if m.line == line).products}
+            assert len(made) >= 2, (plan.factory.id, line)
+            assert made <= set(line_products(plan.factory, line)), (plan.factory.id, line)
+    plan = plans[1]
+    m = plan.machines[0]
+    samples = _measured(plan)
+    changes = [(t, f["product"]) for t, f in samples if "product" in f]
+    # the product is written on change; a change starts a setup (a changeover) right after
+    switched = [(t, p) for (_, a), (t, p) in pairwise(changes) if p != a]
+    assert len({p for _, p in changes}) >= 2 and switched
+    states = {t: f["state"] for t, f in samples}
+    for t, product in switched:
+        assert m.product_at(t) == product
+        assert "setup" in {states.get(t + s) for s in range(0, 3)}, (t, product)
+
+
+def test_units_are_timed_by_the_product_current_when_they_were_made(plans):
+    plan = plans[1]
+    m = plan.machines[0]
+    times = dict(m.product_times)
+    registered = next(x for x in plan.factory.machines if x.id == m.machine)
+    assert times == {p.id: plan.factory.ideal_cycle_time(registered, p.id)[0] for p in plan.factory.products}
+    assert len(set(times.values())) == 3
+    # the ground truth's ideal time is the sum of each product's units x its ideal time
+    truth = true_totals(plan, plan.after_window, "after")
+    every = [t for x in plan.machines for _, t in x.product_times]
+    assert min(every) * truth.units < truth.ideal_run_s < max(every) * truth.units
+    # the model runs each product at its own ideal time
+    start, end = window_bounds(plan.factory, plan.after_window)
+    model = _model(m, m.after, start)
+    model.advance(end)
+    ran = {ep.ideal_cycle_time_s for ep in model.drain_events() if ep.units}
+    assert ran == set(times.values())
+
+
+def test_the_manual_log_has_a_product_column(plans):
+    plan = plans[1]
+    rows = manual_days(plan, plan.project.baseline)
+    assert all(r.products and sum(p.produced for p in r.products) == r.produced for r in rows)
+    assert any(len(r.products) >= 2 for r in rows)
+    back = parse_baseline(baseline_csv(rows, plan.factory), "log.csv", factory=plan.factory)
+    assert [r.products for r in back] == [r.products for r in rows]

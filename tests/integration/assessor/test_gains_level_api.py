@@ -132,6 +132,11 @@ async def test_manual_baseline_is_used_and_flagged(sim_factory):
     assert uph["source_before"] == "manual" and uph["source_after"] == "measured"
     assert uph["before"] == pytest.approx(6000 / 24)
     assert any(w["code"] == "mixed_sources" for w in uph["warnings"])
+    # a log without a product column gives no standard hours, and the gain says why
+    standard = gains["standard_hours_per_hour"]
+    assert standard["before"] is None and standard["improvement"] is None
+    assert standard["warnings"][0]["code"] == "mix_unknown"
+    assert "10 day(s)" in standard["warnings"][0]["en"]
 
 
 async def test_explicit_windows(sim_factory):

@@ -4,6 +4,7 @@ One bad file per message of assessor/baseline.py; the English message stays as i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -16,13 +17,19 @@ import pytest
 
 from assessor import baseline
 from assessor.baseline import BaselineError, RowError, parse_baseline
+from assessor.domain import Product
 from assessor.registry import parse_registry
 from tests.unit.assessor_registry import TWO_FACTORIES_YAML
 
-FACTORY = parse_registry(TWO_FACTORIES_YAML)[0]  # demo-factory: line-1 (1라인), line-2 (2라인)
+# demo-factory: line-1 (1라인), line-2 (2라인); products A-100 (브래킷) and B-200
+FACTORY = dataclasses.replace(
+    parse_registry(TWO_FACTORIES_YAML)[0],
+    products=(Product("A-100", 20.0, "브래킷"), Product("B-200", 45.0)),
+)
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 HEADER = "date,line,hours_worked,workers,produced,defects"
 ORDERS = f"{HEADER},orders_on_time,orders_total"
+PRODUCTS = f"{HEADER},품목"
 
 
 def csv(*lines: str) -> bytes:
@@ -128,6 +135,24 @@ CASES: list[tuple[str, str, bytes, str]] = [
         "log.csv",
         csv(HEADER, "2022-09-01,line-1,8,3,100,1", "2022-09-01,1라인,8,3,100,1"),
         "2022-09-01 of line 'line-1' is already in row 2",
+    ),
+    (
+        "unknown-product",
+        "log.csv",
+        csv(PRODUCTS, "2022-09-01,line-1,8,3,100,1,Z-999"),
+        "unknown product 'Z-999'",
+    ),
+    (
+        "duplicate-product",
+        "log.csv",
+        csv(PRODUCTS, "2022-09-01,line-1,4,3,100,1,A-100", "2022-09-01,line-1,4,3,100,1,브래킷"),
+        "2022-09-01 of line 'line-1', product 'A-100' is already in row 2",
+    ),
+    (
+        "day-hours",
+        "log.csv",
+        csv(PRODUCTS, "2022-09-01,line-1,20,3,100,1,A-100", "2022-09-01,line-1,8,3,100,1,B-200"),
+        "the product rows of 2022-09-01, line 'line-1' add up to 28 hours worked",
     ),
 ]
 

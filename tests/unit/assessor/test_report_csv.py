@@ -56,7 +56,12 @@ def test_korean_heads_and_labels():
 
 def test_factory_without_project_still_lists_the_kpis():
     got = rows(factory_csv(factory_data(with_project=False), "en"))
-    assert [r["kpi"] for r in got][:3] == ["units_per_hour", "units_per_labour_hour", "defect_rate"]
+    assert [r["kpi"] for r in got][:4] == [
+        "units_per_hour",
+        "units_per_labour_hour",
+        "standard_hours_per_hour",
+        "defect_rate",
+    ]
     assert all(r["project"] == "" and r["before"] == "" and r["after"] == "" for r in got)
     assert got[0]["company"] == "평범산업 <주>" and float(got[0]["recent_30d"]) == 331.25
 

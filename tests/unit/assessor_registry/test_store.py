@@ -14,11 +14,13 @@ import pytest
 from assessor.auth import Role, TokenRecord
 from assessor.domain import (
     BaselineDay,
+    BaselineProduct,
     BreakRule,
     DateWindow,
     Factory,
     Line,
     Machine,
+    Product,
     Program,
     ShiftCalendar,
     ShiftRule,
@@ -76,6 +78,11 @@ FULL = Factory(
             DateWindow(dt.date(2022, 9, 1), dt.date(2023, 2, 28)),
             DateWindow(dt.date(2023, 9, 1), dt.date(2024, 2, 29)),
         ),
+    ),
+    products=(
+        Product("Z-900", 2.5, "마지막 순서"),
+        Product("브래킷-A", 37.333333333333336, "브래킷", {"press-02": 0.125, "프레스-01": 1.5, "cnc": 40.0}),
+        Product("B-200", 45.0),
     ),
 )
 
@@ -215,6 +222,15 @@ def test_baseline_round_trip_and_range(demo: RegistryStore):
     assert demo.baseline("demo-factory", end=dt.date(2022, 9, 2)) == rows[:3]
     assert demo.baseline("demo-factory", dt.date(2022, 9, 2), dt.date(2022, 9, 2)) == [rows[2]]
     assert demo.baseline("천안-가공") == []
+
+
+def test_baseline_product_mix_round_trips(demo: RegistryStore):
+    mix = (BaselineProduct("A-100", 600, 6), BaselineProduct("B-200", 401, 0))
+    rows = [day(1, products=mix), day(2)]
+    demo.replace_baseline("demo-factory", rows, "생산일지.csv")
+    got = demo.baseline("demo-factory")
+    assert got == rows
+    assert got[0].products == mix and got[1].products == ()
 
 
 def test_replace_baseline_replaces_the_days_and_lines_of_the_file(demo: RegistryStore):
@@ -392,3 +408,58 @@ def test_edge_storage_survives_a_reimport_and_goes_with_its_factory(store: Regis
     assert store.edge_storage("f") == revoked
     store.delete_factory("f")
     assert store.edge_storage("f") is None
+
+
+def test_products_keep_their_order_and_their_machines_order(store: RegistryStore):
+    store.upsert_factories([FULL])
+    f = store.factory(FULL.id)
+    assert f is not None
+    assert [p.id for p in f.products] == ["Z-900", "브래킷-A", "B-200"]
+    assert list(f.products[1].machine_times) == ["press-02", "프레스-01", "cnc"]
+
+
+def test_a_reimport_replaces_the_products_and_a_delete_takes_them_along(store: RegistryStore, path: Path):
+    store.upsert_factories([FULL])
+    fewer = dataclasses.replace(FULL, products=(Product("B-200", 44.0, "", {"cnc": 41.0}),))
+    store.upsert_factories([fewer])
+    assert store.factory(FULL.id) == fewer
+    store.upsert_factories([dataclasses.replace(FULL, products=())])
+    assert store.factory(FULL.id).products == ()
+    store.upsert_factories([FULL])
+    store.delete_factory(FULL.id)
+    with sqlite3.connect(path) as raw:
+        for table in ("products", "product_machine_times"):
+            assert raw.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
+
+
+def test_repeated_product_ids_change_nothing(demo: RegistryStore):
+    before = demo.factories()
+    twice = dataclasses.replace(FULL, id="demo-factory", products=(Product("A", 1.0), Product("A", 2.0)))
+    with pytest.raises(ValueError, match="product ids repeat"):
+        demo.upsert_factories([twice])
+    assert demo.factories() == before
+
+
+def test_a_version_4_database_gains_products_and_keeps_its_factories(path: Path):
+    from assessor.registry.schema import MIGRATIONS
+
+    with sqlite3.connect(path) as raw:
+        for step in (1, 2, 3, 4):
+            raw.executescript(MIGRATIONS[step])
+        raw.execute("INSERT INTO schema_version (version) VALUES (4)")
+        raw.execute(
+            "INSERT INTO factories (id, name, region, employees, timezone) "
+            "VALUES ('f', 'F', '', 3, 'Asia/Seoul')"
+        )
+        raw.execute("INSERT INTO lines (factory_id, id, name, position) VALUES ('f', 'l', '', 0)")
+        raw.execute(
+            "INSERT INTO machines (factory_id, line_id, id, name, ideal_cycle_time_s, position) "
+            "VALUES ('f', 'l', 'm', '', 2.0, 0)"
+        )
+    with RegistryStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        f = store.factory("f")
+        assert f is not None and f.products == () and [m.id for m in f.machines] == ["m"]
+        with_products = dataclasses.replace(f, products=(Product("A-100", 20.0, "브래킷", {"m": 18.0}),))
+        store.upsert_factories([with_products])
+        assert store.factory("f") == with_products
