@@ -67,7 +67,7 @@ class Totals:
     planned_stop_s: float
     #: part of planned_s without data
     unknown_s: float
-    #: PRU x PQ summed over machines
+    #: PRU x PQ summed over machines and products (each unit timed by its product)
     ideal_run_s: float
     total_count: int
     good_count: int
@@ -90,6 +90,9 @@ class Totals:
     #: units whose counting interval lay in unknown planned time: made while no one could
     #: tell whether the machine ran, so in no ratio; NOT part of total_count
     unattributed_count: int = 0
+    #: standard time produced: ideal cycle time of each unit's product x good units
+    #: (docs/kpi-method.md, "Products"); a shift of the product mix cannot move it
+    standard_s: float = 0.0
 
     @property
     def known_s(self) -> float:
