@@ -70,13 +70,14 @@ def two_products(assessor_env, monkeypatch):
     status, text = assessor_env.influx.write(shift_points(), assessor_env.database)
     assert status == 204, text
     # the registry's products are given to the factory directly (the registry and its store
-    # read and keep them; tested there)
+    # read and keep them; tested there); no support project, whose gains the factory page
+    # would compute over years of empty days
     store = assessor_env.store
     stored = store.factory
 
     def with_products(factory_id: str):
         f = stored(factory_id)
-        return None if f is None else dataclasses.replace(f, products=PRODUCTS)
+        return None if f is None else dataclasses.replace(f, products=PRODUCTS, support_projects=())
 
     monkeypatch.setattr(store, "factory", with_products)
 
@@ -153,3 +154,19 @@ async def test_a_product_window_is_bounded(assessor_env, two_products):
         headers=assessor_env.auth("operator"),
     )
     assert r.status_code == 400 and r.json()["error"]["parameter"] == "end"
+
+
+async def test_factory_page_shows_products_and_changeovers(assessor_env, two_products):
+    for lang, title, changeovers in (("ko", "품목별 실적", "품목 교체"), ("en", "Products", "Changeovers")):
+        r = await assessor_env.client.get(
+            "/factories/demo-factory",
+            params={"tl_start": "2024-03-04", "tl_end": "2024-03-04"},
+            headers={"Cookie": f"fl_session={assessor_env.tokens['operator']}; fl_lang={lang}"},
+        )
+        assert r.status_code == 200, r.text
+        page = r.text
+        assert 'id="products-table"' in page and title in page and changeovers in page
+        table = page[page.index('id="products-table"') : page.index('id="changeovers"')]
+        assert "A-100" in table and "B-200" in table and "390" in table and "175" in table
+        listed = page[page.index('id="changeovers"') :]
+        assert "A-100 → B-200" in listed and "0.50" in listed  # 1,800 s of setup
