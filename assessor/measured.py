@@ -151,11 +151,13 @@ async def stream_signals(
         f"AND {time_range(start - COUNTER_LOOKBACK_S, start)} {group} "
         f"ORDER BY time DESC LIMIT {PREVIOUS_READINGS}"
         for c in COUNTERS
-    ] + [
-        # the product in force at the window's start, held like the state
-        f"SELECT {ident('product')} FROM {m} WHERE {where} AND {time_range(start - lookback, start)} "
-        f"{group} ORDER BY time DESC LIMIT 1",
     ]
+    # the product in force at the window's start, held like the state (last: the statements
+    # before it keep their places)
+    context.append(
+        f"SELECT {ident('product')} FROM {m} WHERE {where} AND {time_range(start - lookback, start)} "
+        f"{group} ORDER BY time DESC LIMIT 1"
+    )
     context_result, keys = await asyncio.gather(client.query("; ".join(context)), field_keys(client))
     signals = _context_signals(context_result + [[]] * (len(context) - len(context_result)))
     # The signals in one statement: the server walks the fields side by side and sends the
@@ -383,43 +385,65 @@ def machine_days(
         )
     if ideal is None or (not sig.product_t and sig.before_product is None):
         return MachineDays(out, [{NO_PRODUCT: t} for t in out], [])
-    lo, hi = episodes[0].start, episodes[-1].end
+    products, changeovers = _by_product(
+        sig, episodes, planned_by_day, credited_by_day, running, unknown, hold_s, small_stop_s, ideal
+    )
+    for i, day in enumerate(products):
+        out[i] = dataclasses.replace(
+            out[i],
+            ideal_run_s=product_ideal_s(((p, t.total_count) for p, t in day.items()), ideal),
+            standard_s=product_ideal_s(((p, t.good_count) for p, t in day.items()), ideal),
+        )
+    return MachineDays(out, products, [c for c in changeovers if start <= c.at < end])
+
+
+def _by_product(
+    sig: MachineSignals,
+    episodes: list[Episode],
+    planned_by_day: Sequence[list[Interval]],
+    credited_by_day: list[dict[str, int | None]],
+    running: list[Interval],
+    unknown: list[Interval],
+    hold_s: float,
+    small_stop_s: float,
+    ideal: IdealTime,
+) -> tuple[list[dict[str, Totals]], list[Changeover]]:
+    """Each day's Totals per product, and the changeovers: the machine's units are spread
+    over each day's planned time cut by product and rounded to add up to its counts."""
     product_eps = episodes_of(
-        sig.product_t, sig.product_v, lo, hi, hold_s=hold_s, before=sig.before_product,
-        alive=merge_alive(sig.alive) or None, canonical=False, fill=NO_PRODUCT,
-    )  # fmt: skip
-    whole_planned = [iv for day in planned_by_day for iv in day]
-    tiles, changeovers = product_tiles(product_eps, episodes, whole_planned)
+        sig.product_t,
+        sig.product_v,
+        episodes[0].start,
+        episodes[-1].end,
+        hold_s=hold_s,
+        before=sig.before_product,
+        alive=merge_alive(sig.alive) or None,
+        canonical=False,
+        fill=NO_PRODUCT,
+    )
+    tiles, changeovers = product_tiles(product_eps, episodes, [iv for day in planned_by_day for iv in day])
     names = sorted(tiles)
     buckets = [intersect(planned, tiles[p]) for planned in planned_by_day for p in names]
-    per_product: dict[str, list[tuple[float, float]] | None] = {
-        c: _units(sig, c, buckets, running, unknown) for c in COUNTS
-    }
+    spread = {c: _units(sig, c, buckets, running, unknown) for c in COUNTS}
     products: list[dict[str, Totals]] = []
     for i, credited in enumerate(credited_by_day):
+        row = slice(i * len(names), (i + 1) * len(names))
         shares = {
-            c: None if v is None or credited[c] is None
-            else apportion(credited[c], [v[i * len(names) + k][0] for k in range(len(names))])
-            for c, v in per_product.items()
-        }  # fmt: skip
+            c: None if v is None or credited[c] is None else apportion(credited[c], [x for x, _ in v[row]])
+            for c, v in spread.items()
+        }
         day: dict[str, Totals] = {}
         for k, p in enumerate(names):
             n = {c: None if v is None else v[k] for c, v in shares.items()}
             day[p] = machine_totals(
-                state_time(episodes, buckets[i * len(names) + k], small_stop_s=small_stop_s),
+                state_time(episodes, buckets[row][k], small_stop_s=small_stop_s),
                 total=n["count_total"],
                 good=n["count_good"],
                 reject=n["count_reject"],
                 ideal_cycle_time_s=ideal(p)[0],
             )
         products.append(day)
-        out[i] = dataclasses.replace(
-            out[i],
-            ideal_run_s=product_ideal_s(((p, t.total_count) for p, t in day.items()), ideal),
-            standard_s=product_ideal_s(((p, t.good_count) for p, t in day.items()), ideal),
-        )
-    inside = [c for c in changeovers if start <= c.at < end]
-    return MachineDays(out, products, inside)
+    return products, changeovers
 
 
 def _units(

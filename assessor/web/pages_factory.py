@@ -268,9 +268,7 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
     bars = pareto(pareto_hours(by_reason, small_stop_s, lang), t("other_reasons", lang))
     # per product over the timeline period (at most a month of raw data), only for a
     # factory that registers its products
-    products = (
-        await service.product_kpis(f, tl_p.start, tl_p.end, "product", "total") if f.products else None
-    )
+    products = await service.product_kpis(f, tl_p.start, tl_p.end, "product", "total") if f.products else None
     assessment = await service.assessment(f, max_age_s=ASSESSMENT_MAX_AGE_S)
     reports = [
         (p, await service.gains(f, p.baseline, service.after_window(f, p), p.id)) for p in f.support_projects

@@ -202,6 +202,12 @@ def test_report_groups_products_over_machines_and_counts_changeovers() -> None:
     assert rows["B"]["performance"] == (40.0 * 79) / 4800.0
     assert report["unknown_products"] == []
     assert report["changeovers"] == [
-        {"line": "l-1", "machine": "m-1", "from_product": "A", "to_product": "B", "count": 1,
-         "setup_s": 600.0}
+        {
+            "line": "l-1",
+            "machine": "m-1",
+            "from_product": "A",
+            "to_product": "B",
+            "count": 1,
+            "setup_s": 600.0,
+        }
     ]
