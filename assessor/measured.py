@@ -428,18 +428,25 @@ def _by_product(
     products: list[dict[str, Totals]] = []
     for i, credited in enumerate(credited_by_day):
         row = slice(i * len(names), (i + 1) * len(names))
-        shares = {
-            c: None if v is None or credited[c] is None else apportion(credited[c], [x for x, _ in v[row]])
-            for c, v in spread.items()
-        }
+        total, good, reject, _ = derive_counts(*(credited[c] for c in COUNTS))
+        graded = sum(credited[c] is not None for c in COUNTS) >= 2
+        # each product's units as the machine's are derived (good = total - reject, ...),
+        # then whole units by largest remainder, so that they add up to the machine's
+        floats = [
+            derive_counts(*(None if spread[c] is None else spread[c][row][k][0] for c in COUNTS))
+            for k in range(len(names))
+        ]
+        totals, goods, rejects = (
+            apportion(n, [f[j] for f in floats]) for j, n in enumerate((total, good, reject))
+        )
         day: dict[str, Totals] = {}
         for k, p in enumerate(names):
-            n = {c: None if v is None else v[k] for c, v in shares.items()}
             day[p] = machine_totals(
                 state_time(episodes, buckets[row][k], small_stop_s=small_stop_s),
-                total=n["count_total"],
-                good=n["count_good"],
-                reject=n["count_reject"],
+                total=totals[k],
+                # quality is graded on the product as on the machine, or not at all
+                good=goods[k] if graded else None,
+                reject=rejects[k] if graded else None,
                 ideal_cycle_time_s=ideal(p)[0],
             )
         products.append(day)

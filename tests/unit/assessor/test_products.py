@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from assessor.domain import Factory, Line, Machine, Product, ShiftCalendar
@@ -102,6 +102,10 @@ def signals(state_samples, counter_steps, good: bool = False) -> MachineSignals:
 
 @settings(max_examples=60, deadline=None)
 @given(states, steps, st.integers(0, 7199), st.sampled_from(["", "same", "unknown"]), st.booleans())
+# more rejects than units credited (counters read at one instant): good and rejects per
+# product must still add up to the machine's
+@example([(1, "running")], [(1, 1), (1, 1), (1, 8), (4, 1)], 2, "same", True)
+@example([(1, "running")], [(1, 1), (1, 1), (1, 8)], 0, "same", True)
 def test_with_one_product_or_none_the_totals_are_todays(state_samples, counter_steps, at, kind, good) -> None:
     """One product whose ideal time is the machine's (or a code the registry does not
     know, or no product at all): the totals are exactly the ones without products."""
