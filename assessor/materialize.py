@@ -37,8 +37,9 @@ KPI_DAILY = "kpi_daily"
 #: (docs/kpi-method.md) changes stored totals. 2: liveness, small stops, units spread
 #: over running time, unattributed units. 3: the late-data fingerprint counts the KPI's
 #: signals only, taken from the data the totals were computed from. 4: counter drops
-#: judged by the next reading (glitches left out).
-KPI_RULES_VERSION = 4
+#: judged by the next reading (glitches left out). 5: units timed by their product's ideal
+#: cycle time, standard time produced (``standard_s``), the product in the fingerprint.
+KPI_RULES_VERSION = 5
 RULES_VERSION = "rules_version"
 #: the same rows summed per factory and day, so a portfolio reads one series per factory
 KPI_DAILY_FACTORY = "kpi_daily_factory"

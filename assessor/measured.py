@@ -10,6 +10,7 @@ functions do the rest (docs/kpi-method.md).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from bisect import bisect_left
 from collections import defaultdict
@@ -28,6 +29,7 @@ from assessor.kpi.calendar import Interval, intersect, local_days, planned_inter
 from assessor.kpi.counters import increase_spread, spread_units
 from assessor.kpi.formulas import derive_counts, machine_totals
 from assessor.kpi.model import Totals
+from assessor.kpi.products import NO_PRODUCT, Changeover, IdealTime, apportion, product_ideal_s, product_tiles
 from assessor.kpi.timeline import (
     SMALL_STOP_S,
     UNKNOWN_STATES,
@@ -82,6 +84,11 @@ class MachineSignals:
     previous_t: dict[str, float] = field(default_factory=dict)
     #: alive records (start, alive_s) of the machine's data path
     alive: list[tuple[float, float]] = field(default_factory=list)
+    #: product samples (role ``product``, stored on change) as two columns, and the
+    #: newest one before the window
+    product_t: list[float] = field(default_factory=list)
+    product_v: list[str] = field(default_factory=list)
+    before_product: StateSample | None = None
 
     @property
     def states(self) -> list[StateSample]:
@@ -107,7 +114,7 @@ def after_end_s(hold_s: float, small_stop_s: float = SMALL_STOP_S) -> float:
 
 #: the signals a machine's totals are computed from, and so also what the late-data
 #: fingerprint counts (``raw_point_counts``)
-SIGNALS = ("state", *COUNTERS)
+SIGNALS = ("state", *COUNTERS, "product")
 
 
 async def stream_signals(
@@ -145,6 +152,12 @@ async def stream_signals(
         f"ORDER BY time DESC LIMIT {PREVIOUS_READINGS}"
         for c in COUNTERS
     ]
+    # the product in force at the window's start, held like the state (last: the statements
+    # before it keep their places)
+    context.append(
+        f"SELECT {ident('product')} FROM {m} WHERE {where} AND {time_range(start - lookback, start)} "
+        f"{group} ORDER BY time DESC LIMIT 1"
+    )
     context_result, keys = await asyncio.gather(client.query("; ".join(context)), field_keys(client))
     signals = _context_signals(context_result + [[]] * (len(context) - len(context_result)))
     # The signals in one statement: the server walks the fields side by side and sends the
@@ -152,7 +165,7 @@ async def stream_signals(
     # string and join before parsing (influx_wire.py); fields no source ever wrote are left
     # out (a column of nulls costs the parse as much as a real one).
     stored = set(keys)
-    fields = [ident(f) for f in (*COUNTERS, "state") if f in stored]
+    fields = [ident(f) for f in (*COUNTERS, "product", "state") if f in stored]
 
     def complete(_: int, series: Columns) -> None:
         key = _key(series.tags)
@@ -172,6 +185,7 @@ async def stream_signals(
 def _context_signals(result: list[list[Series]]) -> dict[MachineKey, MachineSignals]:
     """Each machine's state before the window, alive records and counters' previous readings."""
     before, alive = result[0], result[1]
+    product = result[2 + len(COUNTERS)] if len(result) > 2 + len(COUNTERS) else []
     out: dict[MachineKey, MachineSignals] = defaultdict(MachineSignals)
     for series in before:
         for row in series.rows():
@@ -179,6 +193,10 @@ def _context_signals(result: list[list[Series]]) -> dict[MachineKey, MachineSign
             t = row["time"] / 1000.0
             if row.get("state") is not None and (sig.before_state is None or t > sig.before_state.t):
                 sig.before_state = StateSample(t, row["state"])
+    for series in product:
+        for row in series.rows():
+            if isinstance(row.get("product"), str):
+                out[_key(series.tags)].before_product = StateSample(row["time"] / 1000.0, row["product"])
     for series in alive:
         records = out[_key(series.tags)].alive
         for row in series.rows():
@@ -219,7 +237,7 @@ def _add_samples(sig: MachineSignals, series: Columns) -> None:
         return
     times = [t / 1000.0 for t in series.data[0]]
     for name, values in zip(series.columns, series.data, strict=True):
-        if name != "state" and name not in COUNTERS:
+        if name not in ("state", "product") and name not in COUNTERS:
             continue
         present = len(values) - values.count(None)
         if not present:
@@ -228,6 +246,9 @@ def _add_samples(sig: MachineSignals, series: Columns) -> None:
         if name == "state":
             sig.state_t += at
             sig.state_v += values
+        elif name == "product":
+            sig.product_t += at
+            sig.product_v += [v if isinstance(v, str) else str(v) for v in values]
         else:
             sig.counters[name] += zip(at, values, strict=True)
 
@@ -245,7 +266,8 @@ def raw_counts(sig: MachineSignals | None, days: Sequence[tuple[dt.date, float, 
     they were computed is missing here and makes the day stale, never the reverse."""
     if sig is None:
         return [0] * len(days)
-    series = [sorted(sig.state_t)] + [sorted(map(itemgetter(0), p)) for p in sig.counters.values()]
+    series = [sorted(sig.state_t), sorted(sig.product_t)]
+    series += [sorted(map(itemgetter(0), p)) for p in sig.counters.values()]
     out = []
     for _, a, b in days:
         n = sum(bisect_left(ts, b) - bisect_left(ts, a) for ts in series)
@@ -280,6 +302,20 @@ def machine_episodes(sig: MachineSignals, start: float, end: float, hold_s: floa
     return episodes_of(sig.state_t, sig.state_v, lo, hi, hold_s=hold_s, before=sig.before_state, alive=alive)
 
 
+@dataclass
+class MachineDays:
+    """One machine's figures per day of a window."""
+
+    #: the machine's Totals per day
+    totals: list[Totals]
+    #: per day: product -> the Totals of the product's time and units on the machine
+    #: (``products.NO_PRODUCT`` for time no product sample covers); they add up to
+    #: ``totals`` (counts exactly, times up to float rounding)
+    products: list[dict[str, Totals]]
+    #: product changes on the machine inside the window
+    changeovers: list[Changeover]
+
+
 def machine_day_totals(
     sig: MachineSignals | None,
     machine: Machine,
@@ -288,10 +324,30 @@ def machine_day_totals(
     hold_s: float,
     *,
     small_stop_s: float = SMALL_STOP_S,
+    ideal: IdealTime | None = None,
 ) -> list[Totals]:
     """Totals of one machine for each of ``days`` (consecutive local days)."""
+    return machine_days(
+        sig, machine, days, planned_by_day, hold_s, small_stop_s=small_stop_s, ideal=ideal
+    ).totals
+
+
+def machine_days(
+    sig: MachineSignals | None,
+    machine: Machine,
+    days: Sequence[tuple[dt.date, float, float]],
+    planned_by_day: Sequence[list[tuple[float, float]]],
+    hold_s: float,
+    *,
+    small_stop_s: float = SMALL_STOP_S,
+    ideal: IdealTime | None = None,
+) -> MachineDays:
+    """Totals of one machine for each of ``days``, and per product.
+
+    ``ideal``: the ideal cycle time of a product on this machine (``Factory.ideal_cycle_time``);
+    without it, or without product samples, every unit is timed by the machine's own."""
     if not days:
-        return []
+        return MachineDays([], [], [])
     start, end = days[0][1], days[-1][2]
     sig = sig or MachineSignals()
     episodes = machine_episodes(sig, start, end, hold_s)
@@ -311,9 +367,11 @@ def machine_day_totals(
         else None
     )
     out = []
+    credited_by_day = []
     for i, planned in enumerate(planned_by_day):
         credited = {c: None if v is None else round(v[i][0]) for c, v in counts.items()}
         lost = {c: None if v is None else round(v[i][1]) for c, v in counts.items()}
+        credited_by_day.append(credited)
         out.append(
             machine_totals(
                 state_time(episodes, planned, small_stop_s=small_stop_s),
@@ -325,7 +383,74 @@ def machine_day_totals(
                 unattributed=derive_counts(lost["count_total"], lost["count_good"], lost["count_reject"])[0],
             )
         )
-    return out
+    if ideal is None or (not sig.product_t and sig.before_product is None):
+        return MachineDays(out, [{NO_PRODUCT: t} for t in out], [])
+    products, changeovers = _by_product(
+        sig, episodes, planned_by_day, credited_by_day, running, unknown, hold_s, small_stop_s, ideal
+    )
+    for i, day in enumerate(products):
+        out[i] = dataclasses.replace(
+            out[i],
+            ideal_run_s=product_ideal_s(((p, t.total_count) for p, t in day.items()), ideal),
+            standard_s=product_ideal_s(((p, t.good_count) for p, t in day.items()), ideal),
+        )
+    return MachineDays(out, products, [c for c in changeovers if start <= c.at < end])
+
+
+def _by_product(
+    sig: MachineSignals,
+    episodes: list[Episode],
+    planned_by_day: Sequence[list[Interval]],
+    credited_by_day: list[dict[str, int | None]],
+    running: list[Interval],
+    unknown: list[Interval],
+    hold_s: float,
+    small_stop_s: float,
+    ideal: IdealTime,
+) -> tuple[list[dict[str, Totals]], list[Changeover]]:
+    """Each day's Totals per product, and the changeovers: the machine's units are spread
+    over each day's planned time cut by product and rounded to add up to its counts."""
+    product_eps = episodes_of(
+        sig.product_t,
+        sig.product_v,
+        episodes[0].start,
+        episodes[-1].end,
+        hold_s=hold_s,
+        before=sig.before_product,
+        alive=merge_alive(sig.alive) or None,
+        canonical=False,
+        fill=NO_PRODUCT,
+    )
+    tiles, changeovers = product_tiles(product_eps, episodes, [iv for day in planned_by_day for iv in day])
+    names = sorted(tiles)
+    buckets = [intersect(planned, tiles[p]) for planned in planned_by_day for p in names]
+    spread = {c: _units(sig, c, buckets, running, unknown) for c in COUNTS}
+    products: list[dict[str, Totals]] = []
+    for i, credited in enumerate(credited_by_day):
+        row = slice(i * len(names), (i + 1) * len(names))
+        total, good, reject, _ = derive_counts(*(credited[c] for c in COUNTS))
+        graded = sum(credited[c] is not None for c in COUNTS) >= 2
+        # each product's units as the machine's are derived (good = total - reject, ...),
+        # then whole units by largest remainder, so that they add up to the machine's
+        floats = [
+            derive_counts(*(None if spread[c] is None else spread[c][row][k][0] for c in COUNTS))
+            for k in range(len(names))
+        ]
+        totals, goods, rejects = (
+            apportion(n, [f[j] for f in floats]) for j, n in enumerate((total, good, reject))
+        )
+        day: dict[str, Totals] = {}
+        for k, p in enumerate(names):
+            day[p] = machine_totals(
+                state_time(episodes, buckets[row][k], small_stop_s=small_stop_s),
+                total=totals[k],
+                # quality is graded on the product as on the machine, or not at all
+                good=goods[k] if graded else None,
+                reject=rejects[k] if graded else None,
+                ideal_cycle_time_s=ideal(p)[0],
+            )
+        products.append(day)
+    return products, changeovers
 
 
 def _units(
@@ -386,23 +511,72 @@ async def measured_days(
     small_stop_s: float = SMALL_STOP_S,
 ) -> tuple[dict[tuple[str, str, dt.date], Totals], dict[tuple[str, str, dt.date], int]]:
     """Totals and late-data fingerprints (``raw_counts``) of every registered machine and
-    local day in the window, from one read.
+    local day in the window, from one read."""
+    days, per_machine = await _measure(client, factory, start, end, hold_s, small_stop_s)
+    out: dict[tuple[str, str, dt.date], Totals] = {}
+    counts: dict[tuple[str, str, dt.date], int] = {}
+    for (line, machine), (md, per_day_counts) in per_machine.items():
+        for (day, _, _), totals, n in zip(days, md.totals, per_day_counts, strict=True):
+            out[(line, machine, day)] = totals
+            counts[(line, machine, day)] = n
+    return out, counts
+
+
+ProductKey = tuple[str, str, dt.date, str]  # line, machine, local day, product
+
+
+@dataclass(frozen=True)
+class ProductDays:
+    """Per-product figures of a factory's machines over a window (docs/kpi-method.md,
+    "Products")."""
+
+    #: (line, machine, day, product) -> Totals of that product's time and units
+    totals: dict[ProductKey, Totals]
+    #: (line, machine, changeover) of every product change inside the window
+    changeovers: list[tuple[str, str, Changeover]]
+
+
+async def measured_products(
+    client: InfluxClient,
+    factory: Factory,
+    start: float,
+    end: float,
+    hold_s: float,
+    *,
+    small_stop_s: float = SMALL_STOP_S,
+) -> ProductDays:
+    """Every registered machine's Totals per local day and product, and its changeovers."""
+    days, per_machine = await _measure(client, factory, start, end, hold_s, small_stop_s)
+    totals: dict[ProductKey, Totals] = {}
+    changeovers: list[tuple[str, str, Changeover]] = []
+    for (line, machine), (md, _) in per_machine.items():
+        for (day, _, _), by_product in zip(days, md.products, strict=True):
+            for product, t in by_product.items():
+                totals[(line, machine, day, product)] = t
+        changeovers += [(line, machine, c) for c in md.changeovers]
+    return ProductDays(totals, changeovers)
+
+
+async def _measure(
+    client: InfluxClient, factory: Factory, start: float, end: float, hold_s: float, small_stop_s: float
+) -> tuple[list[tuple[dt.date, float, float]], dict[MachineKey, tuple[MachineDays, list[int]]]]:
+    """Each registered machine's ``MachineDays`` and late-data fingerprints, from one read.
 
     Each machine is computed as soon as its samples are in, in a worker thread, while the
     next machine's samples arrive; the event loop stays free to answer other requests."""
     days = factory_days(factory, start, end)
     if not days:
-        return {}, {}
+        return [], {}
     planned = planned_for_days(factory, days)
     machines = {(m.line_id, m.id): m for m in factory.machines}
     loop = asyncio.get_running_loop()
-    pending: dict[MachineKey, asyncio.Future[tuple[list[Totals], list[int]]]] = {}
+    pending: dict[MachineKey, asyncio.Future[tuple[MachineDays, list[int]]]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-days") as worker:
 
         def compute(key: MachineKey, sig: MachineSignals | None) -> None:
             if key in machines and key not in pending:
                 pending[key] = loop.run_in_executor(
-                    worker, _machine_days, sig, machines[key], days, planned, hold_s, small_stop_s
+                    worker, _machine_days, sig, factory, machines[key], days, planned, hold_s, small_stop_s
                 )
 
         try:
@@ -415,24 +589,22 @@ async def measured_days(
         finally:
             for future in pending.values():
                 future.cancel()
-    out: dict[tuple[str, str, dt.date], Totals] = {}
-    counts: dict[tuple[str, str, dt.date], int] = {}
-    for (line, machine), (per_day, per_day_counts) in zip(pending, results, strict=True):
-        for (day, _, _), totals, n in zip(days, per_day, per_day_counts, strict=True):
-            out[(line, machine, day)] = totals
-            counts[(line, machine, day)] = n
-    return out, counts
+    return days, dict(zip(pending, results, strict=True))
 
 
 def _machine_days(
     sig: MachineSignals | None,
+    factory: Factory,
     machine: Machine,
     days: Sequence[tuple[dt.date, float, float]],
     planned: Sequence[list[tuple[float, float]]],
     hold_s: float,
     small_stop_s: float,
-) -> tuple[list[Totals], list[int]]:
+) -> tuple[MachineDays, list[int]]:
+    def ideal(product: str) -> tuple[float, bool]:
+        return factory.ideal_cycle_time(machine, product or None)
+
     return (
-        machine_day_totals(sig, machine, days, planned, hold_s, small_stop_s=small_stop_s),
+        machine_days(sig, machine, days, planned, hold_s, small_stop_s=small_stop_s, ideal=ideal),
         raw_counts(sig, days),
     )

@@ -55,7 +55,7 @@ from assessor.materialize import (
     read_days,
     window_bounds,
 )
-from assessor.measured import measured_day_totals
+from assessor.measured import ProductDays, measured_day_totals, measured_products
 from assessor.portfolio import (
     gain_exclusions,
     gain_rows,
@@ -67,6 +67,10 @@ from assessor.portfolio import (
 from assessor.registry.store import RegistryStore
 
 Group = Literal["machine", "line", "factory"]
+ProductGroup = Literal["product", "machine,product"]
+#: longest window of per-product KPIs: they are computed from the raw data on every
+#: request (docs/assessor.md), which costs about what materialising those days does
+MAX_PRODUCT_WINDOW_DAYS = 31
 Granularity = Literal["total", "day"]
 
 #: KPIs compared before/after a support project, in the programme's order
@@ -236,6 +240,21 @@ class AssessorService:
             row.update(kpi_row(t, self.kpi_policy))
             rows.append(row)
         return rows
+
+    async def product_kpis(
+        self, factory: Factory, start: float, end: float, group: ProductGroup, granularity: Granularity
+    ) -> dict[str, Any]:
+        """Rows per product (or machine and product), the product codes the registry does
+        not know, and the changeovers; from the raw data of the window."""
+        found = await measured_products(
+            self.raw(factory),
+            factory,
+            start,
+            end,
+            self.cfg.kpi.hold_s,
+            small_stop_s=self.cfg.kpi.small_stop_for(factory),
+        )
+        return product_report(factory, found, group, granularity, self.kpi_policy)
 
     async def factory_kpis(self, factory: Factory, start: float, end: float) -> dict[str, Any]:
         rows = await self.kpi_rows(factory, start, end, "factory", "total")
@@ -566,6 +585,64 @@ class AssessorService:
                 }
             )
         return rows
+
+
+def product_report(
+    factory: Factory, found: ProductDays, group: ProductGroup, granularity: Granularity, policy: KpiPolicy
+) -> dict[str, Any]:
+    """``rows``: KPIs per product (per machine and product with ``group="machine,product"``);
+    ``product`` is null for units made before any product was seen, ``product_known``
+    false for those and for codes the registry does not know (timed by the machine's ideal
+    cycle time); ``ideal_time_s`` is the sum of ideal cycle time x units. ``unknown_products``
+    lists those codes per machine with their units, so the registry can be fixed;
+    ``changeovers`` counts the product changes and their setup time per machine and
+    (from, to) pair."""
+    known = {p.id for p in factory.products}
+    buckets: dict[tuple[tuple[str, ...], dt.date | None], list[Totals]] = defaultdict(list)
+    unknown: dict[tuple[str, str, str], int] = defaultdict(int)
+    for (line, machine, day, product), t in found.totals.items():
+        key = (line, machine, product) if group == "machine,product" else (product,)
+        buckets[(key, day if granularity == "day" else None)].append(t)
+        if product not in known and (t.total_count or t.run_s):
+            unknown[(line, machine, product)] += t.total_count
+    rows = []
+    for (key, day), parts in sorted(buckets.items(), key=lambda kv: (kv[0][0], kv[0][1] or dt.date.min)):
+        t = rollup(parts)
+        product = key[-1]
+        row: dict[str, Any] = {"factory": factory.id}
+        if group == "machine,product":
+            row["line"], row["machine"] = key[0], key[1]
+        row["product"] = product or None
+        row["product_known"] = product in known
+        if day is not None:
+            row["day"] = day.isoformat()
+        row["ideal_time_s"] = t.ideal_run_s
+        row["standard_time_s"] = t.standard_s
+        row.update(kpi_row(t, policy))
+        rows.append(row)
+    pairs: dict[tuple[str, str, str, str], list[float]] = {}
+    for line, machine, c in found.changeovers:
+        acc = pairs.setdefault((line, machine, c.from_product, c.to_product), [0, 0.0])
+        acc[0] += 1
+        acc[1] += c.setup_s
+    return {
+        "rows": rows,
+        "unknown_products": [
+            {"line": line, "machine": machine, "product": product or None, "units": units}
+            for (line, machine, product), units in sorted(unknown.items())
+        ],
+        "changeovers": [
+            {
+                "line": line,
+                "machine": machine,
+                "from_product": a,
+                "to_product": b,
+                "count": int(n),
+                "setup_s": setup_s,
+            }
+            for (line, machine, a, b), (n, setup_s) in sorted(pairs.items())
+        ],
+    }
 
 
 def kpi_row(t: Totals, policy: KpiPolicy) -> dict[str, Any]:

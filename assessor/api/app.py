@@ -22,7 +22,7 @@ from assessor.domain import DateWindow, Factory
 from assessor.influx_client import InfluxError
 from assessor.level import ITEMS, QuestionnaireError, validate_answers
 from assessor.registry.importer import RegistryError
-from assessor.service import AssessorService
+from assessor.service import MAX_PRODUCT_WINDOW_DAYS, AssessorService
 from assessor.upload_worker import import_baseline_bounded, parse_registry_bounded
 from assessor.web import install_web
 
@@ -161,20 +161,22 @@ def create_app(
         p: Caller,
         start: Annotated[str, Query(description="ISO date or date-time; dates are local to the factory")],
         end: Annotated[str, Query(description="ISO date (inclusive) or date-time (exclusive)")],
-        group: Literal["machine", "line", "factory"] = "factory",
+        group: Annotated[
+            Literal["machine", "line", "factory", "product", "machine,product"],
+            Query(description="product groups: per-product rows, unknown codes and changeovers"),
+        ] = "factory",
         granularity: Literal["total", "day"] = "total",
     ) -> dict[str, Any]:
         f = factory_for(p, id)
         s, e = _window(f, start, end)
-        rows = await service.kpi_rows(f, s, e, group, granularity)
-        return {
-            "factory": f.id,
-            "start": s,
-            "end": e,
-            "group": group,
-            "granularity": granularity,
-            "rows": rows,
-        }
+        head = {"factory": f.id, "start": s, "end": e, "group": group, "granularity": granularity}
+        if group == "product" or group == "machine,product":
+            if e - s > MAX_PRODUCT_WINDOW_DAYS * 86400:
+                raise ApiError(
+                    400, f"end: per-product window longer than {MAX_PRODUCT_WINDOW_DAYS} days", "end"
+                )
+            return head | await service.product_kpis(f, s, e, group, granularity)
+        return head | {"rows": await service.kpi_rows(f, s, e, group, granularity)}
 
     @app.get("/api/v1/factories/{id}/assessment", tags=["level"])
     async def get_assessment(id: str, p: Caller) -> dict[str, Any]:

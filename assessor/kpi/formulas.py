@@ -65,6 +65,7 @@ def machine_totals(
         planned_stop_s=state_time.planned_stop_s,
         unknown_s=state_time.unknown_s,
         ideal_run_s=ideal_cycle_time_s * produced,
+        standard_s=ideal_cycle_time_s * good_count,
         total_count=produced,
         good_count=good_count,
         reject_count=reject_count,

@@ -67,7 +67,7 @@ class Totals:
     planned_stop_s: float
     #: part of planned_s without data
     unknown_s: float
-    #: PRU x PQ summed over machines
+    #: PRU x PQ summed over machines and products (each unit timed by its product)
     ideal_run_s: float
     total_count: int
     good_count: int
@@ -91,7 +91,8 @@ class Totals:
     #: tell whether the machine ran, so in no ratio; NOT part of total_count
     unattributed_count: int = 0
     #: standard time produced: sum over products of ideal_time(P, machine) x good units(P)
-    #: (docs/kpi-method.md, "Products"); the numerator of standard hours per hour worked
+    #: (docs/kpi-method.md, "Products"); the numerator of standard hours per hour worked,
+    #: which a shift of the product mix cannot move
     standard_s: float = 0.0
 
     @property

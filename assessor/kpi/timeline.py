@@ -133,12 +133,17 @@ def episodes_of(
     hold_s: float,
     before: StateSample | None = None,
     alive: Sequence[Interval] | None = None,
+    canonical: bool = True,
+    fill: str = UNKNOWN,
 ) -> list[Episode]:
     """``state_episodes`` of samples given as two columns (times, states).
 
     A month of states polled every few seconds is millions of samples and a handful of
     episodes, so the per-sample work is done by whole-list operations, and only the
     points where a run of one state ends are visited one by one.
+
+    ``canonical=False`` keeps the values as given (another slowly changing role, such as
+    the product, held by the same rules); ``fill`` is the value of time no sample covers.
     """
     if hold_s <= 0:
         raise ValueError(f"hold_s must be positive, got {hold_s}")
@@ -147,7 +152,8 @@ def episodes_of(
     ts, ss = _ordered(times, states, before)
     n = bisect_left(ts, end)
     ts, ss = ts[:n], ss[:n]
-    ss = list(map(_CANONICAL.get, ss, repeat(UNKNOWN)))
+    if canonical:
+        ss = list(map(_CANONICAL.get, ss, repeat(UNKNOWN)))
     # each sample's segment [lo, hi): from its time (or the window start) until the next
     # sample, the end of its hold and the window end
     holds = _Holds(hold_s, alive)
@@ -160,23 +166,23 @@ def episodes_of(
     firsts = [0, *compress(range(1, len(ss)), map(or_, map(ne, ss[1:], ss), map(gt, los[1:], his)))]
     lasts = [k - 1 for k in firsts[1:]] + [len(ss) - 1]
     episodes: list[Episode] = []
-    state, lo, hi, continued = UNKNOWN, start, start, False
+    state, lo, hi, continued = fill, start, start, False
     for f, z in zip(firsts, lasts, strict=True) if ss else ():
         seg_lo, seg_hi, seg_state = los[f], his[z], ss[f]
         if seg_lo > hi:
             # A gap nothing vouches for: unknown, merged with an unknown state around it.
-            if state != UNKNOWN:
+            if state != fill:
                 _close(episodes, state, lo, hi, continued)
-                state, lo, continued = UNKNOWN, hi, False
+                state, lo, continued = fill, hi, False
             hi = seg_lo
         if seg_state != state:
             _close(episodes, state, lo, hi, continued)
             state, lo, continued = seg_state, seg_lo, ts[f] < start
         hi = seg_hi
     if hi < end:
-        if state != UNKNOWN:
+        if state != fill:
             _close(episodes, state, lo, hi, continued)
-            state, lo, continued = UNKNOWN, hi, False
+            state, lo, continued = fill, hi, False
         hi = end
     _close(episodes, state, lo, hi, continued)
     return episodes

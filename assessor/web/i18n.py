@@ -131,6 +131,33 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Stops shorter than {limit} are a performance loss (small stops), not an availability loss, so "
         "they form one bar of their own whatever their reason.",
     ),
+    # products and changeovers
+    "products_title": ("품목별 실적", "Products"),
+    "products_note": (
+        "상태 이력 기간에 품목 신호(product)가 가리킨 품목별로 생산량과 가동 시간을 나눴습니다. "
+        "성능은 품목별 기준 사이클타임 x 생산량의 합을 가동 시간으로 나눈 값입니다.",
+        "Units and run time split by the product signal (product) over the timeline period. "
+        "Performance is the product's ideal cycle time x units over run time.",
+    ),
+    "col_product": ("품목", "Product"),
+    "col_units": ("생산량", "Units"),
+    "col_good": ("양품", "Good"),
+    "col_reject": ("불량", "Rejects"),
+    "col_run_h": ("가동 시간(h)", "Run time (h)"),
+    "col_ideal_h": ("기준 시간(h)", "Ideal time (h)"),
+    "no_product": ("품목 미확인", "no product yet"),
+    "unknown_products": (
+        "등록 정보에 없는 품목 코드는 설비의 기준 사이클타임으로 계산했습니다. "
+        "등록 정보에 추가하세요: {codes}",
+        "Product codes the registry does not know were timed by the machine's ideal cycle time. "
+        "Add them to the registry: {codes}",
+    ),
+    "changeovers_title": ("품목 교체", "Changeovers"),
+    "col_machine": ("설비", "Machine"),
+    "col_from_to": ("교체 (이전 → 다음)", "Change (from → to)"),
+    "col_count": ("횟수", "Count"),
+    "col_setup_h": ("준비 시간(h)", "Setup time (h)"),
+    "no_changeovers": ("이 기간에 품목 교체가 없습니다.", "No product changes in this period."),
     "cumulative": ("누적 비율", "Cumulative share"),
     "other_reasons": ("기타", "other"),
     "no_downtime": ("이 기간에 비가동 시간이 없습니다.", "No downtime in this period."),

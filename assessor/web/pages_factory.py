@@ -219,6 +219,39 @@ def gain_tables(reports: list[tuple[Any, Any]], lang: Lang) -> list[dict[str, An
     return tables
 
 
+def product_tables(report: dict[str, Any] | None, lang: Lang) -> dict[str, Any] | None:
+    """The factory page's products table, unknown codes and changeovers from
+    ``AssessorService.product_kpis`` (None: the factory registers no products)."""
+    if report is None:
+        return None
+    rows = [
+        {
+            "product": r["product"] or t("no_product", lang),
+            "known": r["product_known"],
+            "units": labels.fmt_kpi_row("total_count", r, lang),
+            "good": labels.fmt_kpi_row("good_count", r, lang),
+            "reject": labels.fmt_kpi_row("reject_count", r, lang),
+            "run_h": labels.fmt_num(r["run_time_s"] / 3600.0, 1),
+            "ideal_h": labels.fmt_num(r["ideal_time_s"] / 3600.0, 1),
+            "performance": labels.fmt_kpi_row("performance", r, lang),
+            "oee": labels.fmt_kpi_row("oee", r, lang),
+        }
+        for r in report["rows"]
+        if r["total_count"] or r["run_time_s"]
+    ]
+    codes = sorted({u["product"] for u in report["unknown_products"] if u["product"]})
+    changeovers = [
+        {
+            "machine": c["machine"],
+            "pair": f"{c['from_product']} → {c['to_product']}",
+            "count": c["count"],
+            "setup_h": labels.fmt_num(c["setup_s"] / 3600.0, 2),
+        }
+        for c in report["changeovers"]
+    ]
+    return {"rows": rows, "unknown": ", ".join(codes), "changeovers": changeovers}
+
+
 async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) -> dict[str, Any]:
     service = web.service
     now = time.time()
@@ -233,6 +266,9 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
         timeline, planned_intervals(f.calendar, tl_p.start, tl_p.end), small_stop_s=small_stop_s
     )
     bars = pareto(pareto_hours(by_reason, small_stop_s, lang), t("other_reasons", lang))
+    # per product over the timeline period (at most a month of raw data), only for a
+    # factory that registers its products
+    products = await service.product_kpis(f, tl_p.start, tl_p.end, "product", "total") if f.products else None
     assessment = await service.assessment(f, max_age_s=ASSESSMENT_MAX_AGE_S)
     reports = [
         (p, await service.gains(f, p.baseline, service.after_window(f, p), p.id)) for p in f.support_projects
@@ -255,6 +291,7 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
         "pareto_fig": charts.downtime_pareto(bars, lang) if bars else None,
         "small_stop_limit": labels.fmt_duration(small_stop_s, lang),
         "pareto_rows": bars,
+        "products": product_tables(products, lang),
         "assessment": assessment,
         "gates": gate_rows(assessment, lang),
         "gain_tables": gain_tables(reports, lang),
