@@ -66,20 +66,14 @@ def shift_points() -> list[str]:
 
 
 @pytest.fixture
-def two_products(assessor_env, monkeypatch):
+def two_products(assessor_env):
     status, text = assessor_env.influx.write(shift_points(), assessor_env.database)
     assert status == 204, text
-    # the registry's products are given to the factory directly (the registry and its store
-    # read and keep them; tested there); no support project, whose gains the factory page
-    # would compute over years of empty days
+    # the factory with its products, stored in the registry; no support project, whose
+    # gains the factory page would compute over years of empty days
     store = assessor_env.store
-    stored = store.factory
-
-    def with_products(factory_id: str):
-        f = stored(factory_id)
-        return None if f is None else dataclasses.replace(f, products=PRODUCTS, support_projects=())
-
-    monkeypatch.setattr(store, "factory", with_products)
+    f = store.factory("demo-factory")
+    store.upsert_factories([dataclasses.replace(f, products=PRODUCTS, support_projects=())])
 
 
 async def get(env, **params):
