@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 SETUP_BROWSER=1 bash scripts/setup.sh
 .venv/bin/ruff check .
 set +e
-.venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" "$@"
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
