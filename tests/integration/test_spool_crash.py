@@ -4,6 +4,14 @@ A child process appends numbered points in a loop and, after each append returns
 prints the last number that is durable. The test kills it at a random moment, reopens
 the spool and checks that every reported number is there once and in order, then
 starts the next round on the same directory (so recovery runs again and again).
+
+The random choices (batch sizes, reads, rewinds, when to kill) come from one seed, printed
+at the start of each test; set SPOOL_CRASH_SEED to run with a given one again. The kill
+lands at a different point of the work each run all the same, so a replay is close, not exact.
+
+A SIGKILL cannot catch a missing fsync: the kernel's page cache survives a killed process,
+so data written but never synced is still read back. tests/unit/test_spool_fsync.py checks
+the fsyncs themselves, against what a power loss would keep.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ ROUND_SPAN = 10_000_000  # numbers of round r are r * ROUND_SPAN + 0, 1, 2, ...
 PRODUCERS = 4
 SEGMENT_BYTES = 48 << 10
 MAX_READ = 400
+SEED_VARIABLE = "SPOOL_CRASH_SEED"
 
 CHILD = r'''
 import asyncio, os, random, sys, threading, time
@@ -39,7 +48,7 @@ from collector.spool_appender import SpoolAppender
 
 directory, mode = Path(sys.argv[1]), sys.argv[2]
 base, segment_bytes = int(sys.argv[3]), int(sys.argv[4])
-rng = random.Random()
+rng = random.Random(int(sys.argv[5]))
 
 
 def point(producer, n):
@@ -116,10 +125,29 @@ def parse_point(p: bytes) -> tuple[int, int]:
     return int(p[8 : p.index(b" ")]), int(p[p.rindex(b" ") :])
 
 
+def seeded_rng() -> random.Random:
+    """A generator from $SPOOL_CRASH_SEED or a fresh seed, printed so a failure can be replayed."""
+    raw = os.environ.get(SEED_VARIABLE) or str(random.SystemRandom().randrange(1 << 32))
+    if not raw.isdigit():
+        raise ValueError(f"{SEED_VARIABLE} must be a non-negative integer, got {raw!r}")
+    seed = int(raw)
+    print(f"{SEED_VARIABLE}={seed}")
+    return random.Random(seed)
+
+
 def run_child(spool_dir: Path, mode: str, base: int, rng: random.Random) -> Round:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(spool_dir), mode, str(base), str(SEGMENT_BYTES)],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(spool_dir),
+            mode,
+            str(base),
+            str(SEGMENT_BYTES),
+            str(rng.randrange(1 << 32)),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=REPO,
@@ -193,7 +221,7 @@ def first_occurrences(seq: list[tuple[int, int]]) -> tuple[list[tuple[int, int]]
 @pytest.mark.parametrize("mode", ["direct", "appender"])
 def test_sigkill_never_loses_or_duplicates_durable_points(tmp_path: Path, mode: str) -> None:
     spool_dir = tmp_path / "spool"
-    rng = random.Random()
+    rng = seeded_rng()
     rounds: list[Round] = []
     for r in range(ROUNDS):
         rounds.append(run_child(spool_dir, mode, r * ROUND_SPAN, rng))
@@ -203,7 +231,7 @@ def test_sigkill_never_loses_or_duplicates_durable_points(tmp_path: Path, mode: 
 
 def test_sigkill_while_a_reader_commits(tmp_path: Path) -> None:
     spool_dir = tmp_path / "spool"
-    rng = random.Random()
+    rng = seeded_rng()
     rounds: list[Round] = []
     for r in range(ROUNDS):
         rounds.append(run_child(spool_dir, "reader", r * ROUND_SPAN, rng))
