@@ -190,7 +190,7 @@ class Spool:
         """Create the directory if needed and recover whatever a crash left behind."""
         if self._opened:
             raise SpoolError(f"spool {self._dir} is already open")
-        self._dir.mkdir(parents=True, exist_ok=True)
+        _make_durable_dir(self._dir, fsync=self._fsync)
         self._lock_fd = _lock_directory(self._dir)
         try:
             with self._lock:
@@ -875,6 +875,20 @@ def _sync(fd: int) -> None:
         os.fdatasync(fd)
     else:
         os.fsync(fd)
+
+
+def _make_durable_dir(directory: Path, *, fsync: bool) -> None:
+    """Create ``directory`` (and its parents) if missing; each new name is synced into its
+    parent, so appends acknowledged on a first start survive a power loss with the folder."""
+    missing = []
+    d = directory
+    while not d.exists():
+        missing.append(d)
+        d = d.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    if fsync:
+        for created in reversed(missing):
+            _sync_dir(created.parent)
 
 
 def _sync_dir(directory: Path) -> None:

@@ -163,3 +163,28 @@ async def test_appender_acknowledges_only_durable_points(
     finally:
         await appender.stop()
         spool.close()
+
+
+def test_a_spool_directory_made_on_first_start_is_synced_into_its_parents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first start creates the folder: without syncing each new name into its parent, a
+    power loss could take the folder, and the appends acknowledged in it, along."""
+    import collector.spool as spool_module
+
+    synced: list[Path] = []
+    real = spool_module._sync_dir
+
+    def recording(directory: Path) -> None:
+        synced.append(Path(directory))
+        real(directory)
+
+    monkeypatch.setattr(spool_module, "_sync_dir", recording)
+    target = tmp_path / "a" / "b" / "spool"
+    spool = Spool(target, max_bytes=1 << 20)
+    spool.open()
+    try:
+        for created in (tmp_path / "a", tmp_path / "a" / "b", target):
+            assert created.parent in synced, (created, synced)
+    finally:
+        spool.close()
