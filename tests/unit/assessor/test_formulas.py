@@ -129,11 +129,32 @@ def state(**seconds: float) -> StateTime:
         ((None, 80, None), (80, 0, 0, 0)),
         ((None, None, 7), (0, 0, 0, 0)),
         ((None, None, None), (0, 0, 0, 0)),
-        ((10, None, 12), (10, 0, 12, 10)),
     ],
 )
 def test_derive_counts(counts: tuple[int | None, ...], expected: tuple[int, ...]) -> None:
     assert derive_counts(*counts) == expected
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [((10, None, 12), (10, 0, 12, 10)), ((10, 3, 12), (10, 3, 12, 10)), ((10, 13, None), (10, 13, 0, 10))],
+)
+def test_more_rejects_or_good_units_than_units_are_kept_and_flagged(
+    counts: tuple[int | None, ...], expected: tuple[int, ...]
+) -> None:
+    """Counters read at slightly different moments: derive_counts keeps them as read
+    (never a negative count), and the KPIs show no quality or defect rate made of them."""
+    assert derive_counts(*counts) == expected
+    total, good, reject, graded = expected
+    k = kpis(machine_totals(state(running=100), total=counts[0], good=counts[1], reject=counts[2],
+                            ideal_cycle_time_s=1))  # fmt: skip
+    assert k.quality is None and k.defect_rate is None and k.oee is None
+    assert Flag("defect_rate", "inconsistent_counts", reject / graded) in k.flags
+    assert Flag("quality", "inconsistent_counts", good / graded) in k.flags
+    assert {f.reason for f in k.flags} == {"inconsistent_counts"}
+    # the counts themselves are shown as read, and time-based KPIs are not touched
+    assert (k.total_count, k.good_count, k.reject_count) == (total, good, reject)
+    assert k.availability == 1 and k.performance == 0.1
 
 
 def test_undefined_ratios_are_none_not_zero() -> None:
@@ -284,9 +305,8 @@ seconds = st.integers(0, 30_000).map(float)
 
 
 @st.composite
-def machines(draw: st.DrawFn, *, realistic: bool = False) -> Totals:
-    """One machine's totals as machine_totals builds them; ``realistic`` keeps the ideal
-    time within the run time (performance <= 1)."""
+def machines(draw: st.DrawFn) -> Totals:
+    """One machine's totals as machine_totals builds them, from consistent counts."""
     times = state(
         running=draw(seconds), idle=draw(seconds), fault=draw(seconds), setup=draw(seconds),
         stopped=draw(seconds), planned_stop=draw(seconds), unknown=draw(seconds),
@@ -295,8 +315,6 @@ def machines(draw: st.DrawFn, *, realistic: bool = False) -> Totals:
     total = draw(st.integers(0, 50_000))
     reject = draw(st.integers(0, total))
     cycle = draw(st.floats(0.01, 60))
-    if realistic and total:
-        cycle = min(cycle, times.running_s / total)
     return machine_totals(
         times,
         total=draw(st.sampled_from([total, None])),
@@ -306,17 +324,6 @@ def machines(draw: st.DrawFn, *, realistic: bool = False) -> Totals:
         energy_kwh=draw(st.none() | st.floats(0, 1e4)),
         labour_s=draw(st.none() | seconds),
     )
-
-
-@settings(max_examples=300, deadline=None)
-@given(parts=st.lists(machines(realistic=True), min_size=1, max_size=5))
-def test_ratios_are_fractions_and_oee_is_their_product(parts: list[Totals]) -> None:
-    k = kpis(rollup(parts))
-    for ratio in (k.coverage, k.availability, k.quality, k.defect_rate, k.oee):
-        assert ratio is None or 0 <= ratio <= 1 + 1e-12
-    assert k.performance is None or k.performance >= 0
-    if None not in (k.availability, k.performance, k.quality):
-        assert k.oee == pytest.approx(k.availability * k.performance * k.quality)
 
 
 @settings(max_examples=300, deadline=None)
@@ -419,3 +426,99 @@ def test_what_the_formulas_gave_above_one_is_flagged_with_its_value(t: Totals, p
         assert k.availability is None and k.mtbf_s is None
     else:
         assert k.availability == lenient.availability
+
+
+@st.composite
+def any_machine(draw: st.DrawFn) -> Totals:
+    """One machine's totals, sane or broken: an ideal cycle time from far too short to far
+    too long for the counts (and counts ten times beyond it), more rejects or good units
+    than units, good + reject != total, units counted in no run time, any coverage down to
+    none, and (hand-built) run time longer than known time."""
+    times = state(
+        running=draw(st.just(0.0) | seconds), idle=draw(seconds), fault=draw(seconds), setup=draw(seconds),
+        stopped=draw(seconds), planned_stop=draw(seconds), unknown=draw(seconds),
+        failures=draw(st.integers(0, 20)), repair=draw(seconds),
+    )  # fmt: skip
+    total = draw(st.integers(0, 50_000))
+    reject = draw(st.integers(0, 2 * total + 10))
+    good = draw(st.just(max(0, total - reject)) | st.integers(0, 2 * total + 10))
+    counts = (
+        draw(st.sampled_from([total, None])), draw(st.sampled_from([good, None])),
+        draw(st.sampled_from([reject, None])),
+    )  # fmt: skip
+    produced = derive_counts(*counts)[0]
+    if produced and times.running_s:
+        # the performance the counts give: far below 1, within the tolerance, far above it
+        rate = draw(st.floats(0.001, 1) | st.floats(1, 1.1) | st.floats(1, 30))
+        cycle = rate * times.running_s / produced
+    else:
+        cycle = draw(st.floats(0.01, 600))
+    t = machine_totals(
+        times, total=counts[0], good=counts[1], reject=counts[2], ideal_cycle_time_s=cycle,
+        energy_kwh=draw(st.none() | st.floats(0, 1e4)), labour_s=draw(st.none() | seconds),
+    )  # fmt: skip
+    if draw(st.integers(0, 9)) == 0 and t.known_s > 0:
+        t = replace(t, run_s=t.run_s + t.known_s)
+    return t
+
+
+def check_against_raw(t: Totals, policy: KpiPolicy) -> None:
+    """What kpis shows for ``t``, from the raw ratios: a ratio the formula gives above 1
+    (beyond float noise or the tolerance) is None and flagged with its reason and value."""
+    k = kpis(t, policy)
+    check_shown(k)
+    flagged = {(f.kpi, f.reason): f.value for f in k.flags}
+    reasons = {f.reason for f in k.flags}
+    no_data = t.planned_s > 0 and t.known_s <= 0
+    low_coverage = not no_data and t.planned_s > 0 and t.known_s / t.planned_s < policy.min_coverage
+    assert ("oee", "no_data") in flagged if no_data else "no_data" not in reasons
+    # availability
+    raw_a = t.run_s / t.known_s if t.known_s > 0 else None
+    if raw_a is None:
+        assert k.availability is None and "inconsistent_times" not in reasons
+    elif raw_a > 1 + 1e-9:
+        assert flagged[("availability", "inconsistent_times")] == raw_a and k.availability is None
+    elif low_coverage:
+        assert flagged[("availability", "coverage")] == raw_a and k.availability is None
+    else:
+        assert k.availability == min(raw_a, 1.0)
+    # performance: the counts against the ideal cycle time
+    raw_p = t.ideal_run_s / t.run_s if t.run_s > 0 else None
+    exceeds = raw_p is not None and raw_p > 1 + policy.count_rate_tolerance + 1e-9
+    if raw_p is None:
+        # units in no run time: performance is undefined, not a ratio above 1
+        assert k.performance is None and not any(f.kpi == "performance" for f in k.flags)
+        assert "counts_exceed_ideal_rate" not in reasons and "implausible_ideal_time" not in reasons
+    elif exceeds:
+        assert flagged[("performance", "counts_exceed_ideal_rate")] == raw_p
+        assert flagged[("total_count", "counts_exceed_ideal_rate")] == t.total_count
+        assert k.total_count is None and k.good_count is None and k.reject_count is None
+        assert "implausible_ideal_time" not in reasons
+    elif raw_p > 1 + policy.performance_tolerance + 1e-9:
+        assert flagged[("performance", "implausible_ideal_time")] == raw_p
+        assert k.performance is None and k.total_count == t.total_count
+    elif low_coverage:
+        assert flagged[("performance", "coverage")] == raw_p and k.performance is None
+    else:
+        assert k.performance == min(raw_p, 1.0) and "counts_exceed_ideal_rate" not in reasons
+    # quality and defect rate: the counts against each other
+    graded = t.graded
+    raw_q = t.good_count / graded if graded else None
+    raw_d = t.reject_count / graded if graded else None
+    if graded and (raw_q > 1 + 1e-9 or raw_d > 1 + 1e-9):
+        assert flagged[("quality", "inconsistent_counts")] == raw_q
+        assert flagged[("defect_rate", "inconsistent_counts")] == raw_d
+    elif not exceeds:
+        # counts within [0, 1] are shown even when good + reject != total
+        assert (k.quality, k.defect_rate) == (raw_q, raw_d)
+        assert "inconsistent_counts" not in reasons
+    # OEE: zero when planned time had data but no run time, whatever the units counted
+    if t.run_s == 0 and t.known_s > 0 and not low_coverage and "inconsistent_counts" not in reasons:
+        assert k.availability == 0 and k.oee == 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(any_machine(), min_size=1, max_size=4), policy=st.just(KpiPolicy()) | policies)
+def test_ratios_are_fractions_or_flagged_with_the_reason(parts: list[Totals], policy: KpiPolicy) -> None:
+    for t in [*parts, rollup(parts)]:
+        check_against_raw(t, policy)
