@@ -9,7 +9,7 @@ import struct
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from collector.config.model import InfluxConfig
@@ -278,7 +278,11 @@ def test_cr_and_nul_are_stored_but_cannot_be_queried_by_name(
 
 # -- a few random points against the server ----------------------------------------------------
 
-_names = st.text(alphabet=st.sampled_from(list(',= "\\\t#xy설비')), min_size=1, max_size=6)
+# Names the contract allows yet line protocol must escape or quote (a blank at either end is
+# refused, which keeps some refusals in the mix); backslashes and tabs in names are refused
+# outright and covered by the tests above and the unit tests, so leaving them out here keeps
+# most examples real round trips.
+_names = st.text(alphabet=st.sampled_from(list(',= "#xy설비')), min_size=1, max_size=6)
 _values = st.one_of(
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
@@ -286,25 +290,43 @@ _values = st.one_of(
     st.text(alphabet=st.sampled_from(list(',= "\\\n\t#x설')), max_size=8),
 )
 _counter = itertools.count()
+_EXAMPLES = 25
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(
-    tags=st.dictionaries(_names, _names, max_size=3),
-    fields=st.dictionaries(_names, _values, min_size=1, max_size=3),
-)
-def test_random_points_round_trip(
-    influxd: InfluxServer, influx_db: str, tags: dict[str, str], fields: dict[str, object]
+def test_random_points_round_trip(influxd: InfluxServer, influx_db: str) -> None:
+    trips = 0
+
+    @settings(max_examples=_EXAMPLES, deadline=None)
+    @given(
+        tags=st.dictionaries(_names, _names, max_size=3),
+        fields=st.dictionaries(_names, _values, min_size=1, max_size=3),
+    )
+    def one_point(tags: dict[str, str], fields: dict[str, object]) -> None:
+        nonlocal trips
+        measurement = f"h{next(_counter)}"
+        try:
+            line = encode_point(series_prefix(measurement, tags), list(fields.items()), 42)  # type: ignore[arg-type]
+        except ValueError:
+            line = None  # refusals are checked against the model in the unit tests
+        # a refused example does not count: Hypothesis draws another in its place
+        assume(line is not None)
+        assert line is not None
+        round_trip(influxd, influx_db, measurement, line, tags, fields)
+        trips += 1
+
+    one_point()
+    # an encoder that refused (nearly) everything would otherwise pass without a single write
+    assert trips >= _EXAMPLES, f"only {trips} of {_EXAMPLES} examples went through influxd"
+
+
+def round_trip(
+    influxd: InfluxServer,
+    influx_db: str,
+    measurement: str,
+    line: bytes,
+    tags: dict[str, str],
+    fields: dict[str, object],
 ) -> None:
-    measurement = f"h{next(_counter)}"
-    try:
-        line = encode_point(series_prefix(measurement, tags), list(fields.items()), 42)  # type: ignore[arg-type]
-    except ValueError:
-        return  # refusals are checked against the model in the unit tests
     write(influxd, influx_db, [line])
     # GROUP BY * keeps tags apart from fields, even when a tag and a field share a key
     rows = influxd.query(f"SELECT * FROM {quote_ident(measurement)} GROUP BY *", influx_db)

@@ -36,6 +36,11 @@ async def test_a_chunked_body_is_stopped_when_it_passes_the_cap(assessor_env: As
         headers=assessor_env.auth("operator"),
     )
     assert r.status_code == 413
+    # The in-process transport pulls a chunk only when the app asks for more body, so
+    # ``sent`` is what the server consumed: the chunk that crossed the cap and no more.
+    # The route's own 20 MiB check would also answer 413, but only after reading it all.
+    assert sent <= CAP + 2**20, f"the server read {sent} bytes past a cap of {CAP}"
+    assert r.json()["error"]["parameter"] == "body"
 
 
 async def test_a_web_form_over_the_cap_gets_a_page(assessor_env: AssessorEnv) -> None:

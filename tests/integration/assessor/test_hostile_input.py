@@ -186,7 +186,12 @@ async def test_registered_hostile_ids_query_only_their_own_data(env: AssessorEnv
         assert counts == [("press-01", 999 if fid == REGISTERED_IDS[-1] else 0)]
         r = await request(env, "GET", f"{path}/gains", "operator", params=WINDOWS)
         assert r.json()["factory_id"] == fid
-        await request(env, "GET", f"{path}/assessment", "operator")
+        r = await request(env, "GET", f"{path}/assessment", "operator")
+        # the level rests on this factory's machine data alone: a quote that escaped its
+        # literal would find the seeded factories' counters and days
+        own = fid == REGISTERED_IDS[-1]
+        evidence = _gate_evidence(r.json(), "has_counters", "data_days")
+        assert evidence == {"has_counters": own, "data_days": int(own)}, fid
     # a factory token bound to such an id sees that factory only
     token = create_token(env.store, "factory", REGISTERED_IDS[1])
     for fid in (DEMO, OTHER):
@@ -423,3 +428,16 @@ async def test_an_odd_field_name_of_another_factory_does_not_break_an_assessment
     assert status == 204, text
     r = await env.client.get(f"/api/v1/factories/{DEMO}/assessment", headers=env.auth("operator"))
     assert r.status_code == 200, r.text
+    # not merely an answer: demo-factory's own counters and states still count as evidence
+    assert _gate_evidence(r.json(), "has_counters", "has_state_signal", "data_days") == {
+        "has_counters": True,
+        "has_state_signal": True,
+        "data_days": 1,
+    }
+
+
+def _gate_evidence(assessment: dict[str, Any], *gates: str) -> dict[str, Any]:
+    """The evidence of the named level gates of an /assessment answer."""
+    found = {g["id"]: g["evidence"] for g in assessment["gates"] if g["id"] in gates}
+    assert set(found) == set(gates), assessment["gates"]
+    return found

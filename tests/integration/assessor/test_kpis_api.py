@@ -17,10 +17,13 @@ def at(hh: int, mm: int, ss: int = 0) -> float:
     return dt.datetime.combine(DAY, dt.time(hh, mm, ss), SEOUL).timestamp()
 
 
-def reference_points(factory: str = "demo-factory", machine: str = "press-01") -> list[str]:
+def reference_points(
+    factory: str = "demo-factory", machine: str = "press-01", units: int = 19_271, rejects: int = 423
+) -> list[str]:
     """Vorne's worked example: shift 06:00-14:00 with breaks 08:00-08:15, 10:00-10:30 and
     12:00-12:15 (420 planned minutes); a 47-minute fault 09:00-09:47; ideal cycle 1 s;
-    19,271 units of which 423 rejects, spread evenly over the 373 running minutes."""
+    19,271 units of which 423 rejects (or ``units`` and ``rejects``), spread evenly over the
+    373 running minutes."""
     breaks = [(at(8, 0), at(8, 15)), (at(10, 0), at(10, 30)), (at(12, 0), at(12, 15))]
     fault = (at(9, 0), at(9, 47))
     run_total = 373 * 60
@@ -32,12 +35,12 @@ def reference_points(factory: str = "demo-factory", machine: str = "press-01") -
         in_break = any(a <= t < b for a, b in breaks)
         in_fault = fault[0] <= t < fault[1]
         state, code = ("idle", 2) if in_break else ("fault", 3) if in_fault else ("running", 1)
-        total = round(19_271 * ran / run_total)
-        rejects = round(423 * ran / run_total)
+        total = round(units * ran / run_total)
+        rejected = round(rejects * ran / run_total)
         count = (WRAP_BASE + total) % 2**32
         lines.append(
             f"machine_data,factory={factory},line=line-1,machine={machine} "
-            f'state="{state}",state_code={code}i,count_total={count}i,count_reject={rejects}i '
+            f'state="{state}",state_code={code}i,count_total={count}i,count_reject={rejected}i '
             f"{round(t * 1e9)}"
         )
         if state == "running":
@@ -46,7 +49,7 @@ def reference_points(factory: str = "demo-factory", machine: str = "press-01") -
     # the shift ends: final counts, machine stopped
     lines.append(
         f'machine_data,factory={factory},line=line-1,machine={machine} state="stopped",state_code=0i,'
-        f"count_total={(WRAP_BASE + 19_271) % 2**32}i,count_reject=423i {round(at(14, 0) * 1e9)}"
+        f"count_total={(WRAP_BASE + units) % 2**32}i,count_reject={rejects}i {round(at(14, 0) * 1e9)}"
     )
     return lines
 
@@ -108,13 +111,12 @@ async def test_whole_day_is_materialised_and_read_back_the_same(assessor_env, re
 
 
 async def test_rollups_sum_times_and_counts(assessor_env, reference_data):
-    # a second machine on the same line, running the same day at a different pace
-    extra = [
-        p.replace("machine=press-01", "machine=press-02").replace("count_reject=", "count_reject=")
-        for p in reference_points(machine="press-02")[::2]
-    ]
+    # a second machine on the same line, running the same day at a different pace (and
+    # sampled half as often), so that a rollup of one machine taken twice shows
+    extra = reference_points(machine="press-02", units=9_000, rejects=300)[::2]
     assessor_env.store.upsert_factories([_with_second_machine(assessor_env.store.factory("demo-factory"))])
-    assessor_env.influx.write(extra, assessor_env.database)
+    status, text = assessor_env.influx.write(extra, assessor_env.database)
+    assert status == 204, text
     params = {"start": "2024-03-04T06:00:00", "end": "2024-03-04T14:00:00"}
     by_machine = (
         await assessor_env.client.get(
@@ -133,6 +135,10 @@ async def test_rollups_sum_times_and_counts(assessor_env, reference_data):
         ).json()
     )
     assert len(by_machine) == 2
+    assert {m["machine"]: (m["total_count"], m["reject_count"]) for m in by_machine} == {
+        "press-01": (19_271, 423),
+        "press-02": (9_000, 300),
+    }
     for key in ("planned_time_s", "run_time_s", "total_count", "good_count", "reject_count"):
         assert factory[key] == pytest.approx(sum(m[key] for m in by_machine))
     run = sum(m["run_time_s"] for m in by_machine)
