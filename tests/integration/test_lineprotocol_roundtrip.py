@@ -315,8 +315,9 @@ def test_random_points_round_trip(influxd: InfluxServer, influx_db: str) -> None
         trips += 1
 
     one_point()
-    # an encoder that refused (nearly) everything would otherwise pass without a single write
-    assert trips >= _EXAMPLES, f"only {trips} of {_EXAMPLES} examples went through influxd"
+    # an encoder that refused (nearly) everything would otherwise pass without a single write;
+    # half is enough to say so without depending on how Hypothesis schedules its examples
+    assert trips >= _EXAMPLES // 2, f"only {trips} of {_EXAMPLES} examples went through influxd"
 
 
 def round_trip(
