@@ -631,17 +631,20 @@ def _text(value: Cell) -> str:
 # -- rows ---------------------------------------------------------------------------
 
 
-class _LineLookup:
-    """Lines by id, or by name when the name is unambiguous (logs often say 1라인)."""
+class _Lookup:
+    """Ids, or names where a name is unambiguous (logs often say 1라인 or 브래킷 rather
+    than line-1 or A-100); anything else is an error of its row, never a fallback: a
+    mistyped product would silently time that row's units by a wrong ideal time."""
 
-    def __init__(self, factory: Factory):
-        self._ids = {line.id for line in factory.lines}
+    def __init__(self, items: Iterable[tuple[str, str]], unknown: Callable[[str], str]):
+        pairs = list(items)
+        self._ids = {i for i, _ in pairs}
         names: dict[str, list[str]] = {}
-        for line in factory.lines:
-            if line.name:
-                names.setdefault(line.name, []).append(line.id)
+        for i, name in pairs:
+            if name:
+                names.setdefault(name, []).append(i)
         self._names = {name: ids[0] for name, ids in names.items() if len(ids) == 1}
-        self._factory = factory
+        self._msg_unknown = unknown
 
     def __call__(self, value: Cell) -> str:
         text = _text(value)
@@ -649,30 +652,15 @@ class _LineLookup:
             return text
         if text in self._names:
             return self._names[text]
-        raise _Bad(_msg_unknown_line(text, self._factory))
+        raise _Bad(self._msg_unknown(text))
 
 
-class _ProductLookup:
-    """Registered products by id, or by name when the name is unambiguous (logs often
-    say 브래킷 rather than A-100). An unknown product is an error of its row, not a
-    fallback: a mistyped code would silently time that row's units by a wrong ideal time."""
+def _line_lookup(factory: Factory) -> _Lookup:
+    return _Lookup(((ln.id, ln.name) for ln in factory.lines), lambda t: _msg_unknown_line(t, factory))
 
-    def __init__(self, factory: Factory):
-        self._ids = {p.id for p in factory.products}
-        names: dict[str, list[str]] = {}
-        for p in factory.products:
-            if p.name:
-                names.setdefault(p.name, []).append(p.id)
-        self._names = {name: ids[0] for name, ids in names.items() if len(ids) == 1}
-        self._factory = factory
 
-    def __call__(self, value: Cell) -> str:
-        text = _text(value)
-        if text in self._ids:
-            return text
-        if text in self._names:
-            return self._names[text]
-        raise _Bad(_msg_unknown_product(text, self._factory))
+def _product_lookup(factory: Factory) -> _Lookup:
+    return _Lookup(((p.id, p.name) for p in factory.products), lambda t: _msg_unknown_product(t, factory))
 
 
 class _RowReader:
@@ -716,7 +704,7 @@ class _RowReader:
         return value
 
 
-def _read_row(reader: _RowReader, line_of: _LineLookup, product_of: _ProductLookup) -> None:
+def _read_row(reader: _RowReader, line_of: _Lookup, product_of: _Lookup) -> None:
     reader.read("date", _date)
     reader.read("line", line_of)
     if "product" in reader.columns and reader.read("product", product_of) is None and reader.ok("product"):
@@ -742,7 +730,7 @@ def _read_row(reader: _RowReader, line_of: _LineLookup, product_of: _ProductLook
 def _parse_rows(
     grid: Grid, header_index: int, columns: dict[str, tuple[int, str]], factory: Factory
 ) -> tuple[list[BaselineDay], list[RowError]]:
-    line_of, product_of = _LineLookup(factory), _ProductLookup(factory)
+    line_of, product_of = _line_lookup(factory), _product_lookup(factory)
     errors: list[RowError] = []
     days: list[BaselineDay] = []
     rows_of: list[int] = []

@@ -16,7 +16,6 @@ from assessor.influx_wire import (
     Columns,
     DatabaseNotFound,
     InfluxError,
-    MergedColumns,
     MergedRows,
     Series,
     StreamedColumns,
@@ -95,12 +94,6 @@ class InfluxClient:
         """Run one or more statements (joined by ';'); one list of series per statement.
         Chunked responses are merged, so no row limit cuts a result short."""
         merged = MergedRows()
-        await self._stream(q, merged.add)
-        return merged.statements()
-
-    async def query_columns(self, q: str) -> list[list[Columns]]:
-        """As ``query``, each series by columns: for long reads of raw samples."""
-        merged = MergedColumns()
         await self._stream(q, merged.add)
         return merged.statements()
 

@@ -178,27 +178,6 @@ def _column_results(raw: bytes) -> Iterator[tuple[int, list[tuple[dict[str, Any]
         yield result.get("statement_id", 0), list(zip(result.get("series", []), data_of, strict=True))  # type: ignore[arg-type]
 
 
-class MergedColumns:
-    """As ``MergedRows``, by columns."""
-
-    def __init__(self) -> None:
-        self._by_statement: dict[int, dict[SeriesKey, Columns]] = {}
-
-    def add(self, raw: bytes) -> None:
-        for statement_id, series in _column_results(raw):
-            statement = self._by_statement.setdefault(statement_id, {})
-            for s, data in series:
-                key = _key(s)
-                if key in statement:
-                    for column, more in zip(statement[key].data, data, strict=True):
-                        column.extend(more)
-                else:
-                    statement[key] = Columns(key[0], dict(s.get("tags") or {}), s["columns"], data)
-
-    def statements(self) -> list[list[Columns]]:
-        return _in_order(self._by_statement)
-
-
 class StreamedColumns:
     """Series by columns, each handed to ``done(statement id, series)`` as soon as it is
     complete: a chunked answer sends one series' rows together (over one chunk or

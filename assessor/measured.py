@@ -108,7 +108,7 @@ def _key(tags: dict[str, str]) -> MachineKey:
 
 
 def after_end_s(hold_s: float, small_stop_s: float = SMALL_STOP_S) -> float:
-    """How far past a window ``fetch_signals`` reads."""
+    """How far past a window ``stream_signals`` reads."""
     return max(AFTER_END_S, hold_s, small_stop_s)
 
 
@@ -214,21 +214,6 @@ def _context_signals(result: list[list[Series]]) -> dict[MachineKey, MachineSign
             sig.previous_t[c], sig.previous[c] = readings[-1]
             sig.counters[c][:0] = reversed(readings[:-1])
     return dict(out)
-
-
-async def fetch_signals(
-    client: InfluxClient,
-    factory_id: str,
-    start: float,
-    end: float,
-    hold_s: float,
-    *,
-    small_stop_s: float = SMALL_STOP_S,
-) -> dict[MachineKey, MachineSignals]:
-    """Every machine's signals over the window (``stream_signals``, all at once)."""
-    out: dict[MachineKey, MachineSignals] = {}
-    await stream_signals(client, factory_id, start, end, hold_s, out.__setitem__, small_stop_s=small_stop_s)
-    return out
 
 
 def _add_samples(sig: MachineSignals, series: Columns) -> None:
