@@ -20,6 +20,7 @@ COPY pyproject.toml README.md LICENSE ./
 COPY datacontract ./datacontract
 COPY collector ./collector
 COPY assessor ./assessor
+COPY simulator ./simulator
 RUN pip install . \
     && rm -rf /src
 

@@ -41,8 +41,8 @@ from assessor.level import load_rules  # noqa: E402
 from assessor.materialize import day_start, ensure_retention_policy, write_days  # noqa: E402
 from assessor.registry.store import RegistryStore  # noqa: E402
 from assessor.service import AssessorService  # noqa: E402
-from collector.simulator.machine import Calendar, MachineModel, MachineParams  # noqa: E402
 from localservices.influxd import InfluxServer  # noqa: E402
+from simulator.machine import Calendar, MachineModel, MachineParams  # noqa: E402
 
 SEOUL = ZoneInfo("Asia/Seoul")
 

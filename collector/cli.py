@@ -1,4 +1,4 @@
-"""`collector` command line: check, run, simulate."""
+"""`collector` command line: check, run (the simulated machines have their own: `simulator`)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,6 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="collect until SIGTERM/SIGINT")
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--once", action="store_true", help="poll every device once, deliver, exit")
-    sim = sub.add_parser("simulate", help="run simulated machines as Modbus servers")
-    sim.add_argument("--config", required=True, type=Path)
     return p
 
 
@@ -124,10 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_check(args.config, args.plan)
     if args.command == "run":
         return cmd_run(args.config, args.once)
-    if args.command == "simulate":
-        from collector.simulator import main as simulate
-
-        return simulate(["--config", str(args.config)])
     return EXIT_CONFIG
 
 

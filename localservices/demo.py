@@ -515,12 +515,12 @@ def start_live(
         PYTHONUNBUFFERED="1",
     )
     print("demo: starting the simulated machines (Modbus line, MQTT packaging line)", flush=True)
-    children.start("simulator-modbus", ["-m", "collector.simulator", "--config", str(cfgs.line)])
+    children.start("simulator-modbus", ["-m", "simulator", "--config", str(cfgs.line)])
     children.start(
         "simulator-mqtt",
         [
             "-m",
-            "collector.simulator.mqtt_publisher",
+            "simulator.mqtt_publisher",
             "--config",
             str(cfgs.packaging),
             "--url",

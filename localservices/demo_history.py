@@ -34,7 +34,8 @@ from assessor.domain import BaselineDay, BaselineProduct, DateWindow, Factory, S
 from assessor.gains import line_ideal_time
 from assessor.kpi.calendar import local_days, planned_intervals
 from assessor.materialize import window_bounds
-from collector.simulator.machine import (
+from datacontract import MachineState
+from simulator.machine import (
     UINT32,
     Episode,
     MachineModel,
@@ -43,7 +44,6 @@ from collector.simulator.machine import (
     Totals,
     summarize,
 )
-from datacontract import MachineState
 
 Interval = tuple[float, float]
 Fields = dict[str, object]

@@ -25,11 +25,11 @@ from assessor.domain import Factory, ShiftCalendar, Weekday
 from assessor.materialize import day_start
 from assessor.registry.importer import parse_registry
 from collector.config.units import parse_duration
-from collector.simulator.config import load_simulator_config
-from collector.simulator.machine import Calendar, DailyWindow, MachineParams
-from collector.simulator.mqtt_publisher import load_mqtt_simulator_config
 from localservices.demo_history import FactoryPlan, MachinePlan, Signals, with_products
 from localservices.demo_registry import with_demo_products
+from simulator.config import load_simulator_config
+from simulator.machine import Calendar, DailyWindow, MachineParams
+from simulator.mqtt_publisher import load_mqtt_simulator_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

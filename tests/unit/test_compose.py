@@ -32,8 +32,8 @@ import yaml
 
 from assessor.config import load_assessor_config
 from collector.config import load_config
-from collector.simulator.config import load_simulator_config
 from datacontract import MEASUREMENT_MACHINE, ROLES
+from simulator.config import load_simulator_config
 
 # scripts/test.sh installs everything these tests need: a missing tool is a failure, not a skip
 

@@ -16,7 +16,6 @@ from assessor.kpi.calendar import planned_intervals
 from assessor.registry.importer import load_registry
 from collector.config import load_config
 from collector.mqtt.mapping import SubscriptionMapper
-from collector.simulator.mqtt_publisher import load_mqtt_simulator_config, payload
 from localservices.demo_history import (
     FactoryPlan,
     _model,
@@ -30,6 +29,7 @@ from localservices.demo_history import (
     window_bounds,
 )
 from localservices.demo_portfolio import CONFIGS, build_plans, timeline
+from simulator.mqtt_publisher import load_mqtt_simulator_config, payload
 
 #: a Thursday, as the demo's first run could be
 ANCHOR = dt.date(2025, 11, 27)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.simulator.machine import Calendar, MachineModel, MachineParams
+from simulator.machine import Calendar, MachineModel, MachineParams
 
 SEOUL = ZoneInfo("Asia/Seoul")
 REGISTRY = """\

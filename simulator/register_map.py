@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collector.modbus.datatypes import Area, ByteOrder, DataType
-from collector.simulator.machine import REASON_NAMES, STATE_CODES, MachineSnapshot
+from simulator.machine import REASON_NAMES, STATE_CODES, MachineSnapshot
 
 HOLDING_STATE = 0
 HOLDING_REASON = 1

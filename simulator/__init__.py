@@ -6,11 +6,11 @@ only when called, so history tools can import the model without it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from collector.simulator.machine import (
+from simulator.cli import main
+from simulator.machine import (
     Calendar,
     DailyWindow,
     Episode,
@@ -24,7 +24,7 @@ from collector.simulator.machine import (
 )
 
 if TYPE_CHECKING:
-    from collector.simulator.config import SimulatorConfig
+    from simulator.config import SimulatorConfig
 
 __all__ = [
     "Calendar",
@@ -42,13 +42,6 @@ __all__ = [
 ]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``--config FILE [--start ISO|now] [--speed X] [--host ADDR]``."""
-    from collector.simulator.server import main as _main
-
-    return _main(argv)
-
-
 def run(
     config_path: str | Path | SimulatorConfig,
     *,
@@ -57,6 +50,6 @@ def run(
     host: str | None = None,
 ) -> None:
     """Serve a simulator file (or a loaded config) until SIGINT or SIGTERM (blocking)."""
-    from collector.simulator.server import run as _run
+    from simulator.server import run as _run
 
     _run(config_path, start=start, speed=speed, host=host)

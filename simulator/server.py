@@ -22,14 +22,14 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from collector.simulator import register_map as rm
-from collector.simulator.config import (
+from simulator import register_map as rm
+from simulator.config import (
     SimulatorConfig,
     SimulatorConfigError,
     load_simulator_config,
     parse_start,
 )
-from collector.simulator.machine import UINT32, MachineModel, MachineSnapshot
+from simulator.machine import UINT32, MachineModel, MachineSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m collector.simulator",
+        prog="simulator",
         description="Serve simulated machines over Modbus TCP.",
     )
     parser.add_argument("--config", required=True, help="simulator YAML, such as configs/simulated-line.yaml")

@@ -1,10 +1,10 @@
 """Simulated machines that report over MQTT: JSON telemetry, as a packaging line's gateway
 would publish it.
 
-    python -m collector.simulator.mqtt_publisher --config configs/simulated-packaging.yaml \\
+    python -m simulator.mqtt_publisher --config configs/simulated-packaging.yaml \\
         --url mqtt://127.0.0.1:1883          # credentials from MQTT_USER / MQTT_PASSWORD
 
-The machines are the same model the Modbus simulator serves (``collector.simulator.machine``);
+The machines are the same model the Modbus simulator serves (``simulator.machine``);
 only the way they report differs. Every ``interval`` each machine publishes one message
 to ``topic`` (``{line}`` and ``{machine}`` filled in), QoS 1, with its own time stamp:
 
@@ -18,7 +18,7 @@ collector's ``states`` map turns into canonical states; see configs/collector-de
 A machine with ``report: sparkplug_b`` is instead a device of one Sparkplug B edge node
 (``sparkplug: {group, node}``) that reports by exception: NBIRTH/DBIRTH with every metric
 on each connect, then a DDATA only with what changed, checked every ``interval``; the
-node's last will is its NDEATH (collector/simulator/sparkplug_node.py). A device with a
+node's last will is its NDEATH (simulator/sparkplug_node.py). A device with a
 product schedule (``products:``) also reports the string metric ``product``.
 """
 
@@ -40,10 +40,10 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from collector.simulator.config import Duration, SimulatedMachine, SimulationSettings
-from collector.simulator.machine import MachineSnapshot
-from collector.simulator.sparkplug_node import OnChangeEdgeNode
 from datacontract import MachineState
+from simulator.config import Duration, SimulatedMachine, SimulationSettings
+from simulator.machine import MachineSnapshot
+from simulator.sparkplug_node import OnChangeEdgeNode
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def _report_by_exception(
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m collector.simulator.mqtt_publisher",
+        prog="python -m simulator.mqtt_publisher",
         description="Publish simulated machines' telemetry over MQTT (JSON, QoS 1).",
     )
     ap.add_argument("--config", required=True, help="e.g. configs/simulated-packaging.yaml")

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from collector.config.units import parse_duration
-from collector.simulator.machine import (
+from simulator.machine import (
     ALL_DAYS,
     FAULT_REASONS,
     MON_FRI,
@@ -30,7 +30,7 @@ from collector.simulator.machine import (
     MachineParams,
     ProductRun,
 )
-from collector.simulator.register_map import U16_MAX
+from simulator.register_map import U16_MAX
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
