@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from localservices import metrics_text  # noqa: E402
+from demo import metrics_text  # noqa: E402
 from localservices.influxd import InfluxServer, free_port  # noqa: E402
 
 FARM_PER_PROCESS = 125

@@ -16,7 +16,7 @@ from assessor.kpi.calendar import planned_intervals
 from assessor.registry.importer import load_registry
 from collector.config import load_config
 from collector.mqtt.mapping import SubscriptionMapper
-from localservices.demo_history import (
+from demo.history import (
     FactoryPlan,
     _model,
     baseline_csv,
@@ -28,7 +28,7 @@ from localservices.demo_history import (
     true_totals,
     window_bounds,
 )
-from localservices.demo_portfolio import CONFIGS, build_plans, timeline
+from demo.portfolio import CONFIGS, build_plans, timeline
 from simulator.mqtt_publisher import load_mqtt_simulator_config, payload
 
 #: a Thursday, as the demo's first run could be

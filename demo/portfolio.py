@@ -25,8 +25,8 @@ from assessor.domain import Factory, ShiftCalendar, Weekday
 from assessor.materialize import day_start
 from assessor.registry.importer import parse_registry
 from collector.config.units import parse_duration
-from localservices.demo_history import FactoryPlan, MachinePlan, Signals, with_products
-from localservices.demo_registry import with_demo_products
+from demo.history import FactoryPlan, MachinePlan, Signals, with_products
+from demo.registry import with_demo_products
 from simulator.config import load_simulator_config
 from simulator.machine import Calendar, DailyWindow, MachineParams
 from simulator.mqtt_publisher import load_mqtt_simulator_config

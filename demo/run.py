@@ -1,6 +1,6 @@
 """The local demo: a whole simulated plant on this machine, without Docker.
 
-    python -m localservices.demo            (scripts/demo.sh does the setup first)
+    python -m demo            (scripts/demo.sh does the setup first)
 
 Debian's influxd (with logins: each factory's data in its own database, written with its
 own write-only login) and mosquitto (with a password file and an ACL), the simulated
@@ -35,12 +35,14 @@ import yaml
 
 from assessor.config import load_assessor_config
 from assessor.registry.store import RegistryStore
-from localservices import demo_access, demo_load, metrics_text
-from localservices.demo_access import EdgeLogin
-from localservices.demo_feed import EdgeBoxFeed, fed_plans
-from localservices.demo_history import FactoryPlan
-from localservices.demo_portfolio import LIVE_FACTORY, answers_of, build_plans
-from localservices.demo_registry import DemoTokens, demo_tokens, prepare_registry
+from demo import access as demo_access
+from demo import load as demo_load
+from demo import metrics_text
+from demo.access import EdgeLogin
+from demo.feed import EdgeBoxFeed, fed_plans
+from demo.history import FactoryPlan
+from demo.portfolio import LIVE_FACTORY, answers_of, build_plans
+from demo.registry import DemoTokens, demo_tokens, prepare_registry
 from localservices.influxd import InfluxServer, InfluxServerError, free_port, quote_ident, quote_string
 from localservices.mosquitto import (
     MosquittoServer,
@@ -248,7 +250,7 @@ def runtime_configs(var: Path, influx: InfluxServer, live: EdgeLogin) -> Runtime
         run / "collector-demo.yaml",
         tuple(ports.values()),
     )
-    header = "# written by python -m localservices.demo from configs/; edit those instead\n"
+    header = "# written by python -m demo from configs/; edit those instead\n"
     for path, data in ((out.line, line), (out.packaging, packaging), (out.collector, collector)):
         path.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return out
@@ -681,7 +683,7 @@ def run(opts: Options) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m localservices.demo",
+        prog="python -m demo",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

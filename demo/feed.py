@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from assessor.domain import DateWindow
 from datacontract import MachineState
-from localservices.demo_history import (
+from demo.history import (
     FactoryPlan,
     MachinePlan,
     Sample,

@@ -26,7 +26,7 @@ from typing import TextIO
 from assessor.baseline import import_baseline
 from assessor.config import AssessorConfig
 from assessor.registry.store import RegistryStore
-from localservices.demo_history import BatchWriter, FactoryPlan, baseline_csv, manual_days, write_measured
+from demo.history import BatchWriter, FactoryPlan, baseline_csv, manual_days, write_measured
 
 PLAN_VERSION = 1
 
