@@ -4,5 +4,5 @@
 # Options go to python -m demo (--var DIR, --exit-when-ready, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+SETUP_EXTRAS=demo bash scripts/setup.sh
 exec .venv/bin/python -m demo "$@"
