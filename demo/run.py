@@ -35,9 +35,7 @@ import yaml
 
 from assessor.config import load_assessor_config
 from assessor.registry.store import RegistryStore
-from demo import access as demo_access
-from demo import load as demo_load
-from demo import metrics_text
+from demo import access, load, metrics_text
 from demo.access import EdgeLogin
 from demo.feed import EdgeBoxFeed, fed_plans
 from demo.history import FactoryPlan
@@ -261,14 +259,14 @@ def runtime_configs(var: Path, influx: InfluxServer, live: EdgeLogin) -> Runtime
 
 def start_influx(var: Path, port: int) -> InfluxServer:
     """influxd with authentication on, the helpers logged in as the demo's admin."""
-    if demo_access.stale(var):
-        removed = demo_access.clear_stale(var)
+    if access.stale(var):
+        removed = access.clear_stale(var)
         print(
             f"demo: {var} holds data of an older demo (every factory in one database, no logins); "
             f"starting afresh, the demo data is synthetic (removed: {', '.join(removed)})",
             flush=True,
         )
-    admin = demo_access.admin_login(var)
+    admin = access.admin_login(var)
     influx = InfluxServer(var / "influxdb", http={"auth-enabled": True})
     influx.http_port = _pick(port)
     # influxd's own default layout (HTTP 8086, RPC 8088) when the HTTP port is fixed
@@ -277,7 +275,7 @@ def start_influx(var: Path, port: int) -> InfluxServer:
         influx.rpc_port = free_port()
     print(f"demo: InfluxDB 1.6 on {influx.http_port} (data in {influx.base_dir})", flush=True)
     influx.start()
-    demo_access.ensure_admin(influx, admin)
+    access.ensure_admin(influx, admin)
     return influx
 
 
@@ -301,7 +299,7 @@ def _shipped(name: str) -> dict[str, Any]:
 def start_mosquitto(var: Path, port: int, users: dict[str, str]) -> MosquittoServer:
     base = var / "mosquitto"
     password_file = make_password_file(base / "passwd", users)
-    rules = demo_access.broker_acl(_shipped("collector-demo.yaml"), _shipped("simulated-packaging.yaml"))
+    rules = access.broker_acl(_shipped("collector-demo.yaml"), _shipped("simulated-packaging.yaml"))
     acl_file = make_acl_file(base / "acl", rules)
     broker = MosquittoServer(base, port=_pick(port), password_file=password_file, acl_file=acl_file)
     print(f"demo: Mosquitto on {broker.port} (login and ACL; data in {base})", flush=True)
@@ -385,7 +383,7 @@ def _today() -> dt.date:
 
 def _assessor_env(influx: InfluxServer, var: Path) -> dict[str, str]:
     """What configs/assessor-demo.yaml reads: the server, the admin login, the registry."""
-    admin = demo_access.admin_login(var)
+    admin = access.admin_login(var)
     return {
         "INFLUX_URL": influx.url,
         "INFLUX_USER": admin.user,
@@ -409,7 +407,7 @@ def prepare_data(opts: Options, influx: InfluxServer) -> Prepared:
     cfg = load_assessor_config(
         CONFIGS / "assessor-demo.yaml", env={**os.environ, **_assessor_env(influx, var)}
     )
-    plan, reused = demo_load.settings(var, _today(), opts.history_days, opts.factories)
+    plan, reused = load.settings(var, _today(), opts.history_days, opts.factories)
     if reused and (plan.history_days, plan.factories) != (opts.history_days, opts.factories):
         print(
             f"demo: keeping the history of the first run ({plan.history_days} days, {plan.factories} "
@@ -422,14 +420,14 @@ def prepare_data(opts: Options, influx: InfluxServer) -> Prepared:
             store, [p.factory for p in plans], {p.factory.id: answers_of(p.factory.id) for p in plans}
         )
         # the real `assessor edge provision` path, on every start: rotates the passwords
-        edges = demo_access.provision_edges(cfg, store, [p.factory.id for p in plans])
+        edges = access.provision_edges(cfg, store, [p.factory.id for p in plans])
         print(
             f"demo: {len(edges)} factories, each with its own database (factory_<id>) and write-only "
             "login (new passwords on every start)",
             flush=True,
         )
         tokens = demo_tokens(store, var, LIVE_FACTORY)
-        if demo_load.complete(var):
+        if load.complete(var):
             print(f"demo: 이력 재사용 / reusing the history in {var} (loaded on {plan.anchor})", flush=True)
             return Prepared(tokens, plans, edges)
         t0 = time.monotonic()
@@ -439,14 +437,14 @@ def prepare_data(opts: Options, influx: InfluxServer) -> Prepared:
             flush=True,
         )
 
-        demo_load.load_history(plans, var, store, _post_lines(influx, edges))
-    demo_load.materialise(cfg, plans)
-    demo_load.mark_complete(var)
+        load.load_history(plans, var, store, _post_lines(influx, edges))
+    load.materialise(cfg, plans)
+    load.mark_complete(var)
     print(f"demo: history ready in {time.monotonic() - t0:.0f} s", flush=True)
     return Prepared(tokens, plans, edges)
 
 
-def _post_lines(influx: InfluxServer, edges: dict[str, EdgeLogin]) -> demo_load.Post:
+def _post_lines(influx: InfluxServer, edges: dict[str, EdgeLogin]) -> load.Post:
     """Each factory's points into its own database, written with its own login, as its
     edge box would."""
 
@@ -576,7 +574,7 @@ def banner(
             f"  운영자 토큰 / Operator token:    {tokens.operator}",
             f"  공장 토큰 / Factory token ({tokens.factory_id}): {tokens.factory}",
             f"  InfluxDB:                        {influx.url}  "
-            f"(관리자 / admin login: {opts.var / demo_access.ADMIN_FILE})",
+            f"(관리자 / admin login: {opts.var / access.ADMIN_FILE})",
             "  공장별 DB / Per-factory databases: factory_<id>, each written only by the factory's own "
             f"write-only login (new passwords on every start); the assessor's own: {ASSESSOR_DATABASE}",
             f"  엣지 로그인 / Edge login ({LIVE_FACTORY}): {live.login.user} / {live.login.password}  "
