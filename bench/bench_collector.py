@@ -302,8 +302,8 @@ async def plain_write(url: str, db: str, points: list[bytes], batch: int) -> flo
 async def collector_write(url: str, db: str, points: list[bytes], work: Path, fsync: bool) -> float:
     """Points go the way a sample goes: appended to the spool in poll-sized batches
     (durable), drained by the forwarder, delivered by the v1 sink."""
-    from collector.config.model import InfluxConfig
     from collector.forwarder import Forwarder
+    from collector.influx.config import InfluxConfig
     from collector.influx.delivery import Delivery
     from collector.influx.quarantine import Quarantine
     from collector.influx.sink import make_sink

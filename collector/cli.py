@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from collector.config import CollectorConfig, ConfigError, load_config
-from collector.config.model import DeviceConfig, RegisterConfig
+from collector.modbus.config import DeviceConfig, RegisterConfig
 
 EXIT_OK = 0
 EXIT_UNDELIVERED = 1

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from collector.clock import CLOCK, SampleClock
-from collector.config.model import DeviceConfig
 from collector.lineprotocol import SeriesEncoder, series_prefix
 from collector.liveness import LivenessRecorder
 from collector.modbus.client import (
@@ -31,6 +30,7 @@ from collector.modbus.client import (
     ModbusReadError,
     NotConnected,
 )
+from collector.modbus.config import DeviceConfig
 from collector.modbus.decode import BlockDecoder
 from collector.modbus.planner import ReadRequest, ValueSpan, plan_reads, split_request
 from collector.modbus.store import ChangeFilter

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from collector.config.model import InfluxConfig
+from collector.influx.config import InfluxConfig
 from collector.influx.sink_v1 import V1Sink
 from collector.lineprotocol import (
     encode_point,
