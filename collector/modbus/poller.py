@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from collector.clock import CLOCK, SampleClock
-from collector.lineprotocol import SeriesEncoder, series_prefix
 from collector.liveness import LivenessRecorder
 from collector.modbus.client import (
     DeviceBusy,
@@ -35,6 +34,7 @@ from collector.modbus.decode import BlockDecoder
 from collector.modbus.planner import ReadRequest, ValueSpan, plan_reads, split_request
 from collector.modbus.store import ChangeFilter
 from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE, DownReason
+from datacontract.lineprotocol import SeriesEncoder, series_prefix
 
 log = logging.getLogger(__name__)
 

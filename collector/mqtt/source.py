@@ -35,15 +35,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from collector.clock import now_ns
-from collector.lineprotocol import (
-    MAX_KEY_BYTES,
-    TIME_MAX_NS,
-    TIME_MIN_NS,
-    encode_point,
-    field_key,
-    format_value,
-    series_prefix,
-)
 from collector.mqtt.config import MqttConfig
 from collector.mqtt.deadletter import DeadLetters
 from collector.mqtt.liveness import MqttLiveness, Session, read_state, write_state
@@ -52,6 +43,15 @@ from collector.mqtt.paho_client import CollectorMqttClient
 from collector.mqtt.sparkplug import SparkplugTracker, rebirth_payload
 from collector.spool_appender import SpoolAppender
 from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
+from datacontract.lineprotocol import (
+    MAX_KEY_BYTES,
+    TIME_MAX_NS,
+    TIME_MIN_NS,
+    encode_point,
+    field_key,
+    format_value,
+    series_prefix,
+)
 
 log = logging.getLogger(__name__)
 BATCH = 2000
