@@ -307,8 +307,7 @@ async def collector_write(url: str, db: str, points: list[bytes], work: Path, fs
     from collector.influx.delivery import Delivery
     from collector.influx.quarantine import Quarantine
     from collector.influx.sink import make_sink
-    from collector.spool import Spool
-    from collector.spool_appender import SpoolAppender
+    from collector.spool import Spool, SpoolAppender
 
     spool = Spool(work, max_bytes=2**30, fsync=fsync)
     spool.open()

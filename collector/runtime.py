@@ -25,8 +25,7 @@ from collector.modbus.client import ModbusEndpoint, endpoint_key
 from collector.modbus.poller import DevicePoller, PollStats, run_poller
 from collector.mqtt.deadletter import DeadLetters
 from collector.mqtt.source import LIVENESS_STATE_FILE, MqttSource
-from collector.spool import Spool
-from collector.spool_appender import SpoolAppender
+from collector.spool import Spool, SpoolAppender
 from datacontract import DownReason
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ from collector.mqtt.liveness import MqttLiveness, Session, read_state, write_sta
 from collector.mqtt.mapping import BadMessage, Death, Sample, SubscriptionMapper, offline_sample
 from collector.mqtt.paho_client import CollectorMqttClient
 from collector.mqtt.sparkplug import SparkplugTracker, rebirth_payload
-from collector.spool_appender import SpoolAppender
+from collector.spool import SpoolAppender
 from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
 from datacontract.lineprotocol import (
     MAX_KEY_BYTES,
