@@ -223,8 +223,7 @@ def bench_read_path(args: argparse.Namespace, influx: InfluxServer, work: Path) 
         cpu = user + system
         # the planner's own lower bound for this map
         from collector.config import load_config
-        from collector.modbus.planner import minimum_requests
-        from collector.modbus.poller import device_spans
+        from collector.modbus.planner import device_spans, minimum_requests
 
         dev0 = load_config(cfg).modbus.devices[0]
         minimum = minimum_requests(device_spans(dev0)) * polls
