@@ -18,6 +18,7 @@ from configkit import (
     Duration,
     InfluxConnection,
     LineIndex,
+    LocalPath,
     interpolate_env,
     load_yaml,
     pydantic_errors,
@@ -124,8 +125,8 @@ class ServerSettings(_Strict):
 
 class AssessorConfig(_Strict):
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
-    registry: Path = Path("./data/registry.sqlite")
-    level_rules: Path | None = None
+    registry: LocalPath = Path("./data/registry.sqlite")
+    level_rules: LocalPath | None = None
     server: ServerSettings = Field(default_factory=ServerSettings)
     kpi: KpiSettings = Field(default_factory=KpiSettings)
     #: what reading one uploaded baseline file or registry text may cost

@@ -104,11 +104,17 @@ async def _run(cfg: CollectorConfig, once: bool) -> int:
 
 
 def cmd_run(path: Path, once: bool) -> int:
+    from collector.runtime import StartupError
+
     cfg = _load(path)
     if cfg is None:
         return EXIT_CONFIG
     _setup_logging(cfg.log.level)
-    return asyncio.run(_run(cfg, once))
+    try:
+        return asyncio.run(_run(cfg, once))
+    except StartupError as exc:
+        print(f"{path}: cannot start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@ errors name the key path and the line, durations and sizes as people write them,
 InfluxDB connection (URL, token or user and password, TLS)."""
 
 from configkit.influx import InfluxConnection
+from configkit.paths import LocalPath
 from configkit.units import Duration, Size, parse_duration, parse_size
 from configkit.yamlfile import (
     FAST_LOADER,
@@ -23,6 +24,7 @@ __all__ = [
     "InfluxConnection",
     "KeyPath",
     "LineIndex",
+    "LocalPath",
     "Size",
     "interpolate_env",
     "key_path",

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import base64
 import ssl
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from configkit.paths import LocalPath
 from configkit.units import Duration
 from datacontract import name_problem
 
@@ -31,7 +31,7 @@ class InfluxConnection(BaseModel):
     org: str = ""
     token: str = ""
     #: PEM bundle to verify an https server with; empty: the system store
-    ca_bundle: Path | None = None
+    ca_bundle: LocalPath | None = None
     verify_tls: bool = True
     timeout: Duration = 10.0
 
@@ -54,13 +54,6 @@ class InfluxConnection(BaseModel):
     def _retention_policy(cls, v: str) -> str:
         if v and (problem := name_problem(v, "retention_policy")) is not None:
             raise ValueError(problem)
-        return v
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _ca_bundle(cls, v: Path | None) -> Path | None:
-        if v is not None and "\x00" in str(v):
-            raise ValueError("ca_bundle must not contain a NUL character")
         return v
 
     @model_validator(mode="after")

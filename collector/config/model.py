@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from collector.influx.config import InfluxConfig
 from collector.modbus.config import DeviceConfig, ModbusConfig, RegisterConfig
 from collector.mqtt.config import MqttConfig
-from configkit import Duration, Size
+from configkit import Duration, LocalPath, Size
 from datacontract import LIVENESS_MAX_RECORD_S, factory_id_problem, tag_value_problem
 from datacontract.names import checked
 
@@ -51,14 +51,14 @@ class SiteConfig(_Strict):
 
 
 class SpoolConfig(_Strict):
-    path: Path = Path("./data/spool")
+    path: LocalPath = Path("./data/spool")
     max_bytes: Size = 2**30
     #: fsync every commit; only a benchmark should turn this off
     fsync: bool = True
     #: group commit: samples arriving within this window share one fsync
     commit_interval: Duration = 0.05
     #: where rejected points go; default: a "quarantine" folder beside the spool folder
-    quarantine_path: Path | None = None
+    quarantine_path: LocalPath | None = None
 
     @property
     def quarantine_dir(self) -> Path:

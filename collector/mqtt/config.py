@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from collector.mqtt.jsonpath import JsonPathError, compile_path
-from configkit import Duration, Size, parse_duration
+from configkit import Duration, LocalPath, Size, parse_duration
 from datacontract import CANONICAL_STATES, ROLES, FieldType, plain_field_problem, tag_value_problem
 
 FORMATS = ("json", "value", "sparkplug_b", "status")
@@ -340,10 +340,10 @@ class _Strict(BaseModel):
 
 class TlsConfig(_Strict):
     #: PEM bundle to verify the broker with; empty: the system store
-    ca: Path | None = None
+    ca: LocalPath | None = None
     #: client certificate and key, for brokers that require mutual TLS
-    cert: Path | None = None
-    key: Path | None = None
+    cert: LocalPath | None = None
+    key: LocalPath | None = None
 
     @model_validator(mode="after")
     def _pair(self) -> TlsConfig:
@@ -585,7 +585,7 @@ class MqttConfig(_Strict):
     #: payload time stamps further ahead of the arrival time are refused
     max_future: Duration = 300.0
     #: default: a "deadletter" folder beside the spool folder
-    dead_letter_path: Path | None = None
+    dead_letter_path: LocalPath | None = None
     #: oldest dead-letter days are deleted beyond this; then new dead letters are dropped
     dead_letter_max_bytes: Size = 256 * 2**20
     #: the collector's own topic: a marker published there and read back tells it that
