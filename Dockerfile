@@ -19,6 +19,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY datacontract ./datacontract
+COPY configkit ./configkit
 COPY collector ./collector
 COPY assessor ./assessor
 COPY simulator ./simulator

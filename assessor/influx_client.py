@@ -3,9 +3,7 @@ through their v1 compatibility API) and line protocol over ``/write``."""
 
 from __future__ import annotations
 
-import base64
 import logging
-import ssl
 from collections.abc import Callable
 
 import aiohttp
@@ -55,32 +53,12 @@ class InfluxClient:
         )
 
     def _headers(self) -> dict[str, str]:
-        return {**self._auth_headers(), **({} if self.cfg.compress else {"Accept-Encoding": "identity"})}
-
-    def _auth_headers(self) -> dict[str, str]:
-        # A token is sent whenever one is configured, also with api v1: InfluxDB 2.x and 3.x
-        # accept "Token" on their v1-compatible /query and /write, and a 2.x server handed
-        # out only tokens. Basic auth (a username) takes precedence for v1, since 1.x before
-        # 1.8 does not understand the Token scheme.
-        if self.cfg.token and (self.cfg.api == "v2" or not self.cfg.username):
-            return {"Authorization": f"Token {self.cfg.token}"}
-        if self.cfg.api == "v1" and self.cfg.username:
-            plain = f"{self.cfg.username}:{self.cfg.password}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(plain).decode("ascii")}
-        return {}
+        return {**self.cfg.auth_headers(), **({} if self.cfg.compress else {"Accept-Encoding": "identity"})}
 
     async def session(self) -> aiohttp.ClientSession:
         if self._sessions.session is None or self._sessions.session.closed:
-            ssl_ctx: ssl.SSLContext | bool | None = None
-            if self.cfg.url.startswith("https://"):
-                if not self.cfg.verify_tls:
-                    ssl_ctx = False
-                else:
-                    ssl_ctx = ssl.create_default_context(
-                        cafile=str(self.cfg.ca_bundle) if self.cfg.ca_bundle else None
-                    )
             self._sessions.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=8, ssl=ssl_ctx),
+                connector=aiohttp.TCPConnector(limit=8, ssl=self.cfg.ssl_context()),
                 timeout=aiohttp.ClientTimeout(total=self.cfg.timeout),
                 headers=self._headers(),
             )

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from collector.config import CollectorConfig, ConfigError, load_config
-from collector.config.model import DeviceConfig, RegisterConfig
+from collector.modbus.config import DeviceConfig, RegisterConfig
 
 EXIT_OK = 0
 EXIT_UNDELIVERED = 1
@@ -43,21 +43,14 @@ def cmd_check(path: Path, show_plan: bool) -> int:
     cfg = _load(path)
     if cfg is None:
         return EXIT_CONFIG
-    from collector.modbus.planner import minimum_requests, plan_reads
-    from collector.modbus.poller import device_spans
+    from collector.modbus.planner import device_plan, device_spans, minimum_requests
 
     total_regs = total_reqs = total_min = 0
     for dev in cfg.modbus.devices:
-        spans = device_spans(dev)
-        reqs = plan_reads(
-            spans,
-            max_gap=dev.max_gap,
-            max_registers=dev.max_registers_per_request,
-            max_bits=dev.max_bits_per_request,
-        )
+        reqs = device_plan(dev)
         total_regs += len(dev.registers)
         total_reqs += len(reqs)
-        total_min += minimum_requests(spans)
+        total_min += minimum_requests(device_spans(dev))
         if show_plan:
             print(
                 f"{cfg.line_of(dev)}/{dev.machine} ({dev.transport} unit {dev.unit}; "
@@ -109,11 +102,17 @@ async def _run(cfg: CollectorConfig, once: bool) -> int:
 
 
 def cmd_run(path: Path, once: bool) -> int:
+    from collector.runtime import StartupError
+
     cfg = _load(path)
     if cfg is None:
         return EXIT_CONFIG
     _setup_logging(cfg.log.level)
-    return asyncio.run(_run(cfg, once))
+    try:
+        return asyncio.run(_run(cfg, once))
+    except StartupError as exc:
+        print(f"{path}: cannot start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -120,6 +120,13 @@ def measurement_problem(value: object, what: str = "measurement") -> str | None:
     return problem
 
 
+def checked(problem: str | None, value: str) -> str:
+    """``value`` when one of the functions above found no ``problem``, else ValueError
+    (BadName): what a pydantic validator of a name returns."""
+    check(problem)
+    return value
+
+
 def check(problem: str | None) -> None:
     """Raise BadName for a problem one of the functions above found."""
     if problem is not None:

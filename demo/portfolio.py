@@ -24,7 +24,7 @@ import yaml
 from assessor.domain import Factory, ShiftCalendar, Weekday
 from assessor.materialize import day_start
 from assessor.registry.importer import parse_registry
-from collector.config.units import parse_duration
+from configkit.units import parse_duration
 from demo.history import FactoryPlan, MachinePlan, Signals, with_products
 from demo.registry import with_demo_products
 from simulator.config import load_simulator_config

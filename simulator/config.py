@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from collector.config.units import parse_duration
+from configkit.units import parse_duration
 from simulator.machine import (
     ALL_DAYS,
     FAULT_REASONS,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from collector.config import load_config
-from collector.config.model import RegisterConfig
+from collector.modbus.config import RegisterConfig
 from collector.modbus.datatypes import ByteOrder
 from collector.modbus.decode import decode_value
 from collector.mqtt.sparkplug_codec import decode_payload, metric_value

@@ -22,8 +22,8 @@ from assessor.level import load_rules
 from assessor.registry.importer import parse_registry
 from assessor.registry.store import RegistryStore
 from assessor.service import AssessorService
-from collector.config.model import InfluxConfig
 from collector.influx import make_sink
+from collector.influx.config import InfluxConfig
 from tests.support.assessor_env import REGISTRY_YAML
 from tests.support.influxd_fixtures import InfluxFactory
 

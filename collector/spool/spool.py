@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from collector.spool_format import (
+from collector.spool.format import (
     HEADER_SIZE,
     CorruptRecord,
     Hole,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from collector.spool import Spool
+from collector.spool.spool import Spool
 
 log = logging.getLogger(__name__)
 
