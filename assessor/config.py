@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from assessor.domain import Factory
-from assessor.kpi.model import KpiPolicy
+from assessor.domain.kpi.model import KpiPolicy
+from assessor.domain.models import Factory
+from assessor.domain.upload_limits import UploadLimits
 from assessor.registry.units import parse_duration
-from assessor.upload_limits import UploadLimits
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

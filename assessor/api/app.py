@@ -15,15 +15,15 @@ from fastapi.responses import JSONResponse
 from assessor.api.body_limit import BodyLimit
 from assessor.api.docs import install_api_docs
 from assessor.api.errors import ApiError, install_error_handlers
-from assessor.api.reports import install_report_routes
-from assessor.auth import Principal, Role, authenticate
-from assessor.baseline import BaselineError, BaselineLimitError
-from assessor.domain import DateWindow, Factory
-from assessor.influx_client import InfluxError
-from assessor.level import ITEMS, QuestionnaireError, validate_answers
+from assessor.api.routes.reports import install_report_routes
+from assessor.data.influx_client import InfluxError
+from assessor.domain.baseline import BaselineError, BaselineLimitError
+from assessor.domain.level import ITEMS, QuestionnaireError, validate_answers
+from assessor.domain.models import DateWindow, Factory
 from assessor.registry.importer import RegistryError
-from assessor.service import MAX_PRODUCT_WINDOW_DAYS, AssessorService
-from assessor.upload_worker import import_baseline_bounded, parse_registry_bounded
+from assessor.services import MAX_PRODUCT_WINDOW_DAYS, AssessorService
+from assessor.services.auth import Principal, Role, authenticate
+from assessor.services.upload_worker import import_baseline_bounded, parse_registry_bounded
 from assessor.web import install_web
 
 MAX_WINDOW_DAYS = 800

@@ -15,14 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from assessor.auth import Principal, Role
-from assessor.baseline import BaselineError, BaselineLimitError, RowError
-from assessor.domain import Factory
-from assessor.labels import Lang, fmt_time
-from assessor.level import ITEMS, QuestionnaireError, validate_answers
-from assessor.level.questionnaire import ANSWER_SCALE, FIELD_NAMES
+from assessor.domain.baseline import BaselineError, BaselineLimitError, RowError
+from assessor.domain.labels import Lang, fmt_time
+from assessor.domain.level import ITEMS, QuestionnaireError, validate_answers
+from assessor.domain.level.questionnaire import ANSWER_SCALE, FIELD_NAMES
+from assessor.domain.models import Factory
 from assessor.registry.importer import RegistryError, RegistryLimitError
-from assessor.upload_worker import import_baseline_bounded, parse_registry_bounded
+from assessor.services.auth import Principal, Role
+from assessor.services.upload_worker import import_baseline_bounded, parse_registry_bounded
 from assessor.web.base import Web, same_origin
 from assessor.web.registry_yaml import NEW_FACTORY_YAML, factory_yaml
 

@@ -11,16 +11,16 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from assessor import labels
-from assessor.domain import Factory
-from assessor.gains import FACTORY_GAIN_KPIS
-from assessor.influx_client import InfluxError
-from assessor.kpi.calendar import planned_intervals
-from assessor.labels import Lang
-from assessor.level.evidence import METRICS, format_threshold, format_value
-from assessor.level.scoring import SCORE_GATE, Assessment
-from assessor.losses_view import waterfall
-from assessor.timeline_query import SMALL_STOP, downtime_by_reason, pareto, state_timeline
+from assessor.data.influx_client import InfluxError
+from assessor.data.timeline import SMALL_STOP, downtime_by_reason, pareto, state_timeline
+from assessor.domain import labels
+from assessor.domain.gains import FACTORY_GAIN_KPIS
+from assessor.domain.kpi.calendar import planned_intervals
+from assessor.domain.labels import Lang
+from assessor.domain.level.evidence import METRICS, format_threshold, format_value
+from assessor.domain.level.scoring import SCORE_GATE, Assessment
+from assessor.domain.losses_view import waterfall
+from assessor.domain.models import Factory
 from assessor.web import charts
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
@@ -315,7 +315,7 @@ def install(app: FastAPI, web: Web) -> None:
 
     @app.get("/factories/{factory_id}/report", include_in_schema=False)
     async def factory_report(request: Request, factory_id: str) -> Response:
-        from assessor import report
+        from assessor.services import reports as report
 
         got = web.factory_access(request, factory_id)
         if isinstance(got, Response):
