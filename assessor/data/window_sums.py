@@ -50,7 +50,6 @@ STATEMENTS_PER_REQUEST = 300
 FILTER_LIMIT = 50
 
 
-
 async def window_totals(
     client: InfluxClient, windows: Sequence[tuple[str, float, float]], rp: str = ""
 ) -> list[WindowSum | None]:

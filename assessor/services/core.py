@@ -8,21 +8,16 @@ call these; these call data access (assessor.data, assessor.registry) and pure c
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
 from assessor.config import AssessorConfig
-from assessor.data.daily_rows import (
-    ensure_retention_policy,
-)
+from assessor.data.daily_rows import ensure_retention_policy
 from assessor.data.influx_client import InfluxClient, factory_client
 from assessor.domain.kpi.model import KpiPolicy
 from assessor.domain.level import Assessment, LevelRules
 from assessor.domain.models import Factory
 from assessor.registry.store import RegistryStore
-
-log = logging.getLogger(__name__)
 
 
 class ServiceCore:

@@ -8,9 +8,7 @@ from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from assessor.data.daily_rows import (
-    window_bounds,
-)
+from assessor.data.daily_rows import window_bounds
 from assessor.domain.gains import (
     FACTORY_GAIN_KPIS,
     STANDARD_KPI,

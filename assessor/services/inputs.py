@@ -15,6 +15,10 @@ from assessor.registry.store import RegistryStore, UnknownFactoryError
 from assessor.services.assessment import Assessments
 from assessor.services.upload_worker import import_baseline_bounded, parse_registry_bounded
 
+#: the largest baseline log and registry text either door (API, web form) takes
+MAX_UPLOAD_BYTES = 20 * 2**20
+MAX_REGISTRY_BYTES = 5 * 2**20
+
 
 class Inputs(Assessments):
     def save_answers(self, factory: Factory, answers: Mapping[str, object]) -> dict[str, int]:

@@ -15,16 +15,11 @@ from collections.abc import Sequence
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from assessor.data.daily_rows import (
-    DayKey,
-    DaySpan,
-    day_start,
-    materialise_days,
-    raw_point_counts,
-    read_days,
-)
+from assessor.data.daily_rows import DayKey, DaySpan, day_start, materialise_days, raw_point_counts, read_days
 from assessor.data.late_data import stale_days, stored_counts
 from assessor.data.signals import ProductDays, measured_day_totals, measured_products
+from assessor.data.timeline import state_timeline
+from assessor.domain.downtime import Timeline
 from assessor.domain.kpi.calendar import local_days, planned_intervals, total
 from assessor.domain.kpi.formulas import kpis, rollup
 from assessor.domain.kpi.losses import six_big_losses
@@ -161,6 +156,10 @@ class KpiQueries(ServiceCore):
             row.update(kpi_row(t, self.kpi_policy))
             rows.append(row)
         return rows
+
+    async def state_timeline(self, factory: Factory, start: float, end: float) -> Timeline:
+        """Every machine's state episodes over ``[start, end)`` with the downtime reasons."""
+        return await state_timeline(self.raw(factory), factory, start, end, self.cfg.kpi.hold_s)
 
     async def product_kpis(
         self, factory: Factory, start: float, end: float, group: ProductGroup, granularity: Granularity

@@ -9,21 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from assessor.data.daily_rows import (
-    day_start,
-    window_bounds,
-)
+from assessor.data.daily_rows import day_start, window_bounds
 from assessor.data.health import last_heard
 from assessor.data.influxql import UnsafeIdentifier, check_id
 from assessor.data.window_sums import window_totals
 from assessor.domain.models import Factory, SupportProject
-from assessor.domain.portfolio import (
-    gain_exclusions,
-    gain_rows,
-    manual_parts,
-    measured_parts,
-    recent_fields,
-)
+from assessor.domain.portfolio import gain_exclusions, gain_rows, manual_parts, measured_parts, recent_fields
 from assessor.services.assessment import Assessments
 from assessor.services.gains import GainQueries
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from assessor.data.timeline import ParetoBar, Timeline
+from assessor.domain.downtime import ParetoBar, Timeline
 from assessor.domain.labels import Lang, fmt_pct, kpi_name, loss_name, state_name
 from assessor.domain.losses_view import waterfall
 from assessor.web.i18n import t

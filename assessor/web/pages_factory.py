@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from assessor.data.influx_client import InfluxError
-from assessor.data.timeline import SMALL_STOP, downtime_by_reason, pareto, state_timeline
 from assessor.domain import labels
+from assessor.domain.downtime import SMALL_STOP, downtime_by_reason, pareto
 from assessor.domain.gains import FACTORY_GAIN_KPIS
 from assessor.domain.kpi.calendar import planned_intervals
 from assessor.domain.labels import Lang
@@ -21,6 +20,7 @@ from assessor.domain.level.evidence import METRICS, format_threshold, format_val
 from assessor.domain.level.scoring import SCORE_GATE, Assessment
 from assessor.domain.losses_view import waterfall
 from assessor.domain.models import Factory
+from assessor.services.errors import InfluxError
 from assessor.web import charts
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
@@ -260,7 +260,7 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
     daily, totals = await service.factory_kpis_by_day(f, kpi_p.start, kpi_p.end)
     # any planned time with data: flagged KPIs are shown with their reason, not hidden
     has_kpis = any(r.get("coverage") for r in daily)
-    timeline = await state_timeline(service.raw(f), f, tl_p.start, tl_p.end, service.cfg.kpi.hold_s)
+    timeline = await service.state_timeline(f, tl_p.start, tl_p.end)
     small_stop_s = service.cfg.kpi.small_stop_for(f)
     by_reason = downtime_by_reason(
         timeline, planned_intervals(f.calendar, tl_p.start, tl_p.end), small_stop_s=small_stop_s

@@ -13,11 +13,11 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from assessor.data.influx_client import InfluxError
 from assessor.domain import labels
 from assessor.domain.csv_cells import safe_row
 from assessor.domain.gains import GAIN_KPIS, KPI_REFERENCE, REFERENCE
 from assessor.domain.labels import Lang, fmt_num, fmt_pct, fmt_signed_pct, fmt_time, kpi_name, tier_name
+from assessor.services.errors import InfluxError
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
 

@@ -304,7 +304,8 @@ async def test_an_alive_machine_with_states_stored_on_change(assessor_env):
     import time
 
     from assessor.data.evidence_query import machine_evidence
-    from assessor.data.timeline import downtime_by_reason, state_timeline
+    from assessor.data.timeline import state_timeline
+    from assessor.domain.downtime import downtime_by_reason
     from assessor.domain.kpi.calendar import planned_intervals
 
     env = assessor_env

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.data.timeline import (
+from assessor.domain.downtime import (
     DOWN_STATES,
     SMALL_STOP,
     MachineTimeline,

@@ -156,7 +156,7 @@ def test_too_little_data_shows_coverage_and_no_waterfall() -> None:
 
 
 def test_small_stops_are_one_pareto_bar_of_their_own() -> None:
-    from assessor.data.timeline import SMALL_STOP
+    from assessor.domain.downtime import SMALL_STOP
 
     hours = pareto_hours({(SMALL_STOP, ""): 600.0, ("fault", ""): 60.0, ("idle", "자재"): 30.0}, 120.0, "ko")
     assert hours == {"소정지 (2분 미만)": 600.0, "사유 미입력 (고장)": 60.0, "자재": 30.0}
@@ -232,7 +232,7 @@ def test_csv_has_a_bom_and_the_headers() -> None:
 def test_chart_labels_from_the_data_carry_no_markup() -> None:
     # plotly reads links and styles in labels: a downtime reason or machine id from an
     # edge box must reach the operator's page as text
-    from assessor.data.timeline import MachineTimeline, ParetoBar, Timeline
+    from assessor.domain.downtime import MachineTimeline, ParetoBar, Timeline
     from assessor.domain.kpi.timeline import Episode
     from assessor.web.charts import downtime_pareto, state_timeline
 
