@@ -1,7 +1,7 @@
 """Manual daily production logs (CSV or XLSX) for a factory's "before" period."""
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from assessor.api.deps import Caller, Service, factory_for
 from assessor.api.errors import ApiError
@@ -15,7 +15,7 @@ router = APIRouter(tags=["baseline"])
 @router.post("/api/v1/factories/{id}/baseline", response_model=BaselineStored)
 async def post_baseline(
     id: str, p: Caller, service: Service, request: Request, filename: str | None = None
-) -> JSONResponse:
+) -> Response:
     f = factory_for(service, p, id)
     data, name = await _upload(request, filename)
     try:

@@ -1,7 +1,7 @@
 """The factories of the registry the caller may see."""
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from assessor.api.deps import Caller, Service, factory_for
 from assessor.api.models import Factory, FactorySummary, jsonable, respond
@@ -10,7 +10,7 @@ router = APIRouter(tags=["factories"])
 
 
 @router.get("/api/v1/factories", response_model=list[FactorySummary])
-async def list_factories(p: Caller, service: Service) -> JSONResponse:
+async def list_factories(p: Caller, service: Service) -> Response:
     return respond(
         [
             {"id": f.id, "name": f.name, "region": f.region, "employees": f.employees}
@@ -21,5 +21,5 @@ async def list_factories(p: Caller, service: Service) -> JSONResponse:
 
 
 @router.get("/api/v1/factories/{id}", response_model=Factory)
-async def get_factory(id: str, p: Caller, service: Service) -> JSONResponse:
+async def get_factory(id: str, p: Caller, service: Service) -> Response:
     return respond(jsonable(factory_for(service, p, id)))

@@ -1,7 +1,7 @@
 """Before/after gains of a factory: a support project's windows or four explicit dates."""
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from assessor.api.deps import Caller, Service, factory_for
 from assessor.api.errors import ApiError
@@ -22,7 +22,7 @@ async def get_gains(
     baseline_end: str | None = None,
     after_start: str | None = None,
     after_end: str | None = None,
-) -> JSONResponse:
+) -> Response:
     f = factory_for(service, p, id)
     explicit = [baseline_start, baseline_end, after_start, after_end]
     if project is not None:

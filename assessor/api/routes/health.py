@@ -1,7 +1,7 @@
 """Liveness of the server process (no token, no database)."""
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from assessor.api.models import Health, respond
 
@@ -9,5 +9,5 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
-async def healthz() -> JSONResponse:
+async def healthz() -> Response:
     return respond({"status": "ok"})

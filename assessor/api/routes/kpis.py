@@ -3,7 +3,7 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from assessor.api.deps import Caller, Service, factory_for
 from assessor.api.errors import ApiError
@@ -26,7 +26,7 @@ async def get_kpis(
         Query(description="product groups: per-product rows, unknown codes and changeovers"),
     ] = "factory",
     granularity: Literal["total", "day"] = "total",
-) -> JSONResponse:
+) -> Response:
     f = factory_for(service, p, id)
     s, e = window(f, start, end)
     head = {"factory": f.id, "start": s, "end": e, "group": group, "granularity": granularity}

@@ -1,7 +1,7 @@
 """The level questionnaire: its items and the factory's answers (0..5 per item)."""
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from assessor.api.deps import Caller, Service, factory_for
 from assessor.api.errors import ApiError
@@ -12,13 +12,13 @@ router = APIRouter(tags=["level"])
 
 
 @router.get("/api/v1/factories/{id}/questionnaire", response_model=QuestionnaireForm)
-async def get_questionnaire(id: str, p: Caller, service: Service) -> JSONResponse:
+async def get_questionnaire(id: str, p: Caller, service: Service) -> Response:
     f = factory_for(service, p, id)
     return respond({"items": jsonable(list(ITEMS)), "answers": service.store.answers(f.id)})
 
 
 @router.put("/api/v1/factories/{id}/questionnaire", response_model=QuestionnaireAnswers)
-async def put_questionnaire(id: str, p: Caller, service: Service, request: Request) -> JSONResponse:
+async def put_questionnaire(id: str, p: Caller, service: Service, request: Request) -> Response:
     f = factory_for(service, p, id)
     try:
         body = await request.json()

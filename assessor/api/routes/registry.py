@@ -1,7 +1,7 @@
 """Registry import (operators only): YAML of one or more factories, stored as a whole."""
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from assessor.api.deps import Operator, Service
 from assessor.api.errors import ApiError
@@ -13,7 +13,7 @@ router = APIRouter(tags=["registry"])
 
 
 @router.post("/api/v1/registry", response_model=RegistryImported)
-async def post_registry(request: Request, _: Operator, service: Service) -> JSONResponse:
+async def post_registry(request: Request, _: Operator, service: Service) -> Response:
     raw = await request.body()
     if len(raw) > MAX_REGISTRY_BYTES:
         raise ApiError(413, f"body: larger than {MAX_REGISTRY_BYTES // 2**20} MiB", "body")
