@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from assessor.domain import Factory
-from assessor.kpi.model import KpiPolicy
-from assessor.upload_limits import UploadLimits
+from assessor.domain.kpi.model import KpiPolicy
+from assessor.domain.models import Factory
+from assessor.domain.upload_limits import UploadLimits
 from configkit import (
     ConfigFileError,
     Duration,

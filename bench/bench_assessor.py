@@ -39,13 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assessor.config import AssessorConfig, InfluxSettings, KpiSettings  # noqa: E402
-from assessor.domain import BaselineDay, DateWindow, Factory, Line, Machine, Program, SupportProject  # noqa: E402
-from assessor.influx_client import InfluxClient  # noqa: E402
-from assessor.kpi.model import Totals  # noqa: E402
-from assessor.level import load_rules  # noqa: E402
-from assessor.materialize import day_start, ensure_retention_policy, write_days  # noqa: E402
+from assessor.data.daily_rows import day_start, ensure_retention_policy, write_days  # noqa: E402
+from assessor.data.influx_client import InfluxClient  # noqa: E402
+from assessor.domain.kpi.model import Totals  # noqa: E402
+from assessor.domain.level import load_rules  # noqa: E402
+from assessor.domain.models import BaselineDay, DateWindow, Factory, Line, Machine, Program, SupportProject  # noqa: E402
 from assessor.registry.store import RegistryStore  # noqa: E402
-from assessor.service import AssessorService  # noqa: E402
+from assessor.services import AssessorService  # noqa: E402
 from localservices.influxd import InfluxServer  # noqa: E402
 from simulator.machine import Calendar, MachineModel, MachineParams  # noqa: E402
 

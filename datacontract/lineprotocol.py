@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from datacontract import field_key_problem, measurement_problem, tag_key_problem, tag_value_problem
+from datacontract.names import field_key_problem, measurement_problem, tag_key_problem, tag_value_problem
 
 FieldValue = bool | int | float | str
 

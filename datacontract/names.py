@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from datacontract import MACHINE_TAGS, ROLES
+from datacontract.contract import MACHINE_TAGS, ROLES
 
 #: longest name, in characters. Three tags, a measurement and a field key of this length
 #: stay far below InfluxDB's 64 KiB series key limit, even at 4 bytes per character.

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from assessor.config import AssessorConfig
-from assessor.edge_provision import default_writer, provision
-from assessor.influx_client import InfluxClient
+from assessor.data.edge_provision import default_writer, provision
+from assessor.data.influx_client import InfluxClient
 from assessor.registry.store import RegistryStore
 from collector.mqtt.config import DEFAULT_SYNC_TOPIC
 from localservices.influxd import InfluxServer, InfluxServerError

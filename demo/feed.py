@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from assessor.domain import DateWindow
+from assessor.domain.models import DateWindow
 from datacontract import MachineState
 from demo.history import (
     FactoryPlan,

@@ -30,10 +30,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from assessor.domain import BaselineDay, BaselineProduct, DateWindow, Factory, SupportProject
-from assessor.gains import line_ideal_time
-from assessor.kpi.calendar import local_days, planned_intervals
-from assessor.materialize import window_bounds
+from assessor.data.daily_rows import window_bounds
+from assessor.domain.gains import line_ideal_time
+from assessor.domain.kpi.calendar import local_days, planned_intervals
+from assessor.domain.models import BaselineDay, BaselineProduct, DateWindow, Factory, SupportProject
 from datacontract import MachineState
 from simulator.machine import (
     UINT32,

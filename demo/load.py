@@ -23,9 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from assessor.baseline import import_baseline
 from assessor.config import AssessorConfig
 from assessor.registry.store import RegistryStore
+from assessor.services.inputs import import_baseline
 from demo.history import BatchWriter, FactoryPlan, baseline_csv, manual_days, write_measured
 
 PLAN_VERSION = 1
@@ -164,9 +164,9 @@ def load_history(
 
 
 async def _materialise(cfg: AssessorConfig, plans: Sequence[FactoryPlan]) -> None:
-    from assessor.influx_client import InfluxClient
-    from assessor.level import load_rules
-    from assessor.service import AssessorService
+    from assessor.data.influx_client import InfluxClient
+    from assessor.domain.level import load_rules
+    from assessor.services import AssessorService
 
     store = RegistryStore(cfg.registry)
     influx = InfluxClient(cfg.influx)

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from assessor.domain import Factory, ShiftCalendar, Weekday
-from assessor.materialize import day_start
+from assessor.data.daily_rows import day_start
+from assessor.domain.models import Factory, ShiftCalendar, Weekday
 from assessor.registry.importer import parse_registry
 from configkit.units import parse_duration
 from demo.history import FactoryPlan, MachinePlan, Signals, with_products
@@ -86,7 +86,7 @@ class PlantSpec:
     program: str
     calendar: dict[str, Any]
     machines: tuple[MachineSpec, ...]
-    #: questionnaire answers (assessor.level.questionnaire item -> 0..5)
+    #: questionnaire answers (assessor.domain.level.questionnaire item -> 0..5)
     answers: dict[str, int]
     log_energy: bool = True
     on_time_before: float = 0.8

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assessor.auth import Role, authenticate, create_token
-from assessor.domain import Factory, Product
+from assessor.domain.models import Factory, Product
 from assessor.registry.store import RegistryStore
+from assessor.services.auth import Role, authenticate, create_token
 
 TOKENS_FILE = "demo-tokens.txt"
 _HEADER = (

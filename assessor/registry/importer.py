@@ -1,5 +1,5 @@
 """Read the registry YAML file (factories, products, lines, machines, calendars, support
-projects), report every problem by key path and line, and turn it into assessor.domain
+projects), report every problem by key path and line, and turn it into assessor.domain.models
 objects.
 
 Checks run in two passes: first the shape of the file (unknown keys, types, formats),
@@ -21,7 +21,7 @@ from typing import Annotated, Any, TextIO
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 
-from assessor.domain import (
+from assessor.domain.models import (
     BreakRule,
     DateWindow,
     Factory,
@@ -34,8 +34,8 @@ from assessor.domain import (
     SupportProject,
     Weekday,
 )
+from assessor.domain.upload_limits import DEFAULT_LIMITS, LimitBreach, UploadLimits, check_yaml_events
 from assessor.registry.store import RegistryStore, RegistryStoreError
-from assessor.upload_limits import DEFAULT_LIMITS, LimitBreach, UploadLimits, check_yaml_events
 from configkit import ConfigFileError, LineIndex, key_path, parse_duration, read_text
 from configkit.yamlfile import yaml_error_line
 from datacontract import factory_id_problem, tag_value_problem
@@ -53,7 +53,7 @@ class RegistryError(ConfigFileError):
 
 
 class RegistryLimitError(RegistryError):
-    """The text is over one of the upload limits (assessor.upload_limits); ``breach``
+    """The text is over one of the upload limits (assessor.domain.upload_limits); ``breach``
     names the limit, ``status`` is 413 (too large) or 400 (structure refused)."""
 
     def __init__(self, source: str, breach: LimitBreach):

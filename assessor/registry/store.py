@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from assessor.auth import Role, TokenRecord
-from assessor.domain import (
+from assessor.domain.models import (
     BaselineDay,
     BaselineProduct,
     BreakRule,
@@ -34,6 +33,7 @@ from assessor.domain import (
     SupportProject,
     Weekday,
 )
+from assessor.domain.tokens import Role, TokenRecord
 from assessor.registry.schema import MIGRATIONS, SCHEMA_VERSION
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from assessor.domain import (
+from assessor.domain.models import (
     BreakRule,
     DateWindow,
     Factory,

@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from assessor.materialize import window_bounds
+from assessor.data.daily_rows import window_bounds
 from demo.feed import (
     REASON_BREAK,
     REASON_NO_SHIFT,

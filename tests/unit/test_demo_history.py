@@ -11,8 +11,8 @@ from itertools import pairwise
 
 import pytest
 
-from assessor.baseline import parse_baseline
-from assessor.kpi.calendar import planned_intervals
+from assessor.domain.baseline import parse_baseline
+from assessor.domain.kpi.calendar import planned_intervals
 from assessor.registry.importer import load_registry
 from collector.config import load_config
 from collector.mqtt.mapping import SubscriptionMapper

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.influxql import UnsafeIdentifier, check_id, ident, literal
+from assessor.data.influxql import UnsafeIdentifier, check_id, ident, literal
 from assessor.registry import RegistryError, parse_registry
 from collector.config import ConfigError, parse_config
 from collector.mqtt.config import SubscriptionConfig

@@ -19,8 +19,16 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from assessor.auth import create_token
-from assessor.influxql import UnsafeIdentifier, check_id, ident, literal, tag_equals, tag_in, time_literal
+from assessor.data.influxql import (
+    UnsafeIdentifier,
+    check_id,
+    ident,
+    literal,
+    tag_equals,
+    tag_in,
+    time_literal,
+)
+from assessor.services.auth import create_token
 from datacontract.lineprotocol import encode_point, series_prefix
 from localservices.influxd import InfluxServer
 from tests.support.assessor_env import AssessorEnv
@@ -342,7 +350,7 @@ async def test_deeply_nested_questionnaire_body_is_400(env: AssessorEnv) -> None
     assert r.status_code == 400
 
 
-# -- assessor/influxql.py ---------------------------------------------------------------------
+# -- assessor/data/influxql.py ---------------------------------------------------------------------
 
 
 def test_ident_and_literal_escape_their_quotes() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assessor.domain import (
+from assessor.domain.models import (
     BaselineDay,
     DateWindow,
     Program,
