@@ -11,6 +11,11 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path as _Path
+
+#: the pure modules of the assessor/domain/ directory (targets, lead_time) import as
+#: assessor.domain.<name> while this module still lives beside it
+__path__ = [str(_Path(__file__).with_suffix(""))]
 
 
 class Weekday(StrEnum):
