@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path as _Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assessor.domain.targets import ProjectKpi
 
 #: the pure modules of the assessor/domain/ directory (targets, lead_time) import as
 #: assessor.domain.<name> while this module still lives beside it
@@ -113,6 +117,8 @@ class SupportProject:
     baseline: DateWindow
     #: the "after" window; default: from the day after ``end`` to today
     after: DateWindow | None = None
+    #: the KPIs the project chose, with baseline and target (docs/targets.md)
+    kpis: tuple[ProjectKpi, ...] = ()
 
 
 @dataclass(frozen=True)

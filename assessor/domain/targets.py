@@ -267,3 +267,66 @@ def ratio_of_sums(pairs: Sequence[tuple[float, float]]) -> float | None:
 
 def median_or_none(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+# -- a project's chosen KPIs and entered results ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectKpi:
+    """One KPI a support project chose (registry ``support_projects[].kpis``)."""
+
+    kpi: str
+    target: Target
+    #: None: measured over the project's baseline window (manual logs or data)
+    baseline: float | None = None
+    result_source: ResultSource = ResultSource.DATA
+
+
+def default_result_source(kpi: CatalogueKpi) -> ResultSource:
+    """Data where the collector measures the KPI, else a result entered with evidence."""
+    return ResultSource.DATA if kpi.measured else ResultSource.MANUAL
+
+
+def project_kpi_problems(p: ProjectKpi) -> list[tuple[str, str]]:
+    """(key, message) of what makes ``p`` unusable: a result from data the data cannot
+    give, a baseline to measure that nothing measures, a target that is no improvement."""
+    kpi = catalogue_kpi(p.kpi)
+    out = []
+    if p.result_source is ResultSource.DATA and not kpi.measured:
+        out.append(
+            (
+                "result_source",
+                f"{kpi.id} cannot be measured from the collector's data; write result_source: manual "
+                "and enter the result with its evidence",
+            )
+        )
+    if p.baseline is None and not from_data(kpi):
+        out.append(
+            ("baseline", f"{kpi.id} cannot be measured over the baseline window; give the baseline value")
+        )
+    if p.baseline is not None and (not math.isfinite(p.baseline) or p.baseline < 0):
+        out.append(("baseline", f"must be a number of at least 0, got {p.baseline!r}"))
+    elif problem := target_problem(kpi, p.baseline, p.target):
+        out.append(("target", problem))
+    return out
+
+
+@dataclass(frozen=True)
+class EnteredResult:
+    """A result entered by hand for a KPI the data cannot measure, with its evidence."""
+
+    id: int
+    factory_id: str
+    project_id: str
+    kpi: str
+    value: float
+    note: str
+    file_name: str
+    file_sha256: str
+    file_size: int
+    #: the person who entered it, as they named themselves, and the token they used
+    entered_by: str
+    token_id: str
+    #: ISO 8601 instant (UTC)
+    entered_at: str

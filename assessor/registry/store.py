@@ -35,6 +35,7 @@ from assessor.domain import (
     Weekday,
 )
 from assessor.registry.schema import MIGRATIONS, SCHEMA_VERSION
+from assessor.registry.targets import read_project_kpis, write_project_kpis
 
 
 class RegistryStoreError(Exception):
@@ -148,7 +149,8 @@ class RegistryStore:
                     f"{self.path}: schema version {version} is newer than this program knows "
                     f"({SCHEMA_VERSION}); upgrade the assessor"
                 )
-            for step in range(version + 1, SCHEMA_VERSION + 1):
+            # the steps there are: a number may be held for a change that is not here yet
+            for step in sorted(s for s in MIGRATIONS if version < s <= SCHEMA_VERSION):
                 # executescript would commit the open transaction: run the statements one by one
                 for statement in _statements(MIGRATIONS[step]):
                     db.execute(statement)
@@ -244,6 +246,7 @@ class RegistryStore:
                     pos,
                 ),
             )
+        write_project_kpis(db, f)
 
     @staticmethod
     def _write_products(db: sqlite3.Connection, f: Factory) -> None:
@@ -339,6 +342,7 @@ class RegistryStore:
             for (d,) in db.execute("SELECT day FROM holidays WHERE factory_id = ?", (factory_id,))
         )
         projects = []
+        kpis_of = read_project_kpis(db, factory_id)
         for pid, program, start, end, b_start, b_end, a_start, a_end in db.execute(
             'SELECT id, program, start, "end", baseline_start, baseline_end, after_start, after_end '
             "FROM support_projects WHERE factory_id = ? ORDER BY position",
@@ -353,6 +357,7 @@ class RegistryStore:
                     end=dt.date.fromisoformat(end),
                     baseline=DateWindow(dt.date.fromisoformat(b_start), dt.date.fromisoformat(b_end)),
                     after=DateWindow(after_start, after_end) if after_start and after_end else None,
+                    kpis=kpis_of.get(pid, ()),
                 )
             )
         fid, name, region, employees, timezone, small_stop_s = row
