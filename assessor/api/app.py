@@ -16,6 +16,7 @@ from assessor.api.body_limit import BodyLimit
 from assessor.api.docs import install_api_docs
 from assessor.api.errors import ApiError, install_error_handlers
 from assessor.api.reports import install_report_routes
+from assessor.api.routes.targets import install_target_routes
 from assessor.auth import Principal, Role, authenticate
 from assessor.baseline import BaselineError, BaselineLimitError
 from assessor.domain import DateWindow, Factory
@@ -299,6 +300,7 @@ def create_app(
         return {"factories": _jsonable(await service.portfolio(visible))}
 
     install_report_routes(app, service, Caller, factory_for)
+    install_target_routes(app, service, Caller, factory_for)
     install_web(app, service)
     if extra is not None:
         extra(app)

@@ -1,0 +1,263 @@
+"""A support project's targets against its results: per chosen KPI the baseline, the
+target, the result with its interval, the achievement and pass or fail; and the project's
+verdict (docs/targets.md). The API, the factory page, the portfolio and the completion
+pack all read this one answer, so every number agrees."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from assessor.data.orders import finished_orders
+from assessor.domain import DateWindow, Factory, Source, SupportProject
+from assessor.domain.lead_time import DayLeadTime, OrderSpan, daily_medians, median_lead_time_h
+from assessor.domain.targets import (
+    CatalogueKpi,
+    EnteredResult,
+    ProjectKpi,
+    ProjectVerdict,
+    ResultSource,
+    Status,
+    bootstrap_interval,
+    catalogue_kpi,
+    median_or_none,
+    project_verdict,
+    ratio_of_sums,
+    verdict,
+)
+from assessor.gains import DailyValue, _source
+from assessor.kpi.formulas import kpis, rollup
+from assessor.kpi.model import Totals
+from assessor.materialize import window_bounds
+from assessor.registry.targets import results
+
+if TYPE_CHECKING:
+    from assessor.service import AssessorService
+
+#: how long a project's verdict is reused by the portfolio (seconds); entering a result
+#: forgets it at once
+VERDICT_MAX_AGE_S = 300.0
+
+#: where each catalogue KPI's daily values come from in the gains' side values
+_SIDE_KPI = {
+    "units_per_hour": "units_per_hour",
+    "defect_rate": "defect_rate",
+    "on_time_delivery": "on_time_delivery",
+}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side (baseline or result) of a KPI: its value and where it came from."""
+
+    value: float | None
+    #: registry (stated in the project), manual (daily logs), measured (collector),
+    #: mixed, entered (a result entered with evidence), or "" for none
+    source: str
+    #: days (ratio KPIs) or finished orders (lead time) the value rests on
+    count: int = 0
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class KpiTarget:
+    kpi: str
+    name_ko: str
+    name_en: str
+    unit_ko: str
+    unit_en: str
+    direction: str
+    percent: bool
+    method_ko: str
+    method_en: str
+    target_text: str
+    result_source: str
+    baseline: Side
+    target: float | None
+    result: Side
+    achievement: float | None
+    status: str
+    reason: str
+    #: the entered result the value is, with its evidence (manual KPIs)
+    entered: EnteredResult | None = None
+    #: lead time: the daily medians of the result window
+    daily: tuple[DayLeadTime, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectTargets:
+    factory_id: str
+    project_id: str
+    program: str
+    baseline_window: DateWindow
+    result_window: DateWindow
+    kpis: tuple[KpiTarget, ...]
+    verdict: ProjectVerdict
+
+
+_cache: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], tuple[float, ProjectTargets]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def forget(service: AssessorService, factory_id: str) -> None:
+    """Drop the reused verdicts of a factory (a result entered, a registry imported)."""
+    for key in [k for k in _cache.get(service, {}) if k[0] == factory_id]:
+        del _cache[service][key]
+
+
+def find_project(factory: Factory, project_id: str | None) -> SupportProject | None:
+    """The named project, or the factory's latest when none is named."""
+    if project_id is None:
+        return factory.support_projects[-1] if factory.support_projects else None
+    return next((p for p in factory.support_projects if p.id == project_id), None)
+
+
+async def project_targets(
+    service: AssessorService, factory: Factory, project: SupportProject, *, max_age_s: float = 0.0
+) -> ProjectTargets:
+    now = time.monotonic()
+    cached = _cache.setdefault(service, {}).get((factory.id, project.id))
+    if cached is not None and now - cached[0] <= max_age_s:
+        return cached[1]
+    answer = await _compute(service, factory, project)
+    _cache[service][(factory.id, project.id)] = (now, answer)
+    return answer
+
+
+async def _compute(service: AssessorService, factory: Factory, project: SupportProject) -> ProjectTargets:
+    after = service.after_window(factory, project)
+    chosen = [(k, catalogue_kpi(k.kpi)) for k in project.kpis]
+    wanted = {c.id for _, c in chosen if c.measured or c.manual_log}
+    before = await _sides(service, factory, project.baseline, wanted)
+    result = await _sides(service, factory, after, wanted)
+    entered = _latest(results(service.store, factory.id, project.id))
+    rows = tuple(
+        _kpi_target(k, c, before, result, entered.get(k.kpi), factory.calendar.timezone) for k, c in chosen
+    )
+    share = service.cfg.targets.pass_share
+    return ProjectTargets(
+        factory.id,
+        project.id,
+        project.program.value,
+        project.baseline,
+        after,
+        rows,
+        project_verdict([Status(r.status) for r in rows], share),
+    )
+
+
+@dataclass
+class _Values:
+    days: dict[str, list[DailyValue]]
+    orders: list[OrderSpan]
+
+
+async def _sides(service: AssessorService, factory: Factory, w: DateWindow, wanted: set[str]) -> _Values:
+    if not wanted:
+        return _Values({}, [])
+    days = dict(await service.side_values(factory, w)) if wanted & set(_SIDE_KPI) else {}
+    start, end = window_bounds(factory, w)
+    end = min(end, service.clock())
+    if "equipment_utilisation" in wanted and end > start:
+        days["equipment_utilisation"] = await _utilisation_days(service, factory, start, end)
+    orders: list[OrderSpan] = []
+    if "manufacturing_lead_time" in wanted and end > start:
+        orders = await finished_orders(service.raw(factory), factory, start, end)
+    return _Values(days, orders)
+
+
+async def _utilisation_days(
+    service: AssessorService, factory: Factory, start: float, end: float
+) -> list[DailyValue]:
+    """Run time over planned time with data, per day, as availability (ISO 22400 APT/PBT)
+    counts it; a day whose availability the KPI policy flags is left out, as the gains do."""
+    by_day: dict[dt.date, list[Totals]] = defaultdict(list)
+    for (_, _, day), t in (await service.day_totals(factory, start, end)).items():
+        by_day[day].append(t)
+    out = []
+    for day, parts in sorted(by_day.items()):
+        t = rollup(parts)
+        if t.known_s <= 0 or "availability" in {f.kpi for f in kpis(t, service.kpi_policy).flags}:
+            continue
+        out.append(DailyValue(day, t.run_s, t.known_s, Source.MEASURED))
+    return out
+
+
+def _latest(entries: Sequence[EnteredResult]) -> dict[str, EnteredResult]:
+    out: dict[str, EnteredResult] = {}
+    for e in entries:  # oldest first: the newest entry of a KPI wins
+        out[e.kpi] = e
+    return out
+
+
+def _measured_side(c: CatalogueKpi, values: _Values, intervals: bool = True) -> Side:
+    if c.id == "manufacturing_lead_time":
+        times = [s.lead_time_h for s in values.orders]
+        ci = bootstrap_interval(times, median_or_none) if intervals else None
+        return Side(
+            median_lead_time_h(values.orders), "measured" if times else "", len(times), *(ci or (None, None))
+        )
+    days = values.days.get(c.id, [])
+    pairs = [(d.num, d.den) for d in days]
+    ci = bootstrap_interval(pairs, ratio_of_sums) if intervals else None
+    return Side(ratio_of_sums(pairs), _source(days), len(days), *(ci or (None, None)))
+
+
+def _kpi_target(
+    k: ProjectKpi, c: CatalogueKpi, before: _Values, after: _Values, entered: EnteredResult | None, tz: str
+) -> KpiTarget:
+    baseline = (
+        Side(k.baseline, "registry") if k.baseline is not None else _measured_side(c, before, intervals=False)
+    )
+    if k.result_source is ResultSource.MANUAL:
+        result = Side(entered.value, "entered", 1) if entered else Side(None, "")
+    else:
+        result = _measured_side(c, after)
+    v = verdict(c, baseline.value, k.target, result.value)
+    reason = v.reason
+    if v.status is Status.NO_DATA and reason == "no_result" and k.result_source is ResultSource.MANUAL:
+        reason = "not_entered"
+    return KpiTarget(
+        kpi=c.id,
+        name_ko=c.name_ko,
+        name_en=c.name_en,
+        unit_ko=c.unit_ko,
+        unit_en=c.unit_en,
+        direction=c.direction.value,
+        percent=c.percent,
+        method_ko=c.method_ko,
+        method_en=c.method_en,
+        target_text=k.target.text,
+        result_source=k.result_source.value,
+        baseline=baseline,
+        target=v.target,
+        result=result,
+        achievement=v.achievement,
+        status=v.status.value,
+        reason=reason,
+        entered=entered if k.result_source is ResultSource.MANUAL else None,
+        daily=tuple(daily_medians(after.orders, tz)) if c.id == "manufacturing_lead_time" else (),
+    )
+
+
+def as_json(t: ProjectTargets) -> dict[str, Any]:
+    """The API's answer (plain JSON types)."""
+
+    def plain(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        if isinstance(obj, list | tuple):
+            return [plain(v) for v in obj]
+        if isinstance(obj, dt.date):
+            return obj.isoformat()
+        return obj
+
+    return plain(t)
