@@ -65,6 +65,7 @@ from assessor.portfolio import (
     window_totals,
 )
 from assessor.registry.store import RegistryStore
+from assessor.services.targets import portfolio_targets
 
 Group = Literal["machine", "line", "factory"]
 ProductGroup = Literal["product", "machine,product"]
@@ -574,6 +575,8 @@ class AssessorService:
                     **recent_fields(recent_sum, self.kpi_policy),
                     "project": project.id if project else None,
                     "gains": gains,
+                    # "목표 달성 3/4" of the project's own targets (docs/targets.md)
+                    "targets": await portfolio_targets(self, f, project),
                     "data_health": {
                         "machines": len(last),
                         "reporting": len(seen),

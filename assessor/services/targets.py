@@ -261,3 +261,14 @@ def as_json(t: ProjectTargets) -> dict[str, Any]:
         return obj
 
     return plain(t)
+
+
+async def portfolio_targets(
+    service: AssessorService, factory: Factory, project: SupportProject | None
+) -> dict[str, Any] | None:
+    """The portfolio's "목표 달성 3/4" of the factory's latest project; None when that
+    project chose no KPIs."""
+    if project is None or not project.kpis:
+        return None
+    v = (await project_targets(service, factory, project, max_age_s=VERDICT_MAX_AGE_S)).verdict
+    return {"project": project.id, "met": v.met, "total": v.total, "open": v.open, "status": v.status}

@@ -199,3 +199,30 @@ async def test_results_are_entered_only_for_the_callers_factory_and_manual_kpis(
     assert r.status_code == 400 and r.json()["error"]["parameter"] == "file"
     r = await env.client.post(url, data={**form, "value": "-1"}, files=files, headers=env.auth("operator"))
     assert r.status_code == 400 and r.json()["error"]["parameter"] == "value"
+
+
+async def test_factory_page_and_portfolio_show_the_targets(env):
+    origin = {"Origin": "http://assessor"}
+    r = await env.client.post("/login", data={"token": env.tokens["operator"]}, headers=origin)
+    assert r.status_code == 303, r.text
+    body = await targets(env)
+    r = await env.client.get("/factories/tgt-factory?lang=ko")
+    assert r.status_code == 200, r.text
+    section = r.text[r.text.index('id="targets-sp-2026"') :]
+    section = section[: section.index("</section>")]
+    assert "목표 달성 2/4" in section and 'data-status="fail"' in section
+    for row in body["kpis"]:
+        kpi = as_kpi(row)
+        assert f'data-kpi="{row["kpi"]}" data-status="{row["status"]}"' in section
+        assert value_text(kpi, kpi.result.value) in section
+    assert "증빙과 함께 입력된 달성값이 없습니다" in section  # inventory days: not entered
+    r = await env.client.get("/factories/tgt-factory/projects/sp-2026/completion?format=pdf&lang=en")
+    assert r.status_code == 200 and "targets met 2/4" in pdf_text(r.content)
+
+    r = await env.client.get("/api/v1/portfolio", headers=env.auth("operator"))
+    row = next(x for x in r.json()["factories"] if x["factory"] == "tgt-factory")
+    assert row["targets"] == {"project": "sp-2026", "met": 2, "total": 4, "open": 1, "status": "fail"}
+    r = await env.client.get("/portfolio?lang=ko")
+    assert "목표 달성 2/4" in r.text
+    r = await env.client.get("/portfolio?lang=en")
+    assert "targets met 2/4" in r.text
