@@ -114,9 +114,11 @@ def forget(service: AssessorService, factory_id: str) -> None:
 
 
 def find_project(factory: Factory, project_id: str | None) -> SupportProject | None:
-    """The named project, or the factory's latest when none is named."""
+    """The named project, or the most recent one (latest start, as the reports pick it)."""
     if project_id is None:
-        return factory.support_projects[-1] if factory.support_projects else None
+        if not factory.support_projects:
+            return None
+        return max(enumerate(factory.support_projects), key=lambda ip: (ip[1].start, ip[0]))[1]
     return next((p for p in factory.support_projects if p.id == project_id), None)
 
 
