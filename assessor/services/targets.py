@@ -137,9 +137,11 @@ async def project_targets(
 async def _compute(service: AssessorService, factory: Factory, project: SupportProject) -> ProjectTargets:
     after = service.after_window(factory, project)
     chosen = [(k, catalogue_kpi(k.kpi)) for k in project.kpis]
-    wanted = {c.id for _, c in chosen if c.measured or c.manual_log}
-    before = await _sides(service, factory, project.baseline, wanted)
-    result = await _sides(service, factory, after, wanted)
+    # only what a side needs: a stated baseline or an entered result reads no data
+    before = await _sides(service, factory, project.baseline, {c.id for k, c in chosen if k.baseline is None})
+    result = await _sides(
+        service, factory, after, {c.id for k, c in chosen if k.result_source is ResultSource.DATA}
+    )
     entered = _latest(results(service.store, factory.id, project.id))
     rows = tuple(
         _kpi_target(k, c, before, result, entered.get(k.kpi), factory.calendar.timezone) for k, c in chosen

@@ -226,3 +226,14 @@ async def test_factory_page_and_portfolio_show_the_targets(env):
     assert "목표 달성 2/4" in r.text
     r = await env.client.get("/portfolio?lang=en")
     assert "targets met 2/4" in r.text
+
+
+async def test_portfolio_report_csv_carries_the_targets(env):
+    r = await env.client.get(
+        "/api/v1/portfolio/report", params={"format": "csv", "lang": "en"}, headers=env.auth("operator")
+    )
+    lines = r.content.decode("utf-8-sig").splitlines()
+    head = lines[0].split(",")
+    row = next(x.split(",") for x in lines[1:] if x.startswith("tgt-factory,"))
+    got = {k: row[head.index(k)] for k in ("targets_met", "targets_total", "targets_status")}
+    assert got == {"targets_met": "2", "targets_total": "4", "targets_status": "fail"}
