@@ -213,10 +213,3 @@ async def completion_report(
         content = completion_csv(data, lang)
     return content, completion_file_name(data, lang, fmt), MEDIA_TYPES[fmt]
 
-
-def as_json(data: CompletionData) -> dict[str, Any]:
-    """The evidence part, for tests and the page."""
-    return {
-        "coverage": data.coverage,
-        "machines": [m.__dict__ for m in data.machines],
-    }
