@@ -13,7 +13,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from assessor.csv_cells import safe_row
