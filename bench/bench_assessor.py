@@ -16,6 +16,10 @@ baseline measured in the same run.
    support project each, manual baselines for a third of them. Baseline: reading the
    kpi_daily rows of those windows into Python. Measured: the portfolio (levels cold,
    then warm from the assessment cache). Target: < 2 s.
+
+With ``--probe-aggregates`` the factory-month also times what an exact read built on
+server-side aggregates would have to ask influxd (docs/assessor.md, "Reading InfluxDB"),
+each against the same raw pull: nothing the KPIs use.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import random
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,15 +39,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assessor.config import AssessorConfig, InfluxSettings, KpiSettings  # noqa: E402
-from assessor.domain import BaselineDay, DateWindow, Factory, Line, Machine, Program, SupportProject  # noqa: E402
-from assessor.influx_client import InfluxClient  # noqa: E402
-from assessor.kpi.model import Totals  # noqa: E402
-from assessor.level import load_rules  # noqa: E402
-from assessor.materialize import day_start, ensure_retention_policy, write_days  # noqa: E402
+from assessor.data.daily_rows import day_start, ensure_retention_policy, write_days  # noqa: E402
+from assessor.data.influx_client import InfluxClient  # noqa: E402
+from assessor.domain.kpi.model import Totals  # noqa: E402
+from assessor.domain.level import load_rules  # noqa: E402
+from assessor.domain.models import BaselineDay, DateWindow, Factory, Line, Machine, Program, SupportProject  # noqa: E402
 from assessor.registry.store import RegistryStore  # noqa: E402
-from assessor.service import AssessorService  # noqa: E402
-from collector.simulator.machine import Calendar, MachineModel, MachineParams  # noqa: E402
+from assessor.services import AssessorService  # noqa: E402
 from localservices.influxd import InfluxServer  # noqa: E402
+from simulator.machine import Calendar, MachineModel, MachineParams  # noqa: E402
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -97,7 +102,64 @@ def seed_month(
     return n
 
 
-async def bench_month(influx: InfluxServer, work: Path, machines: int, days: int) -> None:
+async def probe_aggregates(
+    client: InfluxClient, fid: str, s: float, e: float, t_raw: float, *, on_change: bool
+) -> None:
+    """Time the queries an exact aggregate-first read needs before it could leave out a
+    single raw point: where each counter drops (only a pairwise difference tells a
+    counter that dips and recovers inside a bucket), per bucket whether the polled state
+    changes or its samples leave a gap, and one raw statement per state change for the
+    readings around it (InfluxDB 1.x answers an OR of time ranges with nothing)."""
+    where = f"factory='{fid}' AND time >= {round(s * 1e9)} AND time < {round(e * 1e9)}"
+    group = "GROUP BY machine, line"
+    probes = {
+        "counter drops (difference subquery)": (
+            f"SELECT d, r FROM (SELECT difference(count_total) AS d, difference(count_reject) AS r "
+            f"FROM machine_data WHERE {where} {group}) WHERE d < 0 OR r < 0 {group}"
+        ),
+        "readings per hour (count, fingerprint)": (
+            f"SELECT count(count_total), count(count_reject) FROM machine_data WHERE {where} "
+            f"GROUP BY time(1h), machine, line"
+        ),
+    }
+    if not on_change:
+        probes["states per 10 min (distinct, first)"] = (
+            f"SELECT count(distinct(state)), first(state) FROM machine_data WHERE {where} "
+            f"GROUP BY time(10m), machine, line"
+        )
+        probes["state gaps per 10 min (elapsed subquery)"] = (
+            f"SELECT max(g) FROM (SELECT elapsed(state, 1ms) AS g FROM machine_data WHERE {where} {group}) "
+            f"WHERE time >= {round(s * 1e9)} AND time < {round(e * 1e9)} GROUP BY time(10m), machine, line"
+        )
+    total = 0.0
+    for label, q in probes.items():
+        t = time.perf_counter()
+        await client.query(q)
+        took = time.perf_counter() - t
+        total += took
+        print(f"  probe: {label:42s} {took:8.2f} s   ratio {took / t_raw:5.2f}")
+    # the readings around each state change of one machine, one statement each
+    states = await client.query(f"SELECT state FROM machine_data WHERE {where} AND machine='m00'")
+    rows = [v for x in states[0] for v in x.values]
+    changes = [r[0] for a, r in pairwise(rows) if r[1] != a[1]]
+    stmts = [
+        f"SELECT count_total, count_reject FROM machine_data WHERE factory='{fid}' AND machine='m00' "
+        f"AND time >= {(ms - 20_000) * 1_000_000} AND time < {(ms + 20_000) * 1_000_000}"
+        for ms in changes
+    ]
+    t = time.perf_counter()
+    await client.query("; ".join(stmts))
+    took = time.perf_counter() - t
+    print(
+        f"  probe: raw around {len(changes):,} state changes of m00 {took:8.2f} s   "
+        f"({took / max(1, len(stmts)) * 1000:.1f} ms a statement)"
+    )
+    print(f"  probe: phase 1 alone (no raw point yet)          {total:8.2f} s   ratio {total / t_raw:5.2f}")
+
+
+async def bench_month(
+    influx: InfluxServer, work: Path, machines: int, days: int, *, probe: bool = False
+) -> None:
     db = influx.create_database("month")
     start = dt.date(2025, 3, 1)
     cfg = AssessorConfig(
@@ -134,6 +196,8 @@ async def bench_month(influx: InfluxServer, work: Path, machines: int, days: int
         t_raw = time.perf_counter() - t
         rows = sum(len(x.values) for stmt in raw for x in stmt)
         del raw
+        if probe:
+            await probe_aggregates(client.for_database(raw_db), fid, s, e, t_raw, on_change=on_change)
         t = time.perf_counter()
         cold = await service.kpi_rows(factory, s, e, "factory", "total")
         t_cold = time.perf_counter() - t
@@ -268,7 +332,7 @@ async def main(args: argparse.Namespace) -> None:
         influx = InfluxServer(work / "influxd").start()
         try:
             if not args.skip_month:
-                await bench_month(influx, work, args.machines, args.days)
+                await bench_month(influx, work, args.machines, args.days, probe=args.probe_aggregates)
             if not args.skip_portfolio:
                 await bench_portfolio(influx, work, args.factories, args.portfolio_machines)
         finally:
@@ -283,4 +347,7 @@ if __name__ == "__main__":
     ap.add_argument("--portfolio-machines", type=int, default=5)
     ap.add_argument("--skip-month", action="store_true")
     ap.add_argument("--skip-portfolio", action="store_true")
+    ap.add_argument(
+        "--probe-aggregates", action="store_true", help="also time the queries of an aggregate-first read"
+    )
     asyncio.run(main(ap.parse_args()))

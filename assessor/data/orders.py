@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from assessor.domain import Factory
+from assessor.data.influx_client import InfluxClient
+from assessor.data.influxql import ident, tag_equals, time_range
 from assessor.domain.lead_time import OrderSpan, finished_in, machine_spans, merge_spans, unit_events
-from assessor.influx_client import InfluxClient
-from assessor.influxql import ident, tag_equals, time_range
+from assessor.domain.models import Factory
 from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
 #: how far before a window an order's first unit is looked for: an order finished in the

@@ -17,7 +17,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeVar
 
-from assessor.gains import MIN_DAYS, Direction, _pair_ratio
+from assessor.domain.gains import MIN_DAYS, Direction, pair_ratio
+from assessor.domain.lead_time import DayLeadTime
+from assessor.domain.models import DateWindow, ProjectKpi, ResultSource, Target
 
 #: how many resamples the interval of a result takes, and its seed (as the gains: the
 #: same data gives the same interval on the page, in the API and in the PDF)
@@ -25,11 +27,6 @@ RESAMPLES = 2000
 SEED = 0
 #: a result this close to its target (relative) meets it: 100 x 1.2 is 120.00000000000001
 _EPS = 1e-9
-
-
-class ResultSource(StrEnum):
-    DATA = "data"  # computed from the collector's data (or the manual daily logs before it)
-    MANUAL = "manual"  # entered by hand with evidence (a file and a note)
 
 
 class Status(StrEnum):
@@ -99,26 +96,6 @@ def from_data(kpi: CatalogueKpi) -> bool:
 # -- targets -----------------------------------------------------------------------
 
 _RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-
-@dataclass(frozen=True)
-class Target:
-    """An absolute value, or a change from the baseline (``relative``: +0.20 for "+20%")."""
-
-    value: float
-    relative: bool = False
-
-    def resolve(self, baseline: float | None) -> float | None:
-        """The target value; None for a relative target without a baseline."""
-        if not self.relative:
-            return self.value
-        return None if baseline is None else baseline * (1.0 + self.value)
-
-    @property
-    def text(self) -> str:
-        if self.relative:
-            return f"{self.value * 100:+g}%"
-        return f"{self.value:g}"
 
 
 def parse_target(value: object) -> Target:
@@ -262,7 +239,7 @@ def bootstrap_interval(
 
 def ratio_of_sums(pairs: Sequence[tuple[float, float]]) -> float | None:
     """A period's value of a ratio KPI from its days' (numerator, denominator)."""
-    return _pair_ratio(pairs)
+    return pair_ratio(pairs)
 
 
 def median_or_none(values: Sequence[float]) -> float | None:
@@ -270,17 +247,6 @@ def median_or_none(values: Sequence[float]) -> float | None:
 
 
 # -- a project's chosen KPIs and entered results ----------------------------------------
-
-
-@dataclass(frozen=True)
-class ProjectKpi:
-    """One KPI a support project chose (registry ``support_projects[].kpis``)."""
-
-    kpi: str
-    target: Target
-    #: None: measured over the project's baseline window (manual logs or data)
-    baseline: float | None = None
-    result_source: ResultSource = ResultSource.DATA
 
 
 def default_result_source(kpi: CatalogueKpi) -> ResultSource:
@@ -312,6 +278,18 @@ def project_kpi_problems(p: ProjectKpi) -> list[tuple[str, str]]:
     return out
 
 
+def project_kpi_yaml(k: ProjectKpi) -> dict[str, object]:
+    """``k`` as the registry file writes it (the browser's registry editor)."""
+    target: object = f"{round(k.target.value * 100, 9):+.12g}%" if k.target.relative else k.target.value
+    out: dict[str, object] = {"kpi": k.kpi}
+    if k.baseline is not None:
+        out["baseline"] = k.baseline
+    out["target"] = target
+    if k.result_source is not default_result_source(catalogue_kpi(k.kpi)):
+        out["result_source"] = k.result_source.value
+    return out
+
+
 @dataclass(frozen=True)
 class EnteredResult:
     """A result entered by hand for a KPI the data cannot measure, with its evidence."""
@@ -330,3 +308,56 @@ class EnteredResult:
     token_id: str
     #: ISO 8601 instant (UTC)
     entered_at: str
+
+
+# -- the answer: a project's targets against its results ------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side (baseline or result) of a KPI: its value and where it came from."""
+
+    value: float | None
+    #: registry (stated in the project), manual (daily logs), measured (collector),
+    #: mixed, entered (a result entered with evidence), or "" for none
+    source: str
+    #: days (ratio KPIs) or finished orders (lead time) the value rests on
+    count: int = 0
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class KpiTarget:
+    kpi: str
+    name_ko: str
+    name_en: str
+    unit_ko: str
+    unit_en: str
+    direction: str
+    percent: bool
+    method_ko: str
+    method_en: str
+    target_text: str
+    result_source: str
+    baseline: Side
+    target: float | None
+    result: Side
+    achievement: float | None
+    status: str
+    reason: str
+    #: the entered result the value is, with its evidence (manual KPIs)
+    entered: EnteredResult | None = None
+    #: lead time: the daily medians of the result window
+    daily: tuple[DayLeadTime, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectTargets:
+    factory_id: str
+    project_id: str
+    program: str
+    baseline_window: DateWindow
+    result_window: DateWindow
+    kpis: tuple[KpiTarget, ...]
+    verdict: ProjectVerdict

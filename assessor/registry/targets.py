@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from assessor.domain.targets import EnteredResult, ProjectKpi, ResultSource, Target
 
 if TYPE_CHECKING:
-    from assessor.domain import Factory
+    from assessor.domain.models import Factory
     from assessor.registry.store import RegistryStore
 
 #: the largest evidence file kept in the registry (a scanned statement, a spreadsheet)
@@ -80,8 +80,8 @@ def add_result(
         raise ValueError(f"the evidence file is larger than {MAX_EVIDENCE_BYTES // 2**20} MiB")
     when = (entered_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()
     digest = hashlib.sha256(file_data).hexdigest()
-    with store._transaction(write=True) as db:
-        store._require_factory(db, factory_id)
+    with store.transaction(write=True) as db:
+        store.require_factory(db, factory_id)
         cur = db.execute(
             "INSERT INTO kpi_results (factory_id, project_id, kpi, value, note, file_name, file_sha256, "
             "file_data, entered_by, token_id, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -105,7 +105,7 @@ def add_result(
 
 def results(store: RegistryStore, factory_id: str, project_id: str) -> list[EnteredResult]:
     """Every result entered for the project, oldest first."""
-    with store._transaction() as db:
+    with store.transaction() as db:
         rows = db.execute(
             f"SELECT {_COLUMNS} FROM kpi_results WHERE factory_id = ? AND project_id = ? ORDER BY id",
             (factory_id, project_id),
@@ -115,7 +115,7 @@ def results(store: RegistryStore, factory_id: str, project_id: str) -> list[Ente
 
 def result_file(store: RegistryStore, factory_id: str, result_id: int) -> tuple[str, bytes] | None:
     """(file name, bytes) of an entered result's evidence."""
-    with store._transaction() as db:
+    with store.transaction() as db:
         row = db.execute(
             "SELECT file_name, file_data FROM kpi_results WHERE factory_id = ? AND id = ?",
             (factory_id, result_id),

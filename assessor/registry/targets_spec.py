@@ -75,15 +75,3 @@ def check_kpis(kpis: Sequence[ProjectKpiSpec], at: Path_, add: Callable[[Path_, 
         first[s.kpi] = j
         for key, message in project_kpi_problems(to_project_kpi(s)):
             add((*at, "kpis", j, key), message)
-
-
-def project_kpi_yaml(k: ProjectKpi) -> dict[str, object]:
-    """``k`` as the registry file writes it (the browser's registry editor)."""
-    target: object = f"{round(k.target.value * 100, 9):+.12g}%" if k.target.relative else k.target.value
-    out: dict[str, object] = {"kpi": k.kpi}
-    if k.baseline is not None:
-        out["baseline"] = k.baseline
-    out["target"] = target
-    if k.result_source is not default_result_source(catalogue_kpi(k.kpi)):
-        out["result_source"] = k.result_source.value
-    return out

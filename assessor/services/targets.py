@@ -5,7 +5,6 @@ pack all read this one answer, so every number agrees."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import time
 import weakref
@@ -14,15 +13,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assessor.data.daily_rows import window_bounds
 from assessor.data.orders import finished_orders
-from assessor.domain import DateWindow, Factory, Source, SupportProject
-from assessor.domain.lead_time import DayLeadTime, OrderSpan, daily_medians, median_lead_time_h
+from assessor.domain.gains import DailyValue, side_source
+from assessor.domain.kpi.formulas import kpis, rollup
+from assessor.domain.kpi.model import Totals
+from assessor.domain.lead_time import OrderSpan, daily_medians, median_lead_time_h
+from assessor.domain.models import DateWindow, Factory, Source, SupportProject
 from assessor.domain.targets import (
     CatalogueKpi,
     EnteredResult,
+    KpiTarget,
     ProjectKpi,
-    ProjectVerdict,
+    ProjectTargets,
     ResultSource,
+    Side,
     Status,
     bootstrap_interval,
     catalogue_kpi,
@@ -31,14 +36,23 @@ from assessor.domain.targets import (
     ratio_of_sums,
     verdict,
 )
-from assessor.gains import DailyValue, _source
-from assessor.kpi.formulas import kpis, rollup
-from assessor.kpi.model import Totals
-from assessor.materialize import window_bounds
-from assessor.registry.targets import results
+from assessor.registry import targets as stored
 
 if TYPE_CHECKING:
-    from assessor.service import AssessorService
+    from assessor.services import AssessorService
+
+__all__ = [
+    "KpiTarget",
+    "ProjectTargets",
+    "Side",
+    "enter_result",
+    "entered_results",
+    "evidence_file",
+    "find_project",
+    "forget",
+    "portfolio_targets",
+    "project_targets",
+]
 
 #: how long a project's verdict is reused by the portfolio (seconds); entering a result
 #: forgets it at once
@@ -50,56 +64,6 @@ _SIDE_KPI = {
     "defect_rate": "defect_rate",
     "on_time_delivery": "on_time_delivery",
 }
-
-
-@dataclass(frozen=True)
-class Side:
-    """One side (baseline or result) of a KPI: its value and where it came from."""
-
-    value: float | None
-    #: registry (stated in the project), manual (daily logs), measured (collector),
-    #: mixed, entered (a result entered with evidence), or "" for none
-    source: str
-    #: days (ratio KPIs) or finished orders (lead time) the value rests on
-    count: int = 0
-    low: float | None = None
-    high: float | None = None
-
-
-@dataclass(frozen=True)
-class KpiTarget:
-    kpi: str
-    name_ko: str
-    name_en: str
-    unit_ko: str
-    unit_en: str
-    direction: str
-    percent: bool
-    method_ko: str
-    method_en: str
-    target_text: str
-    result_source: str
-    baseline: Side
-    target: float | None
-    result: Side
-    achievement: float | None
-    status: str
-    reason: str
-    #: the entered result the value is, with its evidence (manual KPIs)
-    entered: EnteredResult | None = None
-    #: lead time: the daily medians of the result window
-    daily: tuple[DayLeadTime, ...] = ()
-
-
-@dataclass(frozen=True)
-class ProjectTargets:
-    factory_id: str
-    project_id: str
-    program: str
-    baseline_window: DateWindow
-    result_window: DateWindow
-    kpis: tuple[KpiTarget, ...]
-    verdict: ProjectVerdict
 
 
 _cache: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], tuple[float, ProjectTargets]]] = (
@@ -142,7 +106,7 @@ async def _compute(service: AssessorService, factory: Factory, project: SupportP
     result = await _sides(
         service, factory, after, {c.id for k, c in chosen if k.result_source is ResultSource.DATA}
     )
-    entered = _latest(results(service.store, factory.id, project.id))
+    entered = _latest(stored.results(service.store, factory.id, project.id))
     rows = tuple(
         _kpi_target(k, c, before, result, entered.get(k.kpi), factory.calendar.timezone) for k, c in chosen
     )
@@ -212,7 +176,7 @@ def _measured_side(c: CatalogueKpi, values: _Values, intervals: bool = True) -> 
     days = values.days.get(c.id, [])
     pairs = [(d.num, d.den) for d in days]
     ci = bootstrap_interval(pairs, ratio_of_sums) if intervals else None
-    return Side(ratio_of_sums(pairs), _source(days), len(days), *(ci or (None, None)))
+    return Side(ratio_of_sums(pairs), side_source(days), len(days), *(ci or (None, None)))
 
 
 def _kpi_target(
@@ -252,21 +216,6 @@ def _kpi_target(
     )
 
 
-def as_json(t: ProjectTargets) -> dict[str, Any]:
-    """The API's answer (plain JSON types)."""
-
-    def plain(obj: Any) -> Any:
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        if isinstance(obj, list | tuple):
-            return [plain(v) for v in obj]
-        if isinstance(obj, dt.date):
-            return obj.isoformat()
-        return obj
-
-    return plain(t)
-
-
 async def portfolio_targets(
     service: AssessorService, factory: Factory, project: SupportProject | None
 ) -> dict[str, Any] | None:
@@ -276,3 +225,46 @@ async def portfolio_targets(
         return None
     v = (await project_targets(service, factory, project, max_age_s=VERDICT_MAX_AGE_S)).verdict
     return {"project": project.id, "met": v.met, "total": v.total, "open": v.open, "status": v.status}
+
+
+def entered_results(
+    service: AssessorService, factory: Factory, project: SupportProject
+) -> list[EnteredResult]:
+    """Every result entered for the project, oldest first."""
+    return stored.results(service.store, factory.id, project.id)
+
+
+def enter_result(
+    service: AssessorService,
+    factory: Factory,
+    project: SupportProject,
+    kpi: str,
+    value: float,
+    *,
+    note: str,
+    file_name: str,
+    file_data: bytes,
+    entered_by: str,
+    token_id: str,
+) -> EnteredResult:
+    """Keep a result entered by hand with its evidence (ValueError: the file is empty or
+    too large); the project's reused verdict is forgotten at once."""
+    entry = stored.add_result(
+        service.store,
+        factory.id,
+        project.id,
+        kpi,
+        value,
+        note=note,
+        file_name=file_name,
+        file_data=file_data,
+        entered_by=entered_by,
+        token_id=token_id,
+    )
+    forget(service, factory.id)
+    return entry
+
+
+def evidence_file(service: AssessorService, factory: Factory, result_id: int) -> tuple[str, bytes] | None:
+    """(file name, bytes) of an entered result's evidence; None: no such result here."""
+    return stored.result_file(service.store, factory.id, result_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from assessor.domain import (
+from assessor.domain.models import (
     BreakRule,
     DateWindow,
     Factory,
@@ -21,8 +21,8 @@ from assessor.domain import (
     SupportProject,
     Weekday,
 )
-from assessor.registry.targets_spec import project_kpi_yaml
-from assessor.registry.units import parse_duration
+from assessor.domain.targets import project_kpi_yaml
+from configkit.units import parse_duration
 
 _ORDER = [d.value for d in Weekday]
 

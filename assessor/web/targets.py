@@ -8,12 +8,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from assessor.domain import Factory
-from assessor.influx_client import InfluxError
-from assessor.labels import Lang
-from assessor.report.completion import achievement_text, completion_report, value_text
-from assessor.report.pdf_completion import source_text, t, verdict_text
+from assessor.domain.labels import Lang
+from assessor.domain.models import Factory
+from assessor.domain.report.completion import achievement_text, value_text
+from assessor.domain.report.pdf_completion import source_text, t, verdict_text
 from assessor.services import targets as service_targets
+from assessor.services.errors import InfluxError
+from assessor.services.reports import completion_report
 from assessor.web.base import Web, attachment
 
 _HEAD = ("kpi", "unit", "baseline", "target", "result", "interval", "achievement", "status", "source")

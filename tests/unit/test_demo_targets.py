@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from localservices.demo_portfolio import registry_factories
+from demo.portfolio import registry_factories
 
 
 def test_demo_projects_carry_targets() -> None:

@@ -1,205 +1,142 @@
 """A support project's targets over the API: the verdict per KPI, results entered with
 their evidence, and the completion pack (docs/targets.md, docs/reports.md)."""
 
-# no "from __future__ import annotations": FastAPI must see the ``caller`` dependency
-# itself, and a string annotation naming a closure variable cannot be resolved
 import math
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 
+from assessor.api.deps import Caller, Service, factory_for
 from assessor.api.errors import ApiError
-from assessor.domain import Factory, SupportProject
-from assessor.domain.targets import EnteredResult, ResultSource
-from assessor.registry import targets as stored
-from assessor.report.completion import completion_report
-from assessor.report.filenames import download
-from assessor.service import AssessorService
+from assessor.api.models import EnteredResult, ProjectTargets, jsonable, respond
+from assessor.api.routes.reports import DOWNLOAD, FormatParam, LangParam
+from assessor.domain.models import Factory, SupportProject
+from assessor.domain.report.filenames import download
+from assessor.domain.targets import ResultSource
 from assessor.services import targets as service_targets
+from assessor.services.reports import completion_report
 
 MAX_NOTE_CHARS = 2000
 MAX_NAME_CHARS = 200
 
+#: what /docs says an evidence file is: the bytes as they were uploaded
+EVIDENCE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the evidence file as uploaded (Content-Disposition: attachment)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
-class SideOut(BaseModel):
-    value: float | None
-    source: str
-    count: int
-    low: float | None
-    high: float | None
-
-
-class EnteredOut(BaseModel):
-    id: int
-    kpi: str
-    value: float
-    note: str
-    file_name: str
-    file_sha256: str
-    file_size: int
-    entered_by: str
-    token_id: str
-    entered_at: str
+router = APIRouter(prefix="/api/v1/factories/{id}", tags=["targets"])
 
 
-class DayOut(BaseModel):
-    day: str
-    median_h: float
-    orders: int
+def _project_of(f: Factory, project: str | None) -> SupportProject:
+    found = service_targets.find_project(f, project)
+    if found is None:
+        raise ApiError(404, f"project: unknown support project {project!r}", "project")
+    return found
 
 
-class KpiTargetOut(BaseModel):
-    kpi: str
-    name_ko: str
-    name_en: str
-    unit_ko: str
-    unit_en: str
-    direction: Literal["higher", "lower"]
-    percent: bool
-    method_ko: str
-    method_en: str
-    target_text: str
-    result_source: Literal["data", "manual"]
-    baseline: SideOut
-    target: float | None
-    result: SideOut
-    achievement: float | None
-    status: Literal["pass", "fail", "no_data"]
-    reason: str
-    entered: EnteredOut | None
-    daily: list[DayOut]
+def _entered(e: Any) -> dict[str, Any]:
+    """An entered result as the API shows it (without the factory and project it is under)."""
+    return {k: getattr(e, k) for k in EnteredResult.model_fields}
 
 
-class VerdictOut(BaseModel):
-    met: int
-    total: int
-    open: int
-    pass_share: float
-    status: Literal["pass", "fail", "open", "none"]
+@router.get("/targets", response_model=ProjectTargets)
+async def get_targets(
+    id: str,
+    p: Caller,
+    service: Service,
+    project: Annotated[str | None, Query(description="support project id; default: latest")] = None,
+) -> Response:
+    f = factory_for(service, p, id)
+    answer = await service_targets.project_targets(service, f, _project_of(f, project))
+    body = jsonable(answer)
+    for k, row in zip(answer.kpis, body["kpis"], strict=True):
+        row["entered"] = _entered(k.entered) if k.entered is not None else None
+    return respond(body)
 
 
-class WindowOut(BaseModel):
-    start: str
-    end: str
+@router.get("/projects/{project}/results", response_model=list[EnteredResult])
+async def list_results(id: str, project: str, p: Caller, service: Service) -> Response:
+    f = factory_for(service, p, id)
+    sp = _project_of(f, project)
+    return respond([_entered(e) for e in service_targets.entered_results(service, f, sp)])
 
 
-class ProjectTargetsOut(BaseModel):
-    factory_id: str
-    project_id: str
-    program: str
-    baseline_window: WindowOut
-    result_window: WindowOut
-    kpis: list[KpiTargetOut]
-    verdict: VerdictOut
+@router.post("/projects/{project}/results", status_code=201, response_model=EnteredResult)
+async def post_result(id: str, project: str, p: Caller, service: Service, request: Request) -> Response:
+    """A multipart form: ``kpi``, ``value``, ``note``, ``entered_by`` (the person) and
+    ``file`` (the evidence: a statement, a spreadsheet, a scan)."""
+    f = factory_for(service, p, id)
+    sp = _project_of(f, project)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ApiError(400, "body: expected a multipart form (kpi, value, note, entered_by, file)", "body")
+    form = await request.form()
+    kpi = _field(form, "kpi", 100)
+    chosen = next((k for k in sp.kpis if k.kpi == kpi), None)
+    if chosen is None:
+        known = ", ".join(k.kpi for k in sp.kpis) or "none"
+        raise ApiError(400, f"kpi: project {sp.id!r} did not choose {kpi!r} (it chose: {known})", "kpi")
+    if chosen.result_source is not ResultSource.MANUAL:
+        raise ApiError(400, f"kpi: {kpi!r} is measured from the data (result_source: data)", "kpi")
+    raw_value = _field(form, "value", 50)
+    try:
+        value = float(raw_value)
+    except ValueError:
+        raise ApiError(400, f"value: not a number: {raw_value!r}", "value") from None
+    if not math.isfinite(value) or value < 0:
+        raise ApiError(400, f"value: must be a number of at least 0, got {raw_value!r}", "value")
+    note = _field(form, "note", MAX_NOTE_CHARS)
+    who = _field(form, "entered_by", MAX_NAME_CHARS)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise ApiError(400, "file: the evidence file is missing (form field 'file')", "file")
+    data = await upload.read()
+    try:
+        entry = service_targets.enter_result(
+            service,
+            f,
+            sp,
+            kpi,
+            value,
+            note=note,
+            file_name=upload.filename or "evidence",
+            file_data=data,
+            entered_by=who,
+            token_id=p.token_id,
+        )
+    except ValueError as exc:
+        raise ApiError(400, f"file: {exc}", "file") from None
+    answer = respond(_entered(entry))
+    answer.status_code = 201
+    return answer
 
 
-def _entered(e: EnteredResult) -> EnteredOut:
-    return EnteredOut(**{k: getattr(e, k) for k in EnteredOut.model_fields})
+@router.get("/projects/{project}/results/{result_id}/file", response_class=Response, responses=EVIDENCE)
+async def get_result_file(id: str, project: str, result_id: int, p: Caller, service: Service) -> Response:
+    f = factory_for(service, p, id)
+    _project_of(f, project)
+    got = service_targets.evidence_file(service, f, result_id)
+    if got is None:
+        raise ApiError(404, f"result_id: no entered result {result_id}", "result_id")
+    return download(got[1], got[0], "application/octet-stream", f)
 
 
-def install_target_routes(
-    app: FastAPI, service: AssessorService, caller: Any, factory_for: Callable[..., Any]
-) -> None:
-    """``caller`` and ``factory_for`` as for ``install_report_routes``."""
-    router = APIRouter(prefix="/api/v1/factories/{id}", tags=["targets"])
-
-    def project_of(f: Factory, project: str | None) -> SupportProject:
-        found = service_targets.find_project(f, project)
-        if found is None:
-            raise ApiError(404, f"project: unknown support project {project!r}", "project")
-        return found
-
-    @router.get("/targets")
-    async def get_targets(
-        id: str,
-        p: caller,  # type: ignore[valid-type]
-        project: Annotated[str | None, Query(description="support project id; default: latest")] = None,
-    ) -> ProjectTargetsOut:
-        f: Factory = factory_for(p, id)
-        answer = await service_targets.project_targets(service, f, project_of(f, project))
-        return ProjectTargetsOut.model_validate(service_targets.as_json(answer))
-
-    @router.get("/projects/{project}/results")
-    async def list_results(id: str, project: str, p: caller) -> list[EnteredOut]:  # type: ignore[valid-type]
-        f: Factory = factory_for(p, id)
-        sp = project_of(f, project)
-        return [_entered(e) for e in stored.results(service.store, f.id, sp.id)]
-
-    @router.post("/projects/{project}/results", status_code=201)
-    async def post_result(id: str, project: str, p: caller, request: Request) -> EnteredOut:  # type: ignore[valid-type]
-        """A multipart form: ``kpi``, ``value``, ``note``, ``entered_by`` (the person) and
-        ``file`` (the evidence: a statement, a spreadsheet, a scan)."""
-        f: Factory = factory_for(p, id)
-        sp = project_of(f, project)
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise ApiError(
-                400, "body: expected a multipart form (kpi, value, note, entered_by, file)", "body"
-            )
-        form = await request.form()
-        kpi = _field(form, "kpi", 100)
-        chosen = next((k for k in sp.kpis if k.kpi == kpi), None)
-        if chosen is None:
-            known = ", ".join(k.kpi for k in sp.kpis) or "none"
-            raise ApiError(400, f"kpi: project {sp.id!r} did not choose {kpi!r} (it chose: {known})", "kpi")
-        if chosen.result_source is not ResultSource.MANUAL:
-            raise ApiError(400, f"kpi: {kpi!r} is measured from the data (result_source: data)", "kpi")
-        raw_value = _field(form, "value", 50)
-        try:
-            value = float(raw_value)
-        except ValueError:
-            raise ApiError(400, f"value: not a number: {raw_value!r}", "value") from None
-        if not math.isfinite(value) or value < 0:
-            raise ApiError(400, f"value: must be a number of at least 0, got {raw_value!r}", "value")
-        note = _field(form, "note", MAX_NOTE_CHARS)
-        who = _field(form, "entered_by", MAX_NAME_CHARS)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ApiError(400, "file: the evidence file is missing (form field 'file')", "file")
-        data = await upload.read()
-        try:
-            entry = stored.add_result(
-                service.store,
-                f.id,
-                sp.id,
-                kpi,
-                value,
-                note=note,
-                file_name=upload.filename or "evidence",
-                file_data=data,
-                entered_by=who,
-                token_id=p.token_id,
-            )
-        except ValueError as exc:
-            raise ApiError(400, f"file: {exc}", "file") from None
-        service_targets.forget(service, f.id)
-        return _entered(entry)
-
-    @router.get("/projects/{project}/results/{result_id}/file", response_class=Response)
-    async def get_result_file(id: str, project: str, result_id: int, p: caller) -> Response:  # type: ignore[valid-type]
-        f: Factory = factory_for(p, id)
-        project_of(f, project)
-        got = stored.result_file(service.store, f.id, result_id)
-        if got is None:
-            raise ApiError(404, f"result_id: no entered result {result_id}", "result_id")
-        return download(got[1], got[0], "application/octet-stream", f)
-
-    @router.get("/projects/{project}/completion", response_class=Response)
-    async def get_completion(
-        id: str,
-        project: str,
-        p: caller,  # type: ignore[valid-type]
-        fmt: Annotated[Literal["pdf", "csv"], Query(alias="format")] = "pdf",
-        lang: Literal["ko", "en"] = "ko",
-    ) -> Response:
-        f: Factory = factory_for(p, id)
-        sp = project_of(f, project)
-        content, name, media_type = await completion_report(service, f, sp, lang, fmt)
-        return download(content, name, media_type, f)
-
-    app.include_router(router)
+@router.get("/projects/{project}/completion", response_class=Response, responses=DOWNLOAD)
+async def get_completion(
+    id: str,
+    project: str,
+    p: Caller,
+    service: Service,
+    fmt: FormatParam = "pdf",
+    lang: LangParam = "ko",
+) -> Response:
+    f = factory_for(service, p, id)
+    sp = _project_of(f, project)
+    content, name, media_type = await completion_report(service, f, sp, lang, fmt)
+    return download(content, name, media_type, f)
 
 
 def _field(form: Any, name: str, limit: int) -> str:
@@ -211,4 +148,4 @@ def _field(form: Any, name: str, limit: int) -> str:
     return value.strip()
 
 
-__all__ = ["ProjectTargetsOut", "install_target_routes"]
+__all__ = ["router"]

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from assessor.auth import create_token, split_token
-from assessor.level import ITEMS
+from assessor.domain.level import ITEMS
+from assessor.services.auth import create_token, split_token
 from tests.support.assessor_env import AssessorEnv
 
 DEMO, OTHER, UNKNOWN = "demo-factory", "other-factory", "no-such-factory"

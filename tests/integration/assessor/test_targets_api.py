@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assessor.report.completion import value_text
-from assessor.services.targets import KpiTarget, Side
+from assessor.domain.report.completion import value_text
+from assessor.domain.targets import KpiTarget, Side
 from tests.support.report_pdf import pdf_text
 
 SEOUL = ZoneInfo("Asia/Seoul")

@@ -28,14 +28,14 @@ from fastapi import FastAPI
 from playwright.async_api import Browser
 
 from assessor.api.app import create_app
-from assessor.auth import create_token
-from assessor.baseline import import_baseline
 from assessor.config import AssessorConfig, InfluxSettings
-from assessor.influx_client import InfluxClient
-from assessor.level import load_rules
+from assessor.data.influx_client import InfluxClient
+from assessor.domain.level import load_rules
 from assessor.registry.importer import parse_registry
 from assessor.registry.store import RegistryStore
-from assessor.service import AssessorService
+from assessor.services import AssessorService
+from assessor.services.auth import create_token
+from assessor.services.inputs import import_baseline
 from localservices.influxd import InfluxServer
 from tests.support.assessor_env import REGISTRY_YAML
 from tests.support.browser import Session, chromium_available, launch, new_session
@@ -73,7 +73,9 @@ factories:
     support_projects:
       - {{id: sp-web, program: basic, start: {d(40)}, end: {d(15)},
          baseline: {{start: {d(60)}, end: {d(41)}}},
-         after: {{start: {d(DATA_DAYS - 1)}, end: {d(1)}}}}}
+         after: {{start: {d(DATA_DAYS - 1)}, end: {d(1)}}},
+         kpis: [{{kpi: units_per_hour, target: "+10%"}},
+                {{kpi: inventory_days, baseline: 21, target: 15, result_source: manual}}]}}
 """
 
 
