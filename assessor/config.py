@@ -115,6 +115,12 @@ class KpiSettings(_Strict):
         )
 
 
+class TargetSettings(_Strict):
+    #: share of a support project's KPIs that must meet their targets for the project to
+    #: pass (docs/targets.md); 1: every one
+    pass_share: float = Field(1.0, gt=0, le=1)
+
+
 class ServerSettings(_Strict):
     listen: str = "127.0.0.1:8080"
     #: addresses of reverse proxies whose X-Forwarded-Proto/For are believed. Behind a
@@ -129,6 +135,7 @@ class AssessorConfig(_Strict):
     level_rules: LocalPath | None = None
     server: ServerSettings = Field(default_factory=ServerSettings)
     kpi: KpiSettings = Field(default_factory=KpiSettings)
+    targets: TargetSettings = Field(default_factory=TargetSettings)
     #: what reading one uploaded baseline file or registry text may cost
     uploads: UploadLimits = Field(default_factory=UploadLimits)
 

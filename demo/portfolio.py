@@ -26,7 +26,7 @@ from assessor.domain.models import Factory, ShiftCalendar, Weekday
 from assessor.registry.importer import parse_registry
 from configkit.units import parse_duration
 from demo.history import FactoryPlan, MachinePlan, Signals, with_products
-from demo.registry import with_demo_products
+from demo.registry import demo_kpis, with_demo_products
 from simulator.config import load_simulator_config
 from simulator.machine import Calendar, DailyWindow, MachineParams
 from simulator.mqtt_publisher import load_mqtt_simulator_config
@@ -578,8 +578,9 @@ def _registry_entry(p: PlantSpec) -> dict[str, Any]:
     }
 
 
-def _project(program: str, t: Timeline, project_id: str) -> dict[str, Any]:
+def _project(program: str, t: Timeline, project_id: str, index: int = 0) -> dict[str, Any]:
     return {
+        "kpis": demo_kpis(index),
         "id": project_id,
         "program": program,
         "start": t.project_start,
@@ -597,10 +598,11 @@ def registry_factories(anchor: dt.date, history_days: int, count: int) -> list[F
     entries = []
     for entry in live:
         projects = entry.get("support_projects") or [{"program": "basic"}]
-        entry["support_projects"] = [_project(projects[-1]["program"], t, project_id)]
+        entry["support_projects"] = [_project(projects[-1]["program"], t, project_id, len(entries))]
         entries.append(entry)
     for p in PLANTS[: max(0, count - len(entries))]:
-        entries.append({**_registry_entry(p), "support_projects": [_project(p.program, t, project_id)]})
+        project = _project(p.program, t, project_id, len(entries))
+        entries.append({**_registry_entry(p), "support_projects": [project]})
     parsed = parse_registry(yaml.safe_dump({"factories": entries}, allow_unicode=True), "demo registry")
     # several products per factory, with changeovers, so the pages show the product mix
     return [with_demo_products(f) for f in parsed]

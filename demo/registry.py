@@ -60,6 +60,19 @@ def with_demo_products(factory: Factory) -> Factory:
     return dataclasses.replace(factory, products=demo_products(factory))
 
 
+def demo_kpis(index: int) -> list[dict[str, object]]:
+    """The KPIs of the ``index``-th demo factory's project (docs/targets.md): the two the
+    programme's companies pick most, with targets some plants meet and some do not, and
+    on every second plant inventory days, whose result is entered by hand (open until it is)."""
+    kpis: list[dict[str, object]] = [
+        {"kpi": "units_per_hour", "target": "+10%" if index % 2 == 0 else "+25%"},
+        {"kpi": "defect_rate", "target": "-50%" if index % 3 != 2 else "-75%"},
+    ]
+    if index % 2 == 1:
+        kpis.append({"kpi": "inventory_days", "baseline": 21, "target": 15, "result_source": "manual"})
+    return kpis
+
+
 @dataclass(frozen=True)
 class DemoTokens:
     operator: str

@@ -21,6 +21,7 @@ from assessor.api.routes import (
     questionnaire,
     registry,
     reports,
+    targets,
 )
 from assessor.services import AssessorService
 from assessor.services.inputs import MAX_REGISTRY_BYTES, MAX_UPLOAD_BYTES
@@ -37,7 +38,19 @@ __all__ = [
     "parse_time",
 ]
 
-ROUTERS = (health, factories, kpis, assessment, gains, questionnaire, baseline, registry, portfolio, reports)
+ROUTERS = (
+    health,
+    factories,
+    kpis,
+    assessment,
+    gains,
+    questionnaire,
+    baseline,
+    registry,
+    portfolio,
+    reports,
+    targets,
+)
 
 
 def create_app(

@@ -32,6 +32,7 @@ from assessor.domain.models import Factory
 __all__ = [
     "Assessment",
     "BaselineStored",
+    "EnteredResult",
     "Factory",
     "FactorySummary",
     "GainsReport",
@@ -39,6 +40,7 @@ __all__ = [
     "KpiReport",
     "PortfolioAnswer",
     "ProductKpiReport",
+    "ProjectTargets",
     "QuestionnaireAnswers",
     "QuestionnaireForm",
     "RegistryImported",
@@ -225,6 +227,16 @@ class DataHealth(_Out):
     last_seen: float | None
 
 
+class PortfolioTargets(_Out):
+    """"목표 달성 3/4": the project's KPIs that met their targets, of all it chose."""
+
+    project: str
+    met: int
+    total: int
+    open: int
+    status: Literal["pass", "fail", "open", "none"]
+
+
 class PortfolioRow(_Out):
     factory: str
     name: str
@@ -238,8 +250,90 @@ class PortfolioRow(_Out):
     flags_7d: list[Flag]
     project: str | None
     gains: list[PortfolioGain]
+    #: the latest project's own targets; null when it chose no KPIs
+    targets: PortfolioTargets | None
     data_health: DataHealth
 
 
 class PortfolioAnswer(_Out):
     factories: list[PortfolioRow]
+
+
+# -- a support project's targets (docs/targets.md) ---------------------------------------
+
+
+class TargetSide(_Out):
+    """A baseline or result: its value, where it came from (registry, manual, measured,
+    mixed, entered; "" for none), the days or orders it rests on, its 95 % interval."""
+
+    value: float | None
+    source: str
+    count: int
+    low: float | None
+    high: float | None
+
+
+class EnteredResult(_Out):
+    """A result entered by hand with its evidence file (fetched by ``id``)."""
+
+    id: int
+    kpi: str
+    value: float
+    note: str
+    file_name: str
+    file_sha256: str
+    file_size: int
+    entered_by: str
+    token_id: str
+    entered_at: str
+
+
+class LeadTimeDay(_Out):
+    day: dt.date
+    median_h: float
+    orders: int
+
+
+class KpiTarget(_Out):
+    kpi: str
+    name_ko: str
+    name_en: str
+    unit_ko: str
+    unit_en: str
+    direction: Literal["higher", "lower"]
+    percent: bool
+    method_ko: str
+    method_en: str
+    target_text: str
+    result_source: Literal["data", "manual"]
+    baseline: TargetSide
+    target: float | None
+    result: TargetSide
+    achievement: float | None
+    status: Literal["pass", "fail", "no_data"]
+    reason: str
+    entered: EnteredResult | None
+    daily: list[LeadTimeDay]
+
+
+class TargetVerdict(_Out):
+    met: int
+    total: int
+    open: int
+    pass_share: float
+    status: Literal["pass", "fail", "open", "none"]
+
+
+class TargetWindow(_Out):
+    start: dt.date
+    end: dt.date
+
+
+class ProjectTargets(_Out):
+    factory_id: str
+    project_id: str
+    program: str
+    baseline_window: TargetWindow
+    result_window: TargetWindow
+    kpis: list[KpiTarget]
+    verdict: TargetVerdict

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from assessor.data.influx_client import InfluxClient, Series
-from assessor.data.influxql import ident, tag_in, time_range
+from assessor.data.influxql import ident, tag_equals, tag_in, time_range
 from assessor.domain.models import Factory
 from datacontract import (
     FIELD_ALIVE_S,
@@ -16,6 +16,7 @@ from datacontract import (
     MEASUREMENT_LIVENESS,
     MEASUREMENT_MACHINE,
     TAG_FACTORY,
+    TAG_LINE,
     TAG_MACHINE,
 )
 
@@ -62,3 +63,24 @@ async def last_heard(
             prev = last[fid].get(mid)
             last[fid][mid] = seen if prev is None else max(prev, seen)
     return last
+
+
+async def first_last_state(
+    client: InfluxClient, factory_id: str, since: float, now: float
+) -> dict[tuple[str, str], list[float]]:
+    """(line, machine) -> [first, last] epoch seconds of its state samples in [since, now]
+    (the completion pack's evidence of automatic collection)."""
+    where = f"{tag_equals(TAG_FACTORY, factory_id)} AND {time_range(since, now + 60)}"
+    group = f"GROUP BY {ident(TAG_LINE)}, {ident(TAG_MACHINE)}"
+    m = ident(MEASUREMENT_MACHINE)
+    answer = await client.query(
+        f"SELECT FIRST({ident('state')}) FROM {m} WHERE {where} {group}; "
+        f"SELECT LAST({ident('state')}) FROM {m} WHERE {where} {group}"
+    )
+    out: dict[tuple[str, str], list[float]] = {}
+    for statement in answer[:2]:
+        for s in statement:
+            if s.values:
+                key = (s.tags.get(TAG_LINE, ""), s.tags.get(TAG_MACHINE, ""))
+                out.setdefault(key, []).append(s.values[0][0] / 1000.0)
+    return out

@@ -272,7 +272,8 @@ def improvement_rate(direction: Direction, before: float | None, after: float | 
     return change if direction is Direction.HIGHER else -change
 
 
-def _source(days: Sequence[DailyValue]) -> str:
+def side_source(days: Sequence[DailyValue]) -> str:
+    """Where a side's days came from: their one source, MIXED, or "" for none."""
     kinds = {str(d.source) for d in days}
     if not kinds:
         return ""
@@ -302,7 +303,7 @@ def _bootstrap(
     undefined = 0
     for _ in range(resamples):
         rate = improvement_rate(
-            direction, _pair_ratio(rng.choices(b, k=len(b))), _pair_ratio(rng.choices(a, k=len(a)))
+            direction, pair_ratio(rng.choices(b, k=len(b))), pair_ratio(rng.choices(a, k=len(a)))
         )
         if rate is None:
             undefined += 1
@@ -311,7 +312,8 @@ def _bootstrap(
     return out, undefined
 
 
-def _pair_ratio(pairs: Sequence[tuple[float, float]]) -> float | None:
+def pair_ratio(pairs: Sequence[tuple[float, float]]) -> float | None:
+    """Sum of numerators over sum of denominators; None when the denominators sum to 0."""
     den = sum(p[1] for p in pairs)
     return sum(p[0] for p in pairs) / den if den else None
 
@@ -345,7 +347,7 @@ def kpi_gain(
     direction = KPI_DIRECTIONS[kpi]
     b_value, a_value = ratio(before), ratio(after)
     rate = improvement_rate(direction, b_value, a_value)
-    src_b, src_a = _source(before), _source(after)
+    src_b, src_a = side_source(before), side_source(after)
     warnings: list[GainWarning] = list(notes)
 
     if src_b and src_a and (src_b != src_a or MIXED in (src_b, src_a)):
@@ -442,8 +444,8 @@ def _excluded_gain(
         ci95_high=None,
         days_before=len(before),
         days_after=len(after),
-        source_before=_source(before),
-        source_after=_source(after),
+        source_before=side_source(before),
+        source_after=side_source(after),
         reference=REFERENCE.get(KPI_REFERENCE.get(kpi, "")),
         meets_reference=None,
         warnings=(_exclusion_warning(kpi, excluded),),
@@ -467,7 +469,7 @@ def monthly_trend(after: Sequence[DailyValue]) -> list[MonthPoint]:
             days=len(days),
             num=sum(d.num for d in days),
             den=sum(d.den for d in days),
-            source=_source(days),
+            source=side_source(days),
         )
         for month, days in sorted(months.items())
     ]

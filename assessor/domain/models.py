@@ -99,6 +99,45 @@ class DateWindow:
     end: dt.date
 
 
+# -- a support project's chosen KPIs (docs/targets.md; the maths in assessor.domain.targets)
+
+
+class ResultSource(StrEnum):
+    DATA = "data"  # computed from the collector's data (or the manual daily logs before it)
+    MANUAL = "manual"  # entered by hand with evidence (a file and a note)
+
+
+@dataclass(frozen=True)
+class Target:
+    """An absolute value, or a change from the baseline (``relative``: +0.20 for "+20%")."""
+
+    value: float
+    relative: bool = False
+
+    def resolve(self, baseline: float | None) -> float | None:
+        """The target value; None for a relative target without a baseline."""
+        if not self.relative:
+            return self.value
+        return None if baseline is None else baseline * (1.0 + self.value)
+
+    @property
+    def text(self) -> str:
+        if self.relative:
+            return f"{self.value * 100:+g}%"
+        return f"{self.value:g}"
+
+
+@dataclass(frozen=True)
+class ProjectKpi:
+    """One KPI a support project chose (registry ``support_projects[].kpis``)."""
+
+    kpi: str
+    target: Target
+    #: None: measured over the project's baseline window (manual logs or data)
+    baseline: float | None = None
+    result_source: ResultSource = ResultSource.DATA
+
+
 @dataclass(frozen=True)
 class SupportProject:
     id: str
@@ -108,6 +147,8 @@ class SupportProject:
     baseline: DateWindow
     #: the "after" window; default: from the day after ``end`` to today
     after: DateWindow | None = None
+    #: the KPIs the project chose, with baseline and target (docs/targets.md)
+    kpis: tuple[ProjectKpi, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from assessor.domain.models import (
 )
 from assessor.domain.upload_limits import DEFAULT_LIMITS, LimitBreach, UploadLimits, check_yaml_events
 from assessor.registry.store import RegistryStore, RegistryStoreError
+from assessor.registry.targets_spec import ProjectKpiSpec, check_kpis, to_project_kpi
 from configkit import ConfigFileError, LineIndex, key_path, parse_duration, read_text
 from configkit.yamlfile import yaml_error_line
 from datacontract import factory_id_problem, tag_value_problem
@@ -291,6 +292,8 @@ class SupportProjectSpec(_Strict):
     end: Date
     baseline: WindowSpec
     after: WindowSpec | None = None
+    #: the KPIs the project chose, with baseline and target (docs/targets.md)
+    kpis: list[ProjectKpiSpec] = []
 
 
 class ShiftSpec(_Strict):
@@ -352,6 +355,7 @@ _SPECS: tuple[type[BaseModel], ...] = (
     ProductSpec,
     WindowSpec,
     SupportProjectSpec,
+    ProjectKpiSpec,
     ShiftSpec,
     BreakSpec,
     CalendarSpec,
@@ -413,6 +417,7 @@ def _repeats(items: list[tuple[str, Path_]], what: str, report: _Report) -> None
 
 
 def _check_project(p: SupportProjectSpec, at: Path_, report: _Report) -> None:
+    check_kpis(p.kpis, at, report.add)
     if p.end < p.start:
         report.add((*at, "end"), f"project ends ({p.end}) before it starts ({p.start})")
     if p.baseline.end < p.baseline.start:
@@ -534,6 +539,7 @@ def to_factory(f: FactorySpec) -> Factory:
                 end=p.end,
                 baseline=_window(p.baseline),
                 after=_window(p.after) if p.after else None,
+                kpis=tuple(to_project_kpi(k) for k in p.kpis),
             )
             for p in f.support_projects
         ),

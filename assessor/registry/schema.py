@@ -8,7 +8,7 @@ reads back exactly as it was imported.
 from __future__ import annotations
 
 #: Bump when the DDL changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 
 DDL_V1 = """
 CREATE TABLE schema_version (
@@ -163,4 +163,34 @@ CREATE TABLE product_machine_times (
     # a manual log row's production per product, as JSON [[product, produced, defects], ...];
     # NULL: the log had no product column (docs/registry.md, "Baseline logs")
     6: "ALTER TABLE baseline_days ADD COLUMN products TEXT;",
+    # a support project's chosen KPIs with baseline and target, and the results entered by
+    # hand with their evidence (docs/targets.md). The results have no foreign key to the
+    # project: like the baseline logs they are history and stay through a registry import.
+    8: """CREATE TABLE project_kpis (
+    factory_id      TEXT NOT NULL,
+    project_id      TEXT NOT NULL,
+    kpi             TEXT NOT NULL,
+    baseline        REAL,
+    target          REAL NOT NULL,
+    target_relative INTEGER NOT NULL DEFAULT 0,
+    result_source   TEXT NOT NULL CHECK (result_source IN ('data', 'manual')),
+    position        INTEGER NOT NULL,
+    PRIMARY KEY (factory_id, project_id, kpi),
+    FOREIGN KEY (factory_id, project_id) REFERENCES support_projects (factory_id, id) ON DELETE CASCADE
+);
+CREATE TABLE kpi_results (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    factory_id  TEXT NOT NULL REFERENCES factories (id) ON DELETE CASCADE,
+    project_id  TEXT NOT NULL,
+    kpi         TEXT NOT NULL,
+    value       REAL NOT NULL,
+    note        TEXT NOT NULL,
+    file_name   TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    file_data   BLOB NOT NULL,
+    entered_by  TEXT NOT NULL,
+    token_id    TEXT NOT NULL DEFAULT '',
+    entered_at  TEXT NOT NULL
+);
+CREATE INDEX kpi_results_by_project ON kpi_results (factory_id, project_id, kpi);""",
 }

@@ -13,6 +13,7 @@ from assessor.domain.models import BaselineDay, Factory
 from assessor.domain.upload_limits import DEFAULT_LIMITS, UploadLimits
 from assessor.registry.store import RegistryStore, UnknownFactoryError
 from assessor.services.assessment import Assessments
+from assessor.services.targets import forget as forget_targets
 from assessor.services.upload_worker import import_baseline_bounded, parse_registry_bounded
 
 #: the largest baseline log and registry text either door (API, web form) takes
@@ -42,6 +43,8 @@ class Inputs(Assessments):
         self.store.upsert_factories(factories)
         for f in factories:
             self.forget_assessment(f.id)
+            # a project's chosen KPIs may have changed: the portfolio's verdict is stale
+            forget_targets(self, f.id)  # type: ignore[arg-type]
         return factories
 
 

@@ -17,6 +17,7 @@ from assessor.domain.models import Factory, SupportProject
 from assessor.domain.portfolio import gain_exclusions, gain_rows, manual_parts, measured_parts, recent_fields
 from assessor.services.assessment import Assessments
 from assessor.services.gains import GainQueries
+from assessor.services.targets import portfolio_targets
 
 #: how long a factory's data health (when its machines were last heard of) is reused
 HEALTH_MAX_AGE_S = 60.0
@@ -115,6 +116,8 @@ class PortfolioQueries(Assessments, GainQueries):
                     **recent_fields(recent_sum, self.kpi_policy),
                     "project": project.id if project else None,
                     "gains": gains,
+                    # "목표 달성 3/4" of the project's own targets (docs/targets.md)
+                    "targets": await portfolio_targets(self, f, project),  # type: ignore[arg-type]
                     "data_health": {
                         "machines": len(last),
                         "reporting": len(seen),

@@ -10,9 +10,16 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from assessor.data.daily_rows import window_bounds
+from assessor.data.health import first_last_state
 from assessor.domain.labels import DISPLAY_TZ, Lang
-from assessor.domain.models import DateWindow, Factory
+from assessor.domain.models import DateWindow, Factory, SupportProject
 from assessor.domain.report import FORMATS, MEDIA_TYPES, Format, UnknownProjectError, check_format
+from assessor.domain.report.completion import (
+    CompletionData,
+    MachineEvidence,
+    completion_csv,
+    completion_file_name,
+)
 from assessor.domain.report.csv_export import factory_csv, portfolio_csv
 from assessor.domain.report.filenames import factory_file_name, portfolio_file_name
 from assessor.domain.report.model import (
@@ -22,8 +29,10 @@ from assessor.domain.report.model import (
     find_project,
     recent_window,
 )
+from assessor.domain.report.pdf_completion import render_completion_pdf
 from assessor.domain.report.pdf_factory import render_factory_pdf
 from assessor.domain.report.pdf_portfolio import render_portfolio_pdf
+from assessor.services.targets import project_targets
 
 if TYPE_CHECKING:
     from assessor.services import AssessorService
@@ -33,8 +42,10 @@ __all__ = [
     "MEDIA_TYPES",
     "Format",
     "UnknownProjectError",
+    "collect_completion",
     "collect_factory",
     "collect_portfolio",
+    "completion_report",
     "factory_report",
     "portfolio_report",
 ]
@@ -113,3 +124,52 @@ async def portfolio_report(
     else:
         content = portfolio_csv(data, lang)
     return content, portfolio_file_name(lang, fmt, _day(data.generated_at)), MEDIA_TYPES[fmt]
+
+
+async def collect_completion(
+    service: AssessorService, factory: Factory, project: SupportProject
+) -> CompletionData:
+    """The completion pack's facts: the project's targets, the level, the data health and
+    each machine's first and last sample since the project started."""
+    tz = ZoneInfo(factory.calendar.timezone)
+    since = dt.datetime.combine(project.start, dt.time(), tz).timestamp()
+    targets, assessment, health, samples = await asyncio.gather(
+        project_targets(service, factory, project),
+        service.assessment(factory),
+        service.data_health([factory]),
+        first_last_state(service.raw(factory), factory.id, since, service.clock()),
+    )
+    last = health.get(factory.id, {})
+    machines = tuple(
+        MachineEvidence(
+            m.line_id,
+            m.id,
+            *(samples[(m.line_id, m.id)] if len(samples.get((m.line_id, m.id), [])) == 2 else (None, None)),
+            reporting=last.get(m.id) is not None,
+        )
+        for m in factory.machines
+    )
+    seen = sum(1 for t in last.values() if t is not None)
+    return CompletionData(
+        factory,
+        project,
+        targets,
+        assessment,
+        machines,
+        seen / len(last) if last else None,
+        service.cfg.kpi.coverage_days,
+        service.clock(),
+    )
+
+
+async def completion_report(
+    service: AssessorService, factory: Factory, project: SupportProject, lang: Lang, fmt: Format
+) -> tuple[bytes, str, str]:
+    """(content, file name, media type) of a support project's completion pack."""
+    check_format(fmt)
+    data = await collect_completion(service, factory, project)
+    if fmt == "pdf":
+        content = await asyncio.to_thread(render_completion_pdf, data, lang)
+    else:
+        content = completion_csv(data, lang)
+    return content, completion_file_name(data, lang, fmt), MEDIA_TYPES[fmt]

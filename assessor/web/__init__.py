@@ -25,7 +25,7 @@ def plotly_js() -> tuple[Path, str]:
 
 def install_web(app: FastAPI, service: AssessorService) -> None:
     """Mount the dashboard pages and their static files on ``app``."""
-    from assessor.web import forms, pages_factory, pages_portfolio, session
+    from assessor.web import forms, pages_factory, pages_portfolio, session, targets
     from assessor.web.base import STATIC, Web
 
     web = Web(service)
@@ -43,4 +43,5 @@ def install_web(app: FastAPI, service: AssessorService) -> None:
     pages_portfolio.install(app, web)
     pages_factory.install(app, web)
     forms.install(app, web)
+    targets.install(app, web)
     app.mount("/static", StaticFiles(directory=STATIC), name="web-static")

@@ -24,6 +24,7 @@ from assessor.services.errors import InfluxError
 from assessor.web import charts
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
+from assessor.web.targets import target_sections
 
 KPI_DAYS = 30
 TIMELINE_DAYS = 7
@@ -296,6 +297,7 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
         "gates": gate_rows(assessment, lang),
         "gain_tables": gain_tables(reports, lang),
         "gain_kpis": FACTORY_GAIN_KPIS,
+        "target_sections": await target_sections(web, f, lang),
     }
 
 

@@ -20,6 +20,7 @@ from assessor.domain.labels import Lang, fmt_num, fmt_pct, fmt_signed_pct, fmt_t
 from assessor.services.errors import InfluxError
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
+from assessor.web.targets import targets_cell_parts, targets_column_title
 
 #: an edge box samples every few seconds; two hours without a sample during a week the
 #: collector should run around the clock is worth a look (docs/web.md)
@@ -65,6 +66,7 @@ def columns(lang: Lang) -> list[Column]:
                 t("reference_short", lang, ref=fmt_signed_pct(ref.improvement)),
             )
         )
+    cols.append(Column("targets", targets_column_title(lang), True))
     cols.append(Column("health", t("col_health", lang), True))
     return cols
 
@@ -162,6 +164,7 @@ def row_cells(row: dict[str, Any], now: float, coverage_days: int, lang: Lang) -
     }
     for kpi in GAIN_KPIS:
         cells[f"gain_{kpi}"] = gain_cell(gains.get(kpi), lang)
+    cells["targets"] = Cell(*targets_cell_parts(row, lang))
     if row.get("project") is None:
         cells["gain_units_per_hour"] = Cell(t("no_project", lang), None, "muted")
     return cells

@@ -21,6 +21,7 @@ from assessor.domain.models import (
     SupportProject,
     Weekday,
 )
+from assessor.domain.targets import project_kpi_yaml
 from configkit.units import parse_duration
 
 _ORDER = [d.value for d in Weekday]
@@ -72,6 +73,8 @@ def _project(p: SupportProject) -> dict[str, Any]:
     }
     if p.after is not None:
         out["after"] = _window(p.after)
+    if p.kpis:
+        out["kpis"] = [project_kpi_yaml(k) for k in p.kpis]
     return out
 
 

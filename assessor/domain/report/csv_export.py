@@ -81,6 +81,10 @@ _PORTFOLIO_GAIN_PARTS: tuple[tuple[str, str], ...] = (
     ("excluded_reason", "제외 사유"),
 )
 _PORTFOLIO_TAIL: tuple[tuple[str, str], ...] = (
+    # the latest project's own targets (docs/targets.md): met of total, and the verdict
+    ("targets_met", "목표 달성 지표 수"),
+    ("targets_total", "목표 지표 수"),
+    ("targets_status", "목표 판정"),
     ("machines", "설비 수"),
     ("machines_reporting", "수집 설비 수"),
     ("silent_machines", "미수집 설비"),
@@ -199,6 +203,9 @@ def _portfolio_row(r: dict[str, Any], employees: int | None, lang: Lang, generat
         "coverage_7d": number(r.get("coverage_7d")),
         "flags_7d": ";".join(sorted({f"{f['kpi']}:{f['reason']}" for f in r.get("flags_7d") or ()})),
         "project": r.get("project") or "",
+        "targets_met": number((r.get("targets") or {}).get("met")),
+        "targets_total": number((r.get("targets") or {}).get("total")),
+        "targets_status": (r.get("targets") or {}).get("status", ""),
         "machines": number(h["machines"]),
         "machines_reporting": number(h["reporting"]),
         "silent_machines": ";".join(h.get("silent_machines", [])),

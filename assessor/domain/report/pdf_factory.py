@@ -78,7 +78,7 @@ def render_factory_pdf(data: FactoryReportData, lang: Lang) -> bytes:
         story += _gains(data.gains.gains, lang)
         story += _warnings(data.gains.gains, lang)
     story += _charts(data, lang)
-    story += _level(data.assessment, lang)
+    story += level_section(data.assessment, lang)
     story += _recent(data, lang)
     story += _method(data, lang)
     generated = f"{fmt_time(data.generated_at)} ({DISPLAY_TZ})"
@@ -276,7 +276,7 @@ def _gate_row(g: GateResult, lang: Lang) -> list[Any]:
     ]
 
 
-def _level(a: Assessment, lang: Lang) -> list[Flowable]:
+def level_section(a: Assessment, lang: Lang) -> list[Flowable]:
     level_name = a.level_name_ko if lang == "ko" else a.level_name
     pairs = [
         (tr("score", lang), f"{fmt_num(a.score, 1)} / 1,000"),

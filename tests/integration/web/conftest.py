@@ -73,7 +73,9 @@ factories:
     support_projects:
       - {{id: sp-web, program: basic, start: {d(40)}, end: {d(15)},
          baseline: {{start: {d(60)}, end: {d(41)}}},
-         after: {{start: {d(DATA_DAYS - 1)}, end: {d(1)}}}}}
+         after: {{start: {d(DATA_DAYS - 1)}, end: {d(1)}}},
+         kpis: [{{kpi: units_per_hour, target: "+10%"}},
+                {{kpi: inventory_days, baseline: 21, target: 15, result_source: manual}}]}}
 """
 
 

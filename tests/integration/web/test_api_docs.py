@@ -32,13 +32,18 @@ async def _openapi(web_env: WebEnv) -> dict[str, Any]:
     return r.json()
 
 
+def _success(op: dict[str, Any]) -> dict[str, Any]:
+    """The documented success answer: 200, or 201 for a route that creates something."""
+    return op["responses"].get("200") or op["responses"]["201"]
+
+
 async def test_every_success_answer_has_a_schema(web_env: WebEnv) -> None:
     doc = await _openapi(web_env)
     assert doc["paths"]
     for path, operations in doc["paths"].items():
         for method, op in operations.items():
-            content = op["responses"]["200"].get("content")
-            assert content, f"{method.upper()} {path}: no content for 200"
+            content = _success(op).get("content")
+            assert content, f"{method.upper()} {path}: no content for its success answer"
             for media_type, body in content.items():
                 # {} is what FastAPI writes for an undeclared dict[str, Any] answer
                 assert body.get("schema") not in (None, {}), f"{method.upper()} {path} {media_type}: empty"
@@ -61,6 +66,7 @@ async def test_answers_are_what_the_models_say(web_env: WebEnv) -> None:
     week = {"start": (t - dt.timedelta(days=7)).isoformat(), "end": t.isoformat()}
     f = f"/api/v1/factories/{FACTORY}"
     log = manual_log(t - dt.timedelta(days=60), 20)
+    evidence = {"kpi": "inventory_days", "value": "14", "note": "재고 실사", "entered_by": "김담당"}
     calls: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", "/healthz", {}),
         ("GET", "/api/v1/factories", {}),
@@ -72,6 +78,9 @@ async def test_answers_are_what_the_models_say(web_env: WebEnv) -> None:
         ("PUT", f + "/questionnaire", {"json": {"answers": {item.id: 3 for item in ITEMS}}}),
         ("POST", f + "/baseline", {"files": {"file": ("log.csv", log)}}),
         ("POST", "/api/v1/registry", {"content": web_registry(t).encode()}),
+        ("GET", f + "/targets", {}),
+        ("POST", f + "/projects/sp-web/results", {"data": evidence, "files": {"file": ("inv.csv", b"d,14")}}),
+        ("GET", f + "/projects/sp-web/results", {}),
     ]
     for group in ("machine", "line", "factory", "product", "machine,product"):
         for granularity in ("total", "day"):
@@ -83,7 +92,11 @@ async def test_answers_are_what_the_models_say(web_env: WebEnv) -> None:
     async with httpx.AsyncClient(base_url=web_env.base_url, headers=headers, timeout=60) as client:
         for method, url, kwargs in calls:
             r = await client.request(method, url, **kwargs)
-            assert r.status_code == 200, (method, url, r.text)
+            assert r.status_code == (201 if url.endswith("/results") and method == "POST" else 200), (
+                method,
+                url,
+                r.text,
+            )
             route = next(p for m, p in models if m == method and _matches(p, url))
             TypeAdapter(models[(method, route)]).validate_json(r.content)
             seen.add((method, route))
@@ -91,7 +104,7 @@ async def test_answers_are_what_the_models_say(web_env: WebEnv) -> None:
         (method.upper(), path)
         for path, ops in (await _openapi(web_env))["paths"].items()
         for method, op in ops.items()
-        if "application/json" in op["responses"]["200"].get("content", {})
+        if "application/json" in _success(op).get("content", {})
     }
     assert json_routes == seen, "routes this test does not call: add them"
 
