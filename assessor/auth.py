@@ -28,6 +28,7 @@ _NO_HASH = "0" * 64
 class Role(StrEnum):
     OPERATOR = "operator"  # Technopark staff: every factory
     FACTORY = "factory"  # one company: its own factory only
+    LINE = "line"  # staff at a line: the operator input of one factory, nothing else
 
 
 class TokenError(ValueError):
@@ -62,7 +63,12 @@ class Principal:
     def can_see(self, factory_id: str) -> bool:
         if self.role is Role.OPERATOR:
             return True
-        return self.factory_id is not None and self.factory_id == factory_id
+        # a line token reads no figures: only the operator input routes take it
+        return self.role is Role.FACTORY and self.factory_id is not None and self.factory_id == factory_id
+
+    def can_enter(self, factory_id: str) -> bool:
+        """May record downtime reasons, scrap and count corrections for the factory."""
+        return self.role is Role.OPERATOR or (self.factory_id is not None and self.factory_id == factory_id)
 
 
 def hash_secret(secret: str) -> str:
@@ -89,10 +95,10 @@ def create_token(
     try:
         role = Role(role)
     except ValueError:
-        raise TokenError(f"unknown role {role!r}; expected operator, factory") from None
-    if role is Role.FACTORY:
+        raise TokenError(f"unknown role {role!r}; expected operator, factory, line") from None
+    if role is not Role.OPERATOR:
         if not factory_id:
-            raise TokenError("a factory token needs the id of its factory")
+            raise TokenError(f"a {role.value} token needs the id of its factory")
         if store.factory(factory_id) is None:
             raise TokenError(f"unknown factory {factory_id!r}; import it into the registry first")
     elif factory_id is not None:

@@ -11,6 +11,15 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assessor.domain.operator_input import DowntimeReason
+
+# assessor.domain becomes a package; until this module moves into it, the
+# package's new modules in assessor/domain/ import through it
+__path__ = [str(Path(__file__).with_suffix(""))]
 
 
 class Weekday(StrEnum):
@@ -129,6 +138,8 @@ class Factory:
     #: provisioned (``assessor edge provision``); None: the assessor's
     #: ``influx.raw_database`` pattern
     raw_database: str | None = None
+    #: the factory's downtime reason tree (registry ``downtime_reasons``)
+    downtime_reasons: tuple[DowntimeReason, ...] = ()
 
     @property
     def machines(self) -> tuple[Machine, ...]:

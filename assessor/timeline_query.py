@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assessor.domain import Factory
+from assessor.domain.operator_input import OperatorStop, fill_unexplained, operator_segments
 from assessor.influx_client import InfluxClient, Series
 from assessor.influxql import ident, tag_equals, time_range
 from assessor.kpi.calendar import Interval, intersect
@@ -309,6 +310,24 @@ def downtime_by_reason(
     reason, so the Pareto shows them as one bar of their own. 0 turns that off.
     """
     out: dict[tuple[str, str], float] = defaultdict(float)
+    for (state, reason, _), seconds in downtime_by_reason_source(
+        timeline, planned, small_stop_s=small_stop_s
+    ).items():
+        out[(state, reason)] += seconds
+    return dict(out)
+
+
+def downtime_by_reason_source(
+    timeline: Timeline,
+    planned: list[Interval],
+    *,
+    small_stop_s: float = 0.0,
+    operator: Sequence[OperatorStop] = (),
+) -> dict[tuple[str, str, str], float]:
+    """(state, reason, source) -> seconds, as ``downtime_by_reason``; time the PLC gave no
+    reason for takes the reason people entered for that stop (``operator``), and the
+    source says which (``plc``, ``operator``, or ``""`` for none)."""
+    out: dict[tuple[str, str, str], float] = defaultdict(float)
     for m in timeline.machines:
         reasons = timeline.reasons.get((m.line, m.machine), [])
         times = [t for t, _ in reasons]
@@ -319,12 +338,14 @@ def downtime_by_reason(
             if is_small_stop(ep, small_stop_s, timeline.start, timeline.end):
                 seconds = sum(b - a for a, b in intersect(planned, [(ep.start, ep.end)]))
                 if seconds > 0:
-                    out[(SMALL_STOP, "")] += seconds
+                    out[(SMALL_STOP, "", "")] += seconds
                 continue
-            for reason, lo, hi in _reason_spans(reasons, times, ep.start, ep.end, until):
+            spans = _reason_spans(reasons, times, ep.start, ep.end, until)
+            segments = operator_segments(operator, m.line, m.machine, ep.start, ep.end)
+            for reason, source, lo, hi in fill_unexplained(spans, segments):
                 seconds = sum(b - a for a, b in intersect(planned, [(lo, hi)]))
                 if seconds > 0:
-                    out[(ep.state, reason.strip())] += seconds
+                    out[(ep.state, reason, source)] += seconds
     return dict(out)
 
 
