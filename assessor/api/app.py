@@ -15,7 +15,9 @@ from fastapi.responses import JSONResponse
 from assessor.api.body_limit import BodyLimit
 from assessor.api.docs import install_api_docs
 from assessor.api.errors import ApiError, install_error_handlers
+from assessor.api.line_guard import install_line_guard
 from assessor.api.reports import install_report_routes
+from assessor.api.routes import operator as operator_routes
 from assessor.auth import Principal, Role, authenticate
 from assessor.baseline import BaselineError, BaselineLimitError
 from assessor.domain import DateWindow, Factory
@@ -299,7 +301,9 @@ def create_app(
         return {"factories": _jsonable(await service.portfolio(visible))}
 
     install_report_routes(app, service, Caller, factory_for)
+    app.include_router(operator_routes.router(service))
     install_web(app, service)
+    install_line_guard(app)
     if extra is not None:
         extra(app)
     return app

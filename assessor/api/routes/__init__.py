@@ -1,0 +1,1 @@
+"""APIRouter modules of the HTTP API, one per topic."""

@@ -1,0 +1,1 @@
+"""Use cases of the assessor, between the HTTP layers and data access."""
