@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from assessor.domain import Factory
@@ -317,6 +317,30 @@ def downtime_by_reason(
     return dict(out)
 
 
+def reason_pieces(
+    timeline: Timeline, *, small_stop_s: float = 0.0, operator: Sequence[OperatorStop] = ()
+) -> Iterator[tuple[MachineKey, Episode, str, str, float, float]]:
+    """``(machine, episode, reason, source, lo, hi)`` for each piece of each down episode:
+    a small stop is one piece with state SMALL_STOP; elsewhere time the PLC gave no reason
+    for takes the reason people entered for that stop (``operator``), and the source says
+    which (``plc``, ``operator``, or ``""`` for none)."""
+    for m in timeline.machines:
+        key = (m.line, m.machine)
+        reasons = timeline.reasons.get(key, [])
+        times = [t for t, _ in reasons]
+        until = held_until(m.alive, timeline.hold_s)
+        for ep in m.episodes:
+            if ep.state not in DOWN_STATES:
+                continue
+            if is_small_stop(ep, small_stop_s, timeline.start, timeline.end):
+                yield key, Episode(SMALL_STOP, ep.start, ep.end, ep.continued), "", "", ep.start, ep.end
+                continue
+            spans = _reason_spans(reasons, times, ep.start, ep.end, until)
+            segments = operator_segments(operator, m.line, m.machine, ep.start, ep.end)
+            for reason, source, lo, hi in fill_unexplained(spans, segments):
+                yield key, ep, reason, source, lo, hi
+
+
 def downtime_by_reason_source(
     timeline: Timeline,
     planned: list[Interval],
@@ -324,28 +348,13 @@ def downtime_by_reason_source(
     small_stop_s: float = 0.0,
     operator: Sequence[OperatorStop] = (),
 ) -> dict[tuple[str, str, str], float]:
-    """(state, reason, source) -> seconds, as ``downtime_by_reason``; time the PLC gave no
-    reason for takes the reason people entered for that stop (``operator``), and the
-    source says which (``plc``, ``operator``, or ``""`` for none)."""
+    """(state, reason, source) -> seconds of planned down time, by ``reason_pieces``."""
     out: dict[tuple[str, str, str], float] = defaultdict(float)
-    for m in timeline.machines:
-        reasons = timeline.reasons.get((m.line, m.machine), [])
-        times = [t for t, _ in reasons]
-        until = held_until(m.alive, timeline.hold_s)
-        for ep in m.episodes:
-            if ep.state not in DOWN_STATES:
-                continue
-            if is_small_stop(ep, small_stop_s, timeline.start, timeline.end):
-                seconds = sum(b - a for a, b in intersect(planned, [(ep.start, ep.end)]))
-                if seconds > 0:
-                    out[(SMALL_STOP, "", "")] += seconds
-                continue
-            spans = _reason_spans(reasons, times, ep.start, ep.end, until)
-            segments = operator_segments(operator, m.line, m.machine, ep.start, ep.end)
-            for reason, source, lo, hi in fill_unexplained(spans, segments):
-                seconds = sum(b - a for a, b in intersect(planned, [(lo, hi)]))
-                if seconds > 0:
-                    out[(ep.state, reason, source)] += seconds
+    pieces = reason_pieces(timeline, small_stop_s=small_stop_s, operator=operator)
+    for _, ep, reason, source, lo, hi in pieces:
+        seconds = sum(b - a for a, b in intersect(planned, [(lo, hi)]))
+        if seconds > 0:
+            out[(ep.state, reason, source)] += seconds
     return dict(out)
 
 

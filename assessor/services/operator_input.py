@@ -8,9 +8,9 @@ and the stored entries, and turns storage outcomes into what the routes answer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from assessor.domain import Factory
@@ -24,7 +24,7 @@ from assessor.domain.operator_input import (
     reason_queue,
     validate_segments,
 )
-from assessor.kpi.calendar import planned_intervals
+from assessor.kpi.calendar import Interval, intersect, planned_intervals, total
 from assessor.registry.operator_store import (
     CountCorrection,
     EditWindowClosed,
@@ -35,9 +35,12 @@ from assessor.registry.operator_store import (
     StoredStop,
 )
 from assessor.timeline_query import (
+    SMALL_STOP,
+    Timeline,
     _reason_spans,
     downtime_by_reason_source,
     held_until,
+    reason_pieces,
     state_timeline,
 )
 
@@ -64,6 +67,38 @@ class QueueView:
     window: tuple[float, float]
     waiting: list[Stop]
     entries: list[StoredStop]
+
+
+@dataclass(frozen=True)
+class ReasonStat:
+    reason: str
+    #: ``plc``, ``operator`` or "" (no reason given)
+    source: str
+    stops: int
+    down_s: float
+    #: running time of the period per stop with this reason; None: no stop
+    mtbf_s: float | None
+    #: down time of this reason per stop
+    mttr_s: float | None
+
+
+def reason_stats(pieces: Iterable[tuple], planned: list[Interval], running_s: float) -> list[ReasonStat]:
+    """Per (reason, source): stops (an episode counts once per reason it holds), planned
+    down seconds, MTBF (running time / stops) and MTTR (down time / stops); largest down
+    time first. Small stops are left out, as from availability."""
+    down: dict[tuple[str, str], float] = {}
+    stops: dict[tuple[str, str], set[tuple]] = {}
+    for key, ep, reason, source, lo, hi in pieces:
+        if ep.state == SMALL_STOP:
+            continue
+        k = (reason, source)
+        down[k] = down.get(k, 0.0) + total(intersect(planned, [(lo, hi)]))
+        stops.setdefault(k, set()).add((key, ep.start))
+    out = []
+    for k, seconds in down.items():
+        n = len(stops[k])
+        out.append(ReasonStat(k[0], k[1], n, seconds, running_s / n, seconds / n))
+    return sorted(out, key=lambda r: (-r.down_s, r.reason))
 
 
 def check_client_id(value: str, field: str = "client_id") -> str:
@@ -124,14 +159,28 @@ class OperatorInputService:
     def operator_stops(self, f: Factory, start: float, end: float) -> list[OperatorStop]:
         return [e.stop for e in self.store.stops(f.id, start, end)]
 
-    async def downtime_by_source(self, f: Factory, timeline: Any, start: float, end: float) -> dict:
+    def downtime_by_source(self, f: Factory, timeline: Timeline) -> dict[tuple[str, str, str], float]:
         """The Pareto's (state, reason, source) -> seconds over a timeline already read."""
         return downtime_by_reason_source(
             timeline,
-            planned_intervals(f.calendar, start, end),
+            planned_intervals(f.calendar, timeline.start, timeline.end),
             small_stop_s=self.service.cfg.kpi.small_stop_for(f),
-            operator=self.operator_stops(f, start, end),
+            operator=self.operator_stops(f, timeline.start, timeline.end),
         )
+
+    def reason_stats(self, f: Factory, timeline: Timeline) -> list[ReasonStat]:
+        """MTBF and MTTR per downtime reason over a timeline already read."""
+        operator = self.operator_stops(f, timeline.start, timeline.end)
+        small = self.service.cfg.kpi.small_stop_for(f)
+        pieces = reason_pieces(timeline, small_stop_s=small, operator=operator)
+        planned = planned_intervals(f.calendar, timeline.start, timeline.end)
+        running = sum(
+            total(intersect(planned, [(ep.start, ep.end)]))
+            for m in timeline.machines
+            for ep in m.episodes
+            if ep.state == "running"
+        )
+        return reason_stats(pieces, planned, running)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -15,13 +15,13 @@ from assessor import labels
 from assessor.domain import Factory
 from assessor.gains import FACTORY_GAIN_KPIS
 from assessor.influx_client import InfluxError
-from assessor.kpi.calendar import planned_intervals
 from assessor.labels import Lang
 from assessor.level.evidence import METRICS, format_threshold, format_value
 from assessor.level.scoring import SCORE_GATE, Assessment
 from assessor.losses_view import waterfall
-from assessor.timeline_query import SMALL_STOP, downtime_by_reason, pareto, state_timeline
-from assessor.web import charts
+from assessor.services.operator_input import OperatorInputService
+from assessor.timeline_query import SMALL_STOP, pareto, state_timeline
+from assessor.web import charts, pages_operator
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
 
@@ -262,10 +262,11 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
     has_kpis = any(r.get("coverage") for r in daily)
     timeline = await state_timeline(service.raw(f), f, tl_p.start, tl_p.end, service.cfg.kpi.hold_s)
     small_stop_s = service.cfg.kpi.small_stop_for(f)
-    by_reason = downtime_by_reason(
-        timeline, planned_intervals(f.calendar, tl_p.start, tl_p.end), small_stop_s=small_stop_s
-    )
+    # reasons entered at the line fill in where the PLC gave none (docs/kpi-method.md)
+    operator_input = OperatorInputService(service)
+    by_reason = pages_operator.by_reason_labelled(operator_input.downtime_by_source(f, timeline), f, lang)
     bars = pareto(pareto_hours(by_reason, small_stop_s, lang), t("other_reasons", lang))
+    reason_rows = pages_operator.reason_rows(operator_input.reason_stats(f, timeline), f, lang)
     # per product over the timeline period (at most a month of raw data), only for a
     # factory that registers its products
     products = await service.product_kpis(f, tl_p.start, tl_p.end, "product", "total") if f.products else None
@@ -291,6 +292,7 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
         "pareto_fig": charts.downtime_pareto(bars, lang) if bars else None,
         "small_stop_limit": labels.fmt_duration(small_stop_s, lang),
         "pareto_rows": bars,
+        "reason_rows": reason_rows,
         "products": product_tables(products, lang),
         "assessment": assessment,
         "gates": gate_rows(assessment, lang),

@@ -14,7 +14,11 @@ import json
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from assessor.domain.operator_input import CATEGORIES
+from assessor import labels
+from assessor.domain import Factory
+from assessor.domain.operator_input import CATEGORIES, SOURCE_OPERATOR, SOURCE_PLC
+from assessor.labels import Lang
+from assessor.services.operator_input import ReasonStat
 from assessor.web import i18n
 from assessor.web.base import Web
 
@@ -74,6 +78,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "op_by": ("입력", "by"),
     "op_source_operator": ("작업자 입력", "operator"),
     "op_source_plc": ("설비(PLC)", "PLC"),
+    "reason_table": ("사유별 비가동·MTBF·MTTR", "Downtime, MTBF and MTTR by reason"),
+    "reason_table_note": (
+        "설비(PLC)가 사유를 보내지 않은 비가동에는 현장에서 입력한 사유를 씁니다(작업자 입력).",
+        "Where the machine (PLC) sent no reason, the reason entered at the line is used (operator).",
+    ),
+    "col_reason": ("사유", "Reason"),
+    "col_source": ("출처", "Source"),
+    "col_stops": ("횟수", "Stops"),
+    "col_down": ("비가동 시간", "Down time"),
 }
 i18n.TEXTS.update(TEXTS)
 
@@ -103,3 +116,47 @@ def install(app: FastAPI, web: Web) -> None:
         # "<" escaped: a factory name with "</script>" must not end the script block
         ctx = {"factory": f, "config_json": json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")}
         return web.render(request, "operator.html", ctx, principal=p)
+
+
+# -- the factory page's downtime Pareto and reason table ------------------------------------
+
+
+def reason_label(reason: str, source: str, f: Factory, lang: Lang) -> str:
+    """A reason as the Pareto names it: an operator's by its name in the reason tree and
+    marked as entered at the line; a PLC's as the machine sent it."""
+    if source != SOURCE_OPERATOR:
+        return reason
+    found = next((r for r in f.downtime_reasons if r.code == reason), None)
+    name = found.name(lang) if found else reason
+    return f"{name} · {i18n.t('op_source_operator', lang)}"
+
+
+def by_reason_labelled(
+    by_source: dict[tuple[str, str, str], float], f: Factory, lang: Lang
+) -> dict[tuple[str, str], float]:
+    """(state, reason, source) -> seconds as the (state, label) -> seconds the Pareto takes."""
+    out: dict[tuple[str, str], float] = {}
+    for (state, reason, source), seconds in by_source.items():
+        key = (state, reason_label(reason, source, f, lang))
+        out[key] = out.get(key, 0.0) + seconds
+    return out
+
+
+def reason_rows(stats: list[ReasonStat], f: Factory, lang: Lang) -> list[dict[str, str]]:
+    """The reason table under the Pareto: stops, down time, MTBF and MTTR, and the source."""
+    source_words = {
+        SOURCE_OPERATOR: i18n.t("op_source_operator", lang),
+        SOURCE_PLC: i18n.t("op_source_plc", lang),
+        "": "—",
+    }
+    return [
+        {
+            "reason": reason_label(s.reason, s.source, f, lang) or labels.word("no_reason", lang),
+            "source": source_words.get(s.source, s.source),
+            "stops": str(s.stops),
+            "down": labels.fmt_duration(s.down_s, lang),
+            "mtbf": labels.fmt_duration(s.mtbf_s, lang) if s.mtbf_s is not None else "—",
+            "mttr": labels.fmt_duration(s.mttr_s, lang) if s.mttr_s is not None else "—",
+        }
+        for s in stats
+    ]
