@@ -211,7 +211,10 @@ class OperatorInputService:
             raise OperatorInputError("end", "a stop cannot end in the future")
         good = validate_segments(start, end, segments, self._codes(f))
         stop = OperatorStop(line, machine, start, end, good, check_comment(comment))
-        return self.store.add_stop(f.id, stop, state, client_id, who, self._now())
+        saved = self.store.add_stop(f.id, stop, state, client_id, who, self._now())
+        # the level's "downtime reasons recorded" may change with the first entry
+        self.service.forget_assessment(f.id)
+        return saved
 
     def edit_stop(
         self,

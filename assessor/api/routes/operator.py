@@ -8,7 +8,6 @@ none. Entries carry a client-made id, so a resend after a dropped connection sto
 nothing twice.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 from urllib.parse import unquote
