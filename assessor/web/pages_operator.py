@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from assessor import labels
 from assessor.domain import Factory
-from assessor.domain.operator_input import CATEGORIES, SOURCE_OPERATOR, SOURCE_PLC
+from assessor.domain.operator_input import CATEGORIES, QUEUE_STATES, SOURCE_OPERATOR, SOURCE_PLC
 from assessor.labels import Lang
 from assessor.services.operator_input import ReasonStat
 from assessor.web import i18n
@@ -76,6 +76,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "op_old_count": ("기존 수량", "Count before"),
     "op_new_count": ("정정 수량", "Corrected count"),
     "op_by": ("입력", "by"),
+    "op_units": ("{h}시간 {m}분|{m}분 {s}초|{s}초", "{h} h {m} min|{m} min {s} s|{s} s"),
     "op_source_operator": ("작업자 입력", "operator"),
     "op_source_plc": ("설비(PLC)", "PLC"),
     "reason_table": ("사유별 비가동·MTBF·MTTR", "Downtime, MTBF and MTTR by reason"),
@@ -112,6 +113,7 @@ def install(app: FastAPI, web: Web) -> None:
             "timezone": f.calendar.timezone,
             "texts": {k: i18n.t(k, lang) for k in SCRIPT_KEYS},
             "categories": {k: v[0 if lang == "ko" else 1] for k, v in CATEGORIES.items()},
+            "states": {s: labels.state_name(s, lang) for s in QUEUE_STATES},
         }
         # "<" escaped: a factory name with "</script>" must not end the script block
         ctx = {"factory": f, "config_json": json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")}

@@ -17,12 +17,15 @@
   let dialogState = null;
   let flushing = false;
 
-  const fmt = (key, args) => (T[key] || key).replace(/\{(\w+)\}/g, (_, k) => String(args[k]));
+  const fill = (text, args) => text.replace(/\{(\w+)\}/g, (_, k) => String(args[k]));
+  const fmt = (key, args) => fill(T[key] || key, args);
   const when = (t) => tf.format(new Date(t * 1000));
   function duration(s) {
     s = Math.round(s);
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    return h ? `${h}h ${m}m` : m ? `${m}m ${r}s` : `${r}s`;
+    const [hm, ms, only] = T.op_units.split("|");
+    const args = { h, m, s: r };
+    return h ? fill(hm, args) : m ? fill(ms, args) : fill(only, args);
   }
   function newId() {
     const b = new Uint8Array(16);
@@ -91,6 +94,7 @@
         }
         saveOutbox(outbox().slice(1));
         sent++;
+        render();
         let body = null;
         try { body = await r.json(); } catch (e) { body = null; }
         if (r.ok) {
@@ -152,7 +156,7 @@
         (s.ongoing ? ` (${T.op_ongoing})` : "") +
         (s.plc_reasons.length ? ` · ${T.op_plc_code} ${s.plc_reasons.join(", ")}` : "");
       const b = el("button", { type: "button", class: `op-stop state-${s.state}`, "data-key": stopKey(s) },
-        el("strong", {}, machineName(s.line, s.machine)), el("span", { class: "op-state" }, s.state),
+        el("strong", {}, machineName(s.line, s.machine)), el("span", { class: "op-state" }, cfg.states[s.state] || s.state),
         el("span", { class: "op-facts" }, facts));
       b.addEventListener("click", () => openDialog({ mode: "new", stop: s }));
       q.append(el("li", {}, b));

@@ -33,6 +33,7 @@ from assessor.registry.store import RegistryStore
 from assessor.service import AssessorService
 from localservices.influxd import InfluxServer
 from tests.integration.web.conftest import serve
+from tests.support.browser import SCREENSHOTS
 from tests.support.influxd_fixtures import unique_name
 
 FACTORY = "line-factory"
@@ -161,6 +162,11 @@ async def wait_for(check, what: str) -> None:  # type: ignore[no-untyped-def]
     raise AssertionError(f"never happened: {what}")
 
 
+async def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
 async def pick(page: Page, group: str, code: str) -> None:
     await page.tap(f'#op-stop-form [data-name="{group}"] .op-reason[data-code="{code}"]')
 
@@ -194,6 +200,7 @@ async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
         "프레스B (press-b)",
         "프레스A (press-a)",
     ]
+    await shot(a, "operator-queue-portrait-ko")
     for target in await a.locator(".op-stop, .op-tabs button").all():
         box = await target.bounding_box()
         assert box is not None and box["height"] >= 48
@@ -222,6 +229,7 @@ async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
         "#op-split-at", "(e, v) => { e.value = v; e.dispatchEvent(new Event('input')); }", str(int(cut))
     )
     await pick(a, "second", "tool_change")
+    await shot(a, "operator-split-portrait-ko")
     await a.tap("#op-save")
     await wait_for(lambda: len(env.entries()) == 2, "the split entry")
     split = next(e for e in env.entries() if e.stop.machine == "press-b")
@@ -253,6 +261,7 @@ async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
     await b.tap("#op-save")
     await expect(b.locator("#op-message")).to_contain_text("다른 태블릿에서 먼저")
     await expect(b.locator("#op-message")).to_contain_text("유압 호스 교체")
+    await shot(b, "operator-conflict-landscape-ko")
     kept = env.ops.stop(FACTORY, first.stop.id)
     assert kept.stop.version == 3 and kept.stop.segments[0].reason == "breakdown"
     await b_ctx.close()
@@ -265,6 +274,7 @@ async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
     await pick(a, "first", "breakdown")
     await a.tap("#op-save")
     await expect(a.locator("#op-pending")).to_contain_text("전송 대기 1건")
+    await shot(a, "operator-offline-portrait-ko")
     await expect(stops).to_have_count(0)
     assert len(env.entries()) == 2
     await a_ctx.set_offline(False)
@@ -288,6 +298,8 @@ async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
     await a.goto(env.url(f"/factories/{FACTORY}/operator?lang=en"))
     await expect(a.locator(".op-tabs")).to_contain_text("Waiting for a reason")
     await expect(a.locator("#op-entries")).to_contain_text("Breakdown")
+    await a.tap('[data-tab="entries"]')
+    await shot(a, "operator-entries-portrait-en")
 
     # the line token opens nothing else
     for path in ("/portfolio", f"/factories/{FACTORY}", "/registry", f"/factories/{FACTORY}/report"):
