@@ -16,6 +16,7 @@ from assessor.materialize import window_bounds
 
 if TYPE_CHECKING:
     from assessor.service import AssessorService, GainsReport
+    from assessor.services.operator_input import ReasonStat
 
 #: length of the "recent KPIs" period, in complete local days
 RECENT_DAYS = 30
@@ -50,6 +51,9 @@ class FactoryReportData:
     periods: tuple[Period, ...] = ()
     #: the factory's small-stop limit, seconds (for the losses note)
     small_stop_s: float | None = None
+    #: downtime by reason and source (PLC or line) over the last ``reason_days`` days
+    reasons: tuple[ReasonStat, ...] = ()
+    reason_days: int = 7
 
     def gain(self, kpi: str) -> KpiGain | None:
         if self.gains is None:
@@ -121,6 +125,9 @@ async def collect_factory(
     recent = await _period(service, factory, "recent_30d", recent_window(factory, now))
     periods.append(recent)
     assessment = await service.assessment(factory)
+    from assessor.services.operator_input import OperatorInputService
+
+    reasons = await OperatorInputService(service).recent_reason_stats(factory, now)
     return FactoryReportData(
         factory=factory,
         project=project,
@@ -131,6 +138,7 @@ async def collect_factory(
         generated_at=now,
         periods=tuple(periods),
         small_stop_s=service.cfg.kpi.small_stop_for(factory),
+        reasons=tuple(reasons),
     )
 
 

@@ -53,6 +53,8 @@ QUEUE_MAX_POINTS = 400_000
 #: a client id: made by the tablet (a UUID), so a resent entry is recognised
 MAX_CLIENT_ID = 64
 MAX_COMMENT = 500
+#: days of downtime reasons in the factory report
+REPORT_REASON_DAYS = 7
 
 __all__ = [
     "EditWindowClosed",
@@ -181,6 +183,14 @@ class OperatorInputService:
             if ep.state == "running"
         )
         return reason_stats(pieces, planned, running)
+
+    async def recent_reason_stats(
+        self, f: Factory, now: float, days: int = REPORT_REASON_DAYS
+    ) -> list[ReasonStat]:
+        """The reason table of the factory report: the last ``days`` days up to ``now``."""
+        start = now - days * 86400.0
+        timeline = await state_timeline(self.service.raw(f), f, start, now, self.service.cfg.kpi.hold_s)
+        return self.reason_stats(f, timeline)
 
     # -- writing ---------------------------------------------------------------------------
 

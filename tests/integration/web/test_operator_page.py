@@ -35,6 +35,7 @@ from localservices.influxd import InfluxServer
 from tests.integration.web.conftest import serve
 from tests.support.browser import SCREENSHOTS
 from tests.support.influxd_fixtures import unique_name
+from tests.support.report_pdf import pdf_text
 
 FACTORY = "line-factory"
 REGISTRY = f"""\
@@ -171,23 +172,26 @@ async def pick(page: Page, group: str, code: str) -> None:
     await page.tap(f'#op-stop-form [data-name="{group}"] .op-reason[data-code="{code}"]')
 
 
-async def operator_view(env: LineEnv) -> tuple[str, bool]:
-    """The factory page as an operator sees it, and whether the level gate passes."""
+async def operator_view(env: LineEnv) -> tuple[str, str, bool]:
+    """The factory page and the text of its PDF report as an operator sees them, and
+    whether the level gate "downtime reasons recorded" passes."""
     async with httpx.AsyncClient(base_url=env.base_url, timeout=60) as client:
         client.cookies.set("fl_session", env.tokens["operator"])
         page = await client.get(f"/factories/{FACTORY}")
         assert page.status_code == 200
+        report = await client.get(f"/factories/{FACTORY}/report?lang=ko")
+        assert report.status_code == 200
         headers = {"Authorization": f"Bearer {env.tokens['operator']}"}
         level = (await client.get(f"/api/v1/factories/{FACTORY}/assessment", headers=headers)).json()
     gate = next(g for g in level["gates"] if g["id"] == "has_downtime_reasons")
-    return page.text, gate["passed"]
+    return page.text, pdf_text(report.content), gate["passed"]
 
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
     env = line_env
-    html, gate = await operator_view(env)
-    assert "· 작업자 입력" not in html and not gate
+    html, pdf, gate = await operator_view(env)
+    assert "· 작업자 입력" not in html and "작업자 입력" not in pdf and not gate
 
     a_ctx, a = await tablet(browser, env)
     # Korean first; three stops wait, newest first; the small stop and the one the PLC
@@ -310,5 +314,6 @@ async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
 
     # the Pareto names the reasons entered at the line, and the level gate passes: the
     # PLC of press-b never sent a reason, its operator did
-    html, gate = await operator_view(env)
+    html, pdf, gate = await operator_view(env)
     assert "설비 고장 · 작업자 입력" in html and "금형 교환" in html and gate
+    assert "작업자 입력" in pdf and "설비 고장" in pdf and "설비(PLC)" in pdf
