@@ -184,6 +184,21 @@ class OperatorInputService:
         )
         return reason_stats(pieces, planned, running)
 
+    def episode_reasons(
+        self, f: Factory, timeline: Timeline
+    ) -> dict[tuple[str, str, float], list[tuple[str, str]]]:
+        """(line, machine, episode start) -> the (reason, source) pairs of each down episode."""
+        operator = self.operator_stops(f, timeline.start, timeline.end)
+        small = self.service.cfg.kpi.small_stop_for(f)
+        out: dict[tuple[str, str, float], list[tuple[str, str]]] = {}
+        for (line, machine), ep, reason, source, _, _ in reason_pieces(
+            timeline, small_stop_s=small, operator=operator
+        ):
+            found = out.setdefault((line, machine, ep.start), [])
+            if reason and (reason, source) not in found:
+                found.append((reason, source))
+        return out
+
     async def recent_reason_stats(
         self, f: Factory, now: float, days: int = REPORT_REASON_DAYS
     ) -> list[ReasonStat]:

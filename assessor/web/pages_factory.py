@@ -285,7 +285,12 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
         "trend_fig": charts.kpi_trend(daily, lang) if has_kpis else None,
         "waterfall_fig": charts.oee_waterfall(totals, lang) if has_kpis else None,
         "waterfall_notes": waterfall_notes(totals, lang) if has_kpis else [],
-        "timeline_fig": charts.state_timeline(timeline, f.calendar.timezone, lang)
+        "timeline_fig": charts.state_timeline(
+            timeline,
+            f.calendar.timezone,
+            lang,
+            pages_operator.timeline_reasons(operator_input.episode_reasons(f, timeline), f, lang),
+        )
         if timeline.has_data
         else None,
         "timeline_bucket": timeline.bucket_s,

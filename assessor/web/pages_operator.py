@@ -162,3 +162,18 @@ def reason_rows(stats: list[ReasonStat], f: Factory, lang: Lang) -> list[dict[st
         }
         for s in stats
     ]
+
+
+def timeline_reasons(
+    by_episode: dict[tuple[str, str, float], list[tuple[str, str]]], f: Factory, lang: Lang
+) -> dict[tuple[str, str, float], str]:
+    """The state timeline's hover text per stop: its reasons, each with its source."""
+    words = {SOURCE_PLC: i18n.t("op_source_plc", lang), SOURCE_OPERATOR: i18n.t("op_source_operator", lang)}
+    names = {r.code: r.name(lang) for r in f.downtime_reasons}
+    return {
+        key: ", ".join(
+            f"{names.get(r, r) if s == SOURCE_OPERATOR else r} ({words.get(s, s)})" for r, s in pairs
+        )
+        for key, pairs in by_episode.items()
+        if pairs
+    }

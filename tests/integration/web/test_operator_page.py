@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -316,4 +317,8 @@ async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
     # PLC of press-b never sent a reason, its operator did
     html, pdf, gate = await operator_view(env)
     assert "설비 고장 · 작업자 입력" in html and "금형 교환" in html and gate
+    # the state timeline says each stop's reasons and where they came from
+    # (the chart's data is JSON in the page, non-ASCII escaped)
+    for text in ("설비 고장 (작업자 입력)", "금형 교환 (설비(PLC))", "설비 고장 · 작업자 입력"):
+        assert json.dumps(text)[1:-1] in html, text
     assert "작업자 입력" in pdf and "설비 고장" in pdf and "설비(PLC)" in pdf
