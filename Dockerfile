@@ -13,14 +13,17 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends fonts-nanum \
     && rm -rf /var/lib/apt/lists/*
 
-# Runtime dependencies only (no [test] extra). Sources are copied explicitly so that a
+# Runtime dependencies only: the edge install plus the assessor's and the simulator's
+# extras (no [test], no [demo]; docs/deployment.md). Sources are copied explicitly so that a
 # stray local file (a .env, a spool, a virtualenv) can never end up in the image.
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY datacontract ./datacontract
+COPY configkit ./configkit
 COPY collector ./collector
 COPY assessor ./assessor
-RUN pip install . \
+COPY simulator ./simulator
+RUN pip install '.[assessor,simulator]' \
     && rm -rf /src
 
 # A fixed non-root uid, and the state directories owned by it: Docker copies their owner

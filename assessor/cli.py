@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with RegistryStore(cfg.registry) as store:
         if args.command == "token":
-            from assessor.auth import TokenError, create_token
+            from assessor.services.auth import TokenError, create_token
 
             try:
                 token = create_token(store, args.role, args.factory, args.label)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(cfg: AssessorConfig) -> int:
-    from assessor.level import RulesError, load_rules
+    from assessor.domain.level import RulesError, load_rules
 
     try:
         load_rules(cfg.level_rules)
@@ -157,8 +157,9 @@ def _check(cfg: AssessorConfig) -> int:
 
 
 def _baseline_import(store: object, factory_id: str, path: Path) -> int:
-    from assessor.baseline import BaselineError, import_baseline
+    from assessor.domain.baseline import BaselineError
     from assessor.registry.store import UnknownFactoryError
+    from assessor.services.inputs import import_baseline
 
     try:
         rows = import_baseline(store, factory_id, path.read_bytes(), path.name)  # type: ignore[arg-type]
@@ -178,9 +179,9 @@ def _baseline_import(store: object, factory_id: str, path: Path) -> int:
 
 
 async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, start: str, end: str) -> int:
-    from assessor.influx_client import InfluxClient, factory_client
-    from assessor.kpi.calendar import local_days
-    from assessor.materialize import day_start, ensure_retention_policy, materialise_days
+    from assessor.data.daily_rows import day_start, ensure_retention_policy, materialise_days
+    from assessor.data.influx_client import InfluxClient, factory_client
+    from assessor.domain.kpi.calendar import local_days
 
     factory = store.factory(factory_id)  # type: ignore[attr-defined]
     if factory is None:
@@ -209,8 +210,14 @@ async def _materialize(cfg: AssessorConfig, store: object, factory_id: str, star
 
 
 async def _edge_provision(cfg: AssessorConfig, store: RegistryStore, args: argparse.Namespace) -> int:
-    from assessor.edge_provision import ProvisionError, collector_block, default_writer, provision, revoke
-    from assessor.influx_client import InfluxClient, InfluxError
+    from assessor.data.edge_provision import (
+        ProvisionError,
+        collector_block,
+        default_writer,
+        provision,
+        revoke,
+    )
+    from assessor.data.influx_client import InfluxClient, InfluxError
 
     factory = store.factory(args.factory)
     if factory is None:
@@ -257,11 +264,11 @@ async def _edge_provision(cfg: AssessorConfig, store: RegistryStore, args: argpa
 
 
 async def _report(cfg: AssessorConfig, store: object, args: argparse.Namespace) -> int:
-    from assessor.influx_client import InfluxClient, InfluxError
-    from assessor.level import RulesError, load_rules
-    from assessor.report import UnknownProjectError, factory_report, portfolio_report
-    from assessor.report.pdf_common import ReportFontError
-    from assessor.service import AssessorService
+    from assessor.data.influx_client import InfluxClient, InfluxError
+    from assessor.domain.level import RulesError, load_rules
+    from assessor.domain.report.pdf_common import ReportFontError
+    from assessor.services import AssessorService
+    from assessor.services.reports import UnknownProjectError, factory_report, portfolio_report
 
     try:
         rules = load_rules(cfg.level_rules)

@@ -4,50 +4,48 @@ registry path, listen address, and the KPI settings."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from assessor.domain import Factory
-from assessor.kpi.model import KpiPolicy
-from assessor.registry.units import parse_duration
-from assessor.upload_limits import UploadLimits
+from assessor.domain.kpi.model import KpiPolicy
+from assessor.domain.models import Factory
+from assessor.domain.upload_limits import UploadLimits
+from configkit import (
+    ConfigFileError,
+    Duration,
+    InfluxConnection,
+    LineIndex,
+    LocalPath,
+    interpolate_env,
+    load_yaml,
+    pydantic_errors,
+    read_text,
+)
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
-
-class AssessorConfigError(Exception):
+class AssessorConfigError(ConfigFileError):
     def __init__(self, source: str, errors: list[str]):
-        self.source, self.errors = source, errors
-        super().__init__(f"{source}: " + "; ".join(errors))
+        super().__init__(source, errors)
+        # one line: the CLI prints it as it is
+        self.args = (f"{source}: " + "; ".join(errors),)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-#: "30s", "500ms" or a number of seconds, as in the collector's file
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
+#: "30s", "500ms" or a number of seconds, as in the collector's file (configkit.units)
+Seconds = Duration
 
 
-class InfluxSettings(_Strict):
-    """The same keys as the collector's ``influx:`` block; the assessor only reads with
-    InfluxQL over ``/query`` (every server version answers it) and writes daily KPIs."""
+class InfluxSettings(InfluxConnection):
+    """The same keys as the collector's ``influx:`` block (configkit.influx); the assessor
+    only reads with InfluxQL over ``/query`` (every server version answers it) and writes
+    daily KPIs."""
 
-    url: str = "http://127.0.0.1:8086"
-    api: Literal["v1", "v2"] = "v1"
-    database: str = "factory"
-    retention_policy: str = ""
-    username: str = ""
-    password: str = ""
-    org: str = ""
-    token: str = ""
-    ca_bundle: Path | None = None
-    verify_tls: bool = True
     timeout: Seconds = 30.0
     #: where each factory's raw data lives: a database (1.x) or bucket (2.x/3.x) per
     #: factory, ``{factory}`` replaced by its id, unless the registry names one (as
@@ -64,13 +62,6 @@ class InfluxSettings(_Strict):
     retry_min: Seconds | None = None
     retry_max: Seconds | None = None
     flush_timeout: Seconds | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {v!r}")
-        return v.rstrip("/")
 
     @field_validator("raw_database")
     @classmethod
@@ -139,8 +130,8 @@ class ServerSettings(_Strict):
 
 class AssessorConfig(_Strict):
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
-    registry: Path = Path("./data/registry.sqlite")
-    level_rules: Path | None = None
+    registry: LocalPath = Path("./data/registry.sqlite")
+    level_rules: LocalPath | None = None
     server: ServerSettings = Field(default_factory=ServerSettings)
     kpi: KpiSettings = Field(default_factory=KpiSettings)
     operator_input: OperatorSettings = Field(default_factory=OperatorSettings)
@@ -148,45 +139,22 @@ class AssessorConfig(_Strict):
     uploads: UploadLimits = Field(default_factory=UploadLimits)
 
 
-def _interpolate(node: Any, env: Mapping[str, str], path: str, errors: list[str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _interpolate(v, env, f"{path}.{k}" if path else str(k), errors) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_interpolate(v, env, f"{path}[{i}]", errors) for i, v in enumerate(node)]
-    if not isinstance(node, str):
-        return node
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(1) in env:
-            return env[m.group(1)]
-        if m.group(2) is not None:
-            return m.group(2)
-        errors.append(f"{path}: environment variable {m.group(1)} is not set and has no default")
-        return ""
-
-    return _ENV.sub(sub, node)
-
-
 def load_assessor_config(path: Path, env: Mapping[str, str] | None = None) -> AssessorConfig:
     env = os.environ if env is None else env
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise AssessorConfigError(str(path), [f"cannot read: {exc}"]) from None
+    text = read_text(path, AssessorConfigError)
+    raw = load_yaml(text, str(path), AssessorConfigError)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise AssessorConfigError(str(path), ["(top level): expected a mapping of sections"])
     errors: list[str] = []
-    raw = _interpolate(raw, env, "", errors)
+    raw = interpolate_env(raw, env, errors)
     if errors:
         raise AssessorConfigError(str(path), errors)
     try:
         cfg = AssessorConfig.model_validate(raw)
     except ValidationError as exc:
-        raise AssessorConfigError(
-            str(path),
-            [
-                ".".join(str(p) for p in e["loc"]) + ": " + str(e["msg"]).removeprefix("Value error, ")
-                for e in exc.errors()
-            ],
-        ) from None
+        raise AssessorConfigError(str(path), pydantic_errors(exc, LineIndex(text))) from None
     # relative paths are relative to the config file, so a service finds its registry
     base = path.resolve().parent
     updates: dict[str, Any] = {}

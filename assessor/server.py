@@ -12,10 +12,10 @@ from fastapi import FastAPI
 
 from assessor.api.app import create_app
 from assessor.config import AssessorConfig
-from assessor.influx_client import InfluxClient, InfluxError
-from assessor.level import load_rules
+from assessor.data.influx_client import InfluxClient, InfluxError
+from assessor.domain.level import load_rules
 from assessor.registry.store import RegistryStore
-from assessor.service import AssessorService
+from assessor.services import AssessorService
 
 log = logging.getLogger(__name__)
 REFRESH_EVERY_S = 3600.0

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from localservices import metrics_text  # noqa: E402
+from demo import metrics_text  # noqa: E402
 from localservices.influxd import InfluxServer, free_port  # noqa: E402
 
 FARM_PER_PROCESS = 125
@@ -223,8 +223,7 @@ def bench_read_path(args: argparse.Namespace, influx: InfluxServer, work: Path) 
         cpu = user + system
         # the planner's own lower bound for this map
         from collector.config import load_config
-        from collector.modbus.planner import minimum_requests
-        from collector.modbus.poller import device_spans
+        from collector.modbus.planner import device_spans, minimum_requests
 
         dev0 = load_config(cfg).modbus.devices[0]
         minimum = minimum_requests(device_spans(dev0)) * polls
@@ -302,13 +301,12 @@ async def plain_write(url: str, db: str, points: list[bytes], batch: int) -> flo
 async def collector_write(url: str, db: str, points: list[bytes], work: Path, fsync: bool) -> float:
     """Points go the way a sample goes: appended to the spool in poll-sized batches
     (durable), drained by the forwarder, delivered by the v1 sink."""
-    from collector.config.model import InfluxConfig
     from collector.forwarder import Forwarder
+    from collector.influx.config import InfluxConfig
     from collector.influx.delivery import Delivery
     from collector.influx.quarantine import Quarantine
     from collector.influx.sink import make_sink
-    from collector.spool import Spool
-    from collector.spool_appender import SpoolAppender
+    from collector.spool import Spool, SpoolAppender
 
     spool = Spool(work, max_bytes=2**30, fsync=fsync)
     spool.open()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from localservices import metrics_text  # noqa: E402
+from demo import metrics_text  # noqa: E402
 from localservices.influxd import InfluxServer, free_port  # noqa: E402
 from localservices.mosquitto import MosquittoServer  # noqa: E402
 

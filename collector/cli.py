@@ -1,4 +1,4 @@
-"""`collector` command line: check, run, simulate."""
+"""`collector` command line: check, test, run (the simulated machines have their own: `simulator`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from collector.config import CollectorConfig, ConfigError, load_config
-from collector.config.model import DeviceConfig, RegisterConfig
+from collector.modbus.config import DeviceConfig, RegisterConfig
 
 EXIT_OK = 0
 EXIT_UNDELIVERED = 1
@@ -23,11 +23,13 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a configuration without connecting")
     check.add_argument("--config", required=True, type=Path)
     check.add_argument("--plan", action="store_true", help="print the Modbus requests planned per device")
+    test = sub.add_parser(
+        "test", help="read every Modbus device once and print the line protocol; stores nothing"
+    )
+    test.add_argument("--config", required=True, type=Path)
     run = sub.add_parser("run", help="collect until SIGTERM/SIGINT")
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--once", action="store_true", help="poll every device once, deliver, exit")
-    sim = sub.add_parser("simulate", help="run simulated machines as Modbus servers")
-    sim.add_argument("--config", required=True, type=Path)
     return p
 
 
@@ -45,21 +47,14 @@ def cmd_check(path: Path, show_plan: bool) -> int:
     cfg = _load(path)
     if cfg is None:
         return EXIT_CONFIG
-    from collector.modbus.planner import minimum_requests, plan_reads
-    from collector.modbus.poller import device_spans
+    from collector.modbus.planner import device_plan, device_spans, minimum_requests
 
     total_regs = total_reqs = total_min = 0
     for dev in cfg.modbus.devices:
-        spans = device_spans(dev)
-        reqs = plan_reads(
-            spans,
-            max_gap=dev.max_gap,
-            max_registers=dev.max_registers_per_request,
-            max_bits=dev.max_bits_per_request,
-        )
+        reqs = device_plan(dev)
         total_regs += len(dev.registers)
         total_reqs += len(reqs)
-        total_min += minimum_requests(spans)
+        total_min += minimum_requests(device_spans(dev))
         if show_plan:
             print(
                 f"{cfg.line_of(dev)}/{dev.machine} ({dev.transport} unit {dev.unit}; "
@@ -111,23 +106,54 @@ async def _run(cfg: CollectorConfig, once: bool) -> int:
 
 
 def cmd_run(path: Path, once: bool) -> int:
+    from collector.runtime import StartupError
+
     cfg = _load(path)
     if cfg is None:
         return EXIT_CONFIG
     _setup_logging(cfg.log.level)
-    return asyncio.run(_run(cfg, once))
+    try:
+        return asyncio.run(_run(cfg, once))
+    except StartupError as exc:
+        print(f"{path}: cannot start: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def cmd_test(path: Path) -> int:
+    """Exit 0 when every device answered every planned request, 1 otherwise (the reasons on
+    stderr): a commissioning check, so a hole in the register map is a failure here."""
+    cfg = _load(path)
+    if cfg is None:
+        return EXIT_CONFIG
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    from collector.probe import read_each_once
+
+    out = sys.stdout.buffer
+    readings = asyncio.run(read_each_once(cfg, lambda point: out.write(point + b"\n")))
+    out.flush()
+    for r in readings:
+        if not r.clean:
+            problems = ", ".join(sorted(set(r.stats.errors))) or "no request planned"
+            print(
+                f"{r.line}/{r.machine}: {r.stats.answered} of {r.stats.requests} request(s) answered "
+                f"with data or an exception; problems: {problems}",
+                file=sys.stderr,
+            )
+    if cfg.mqtt is not None and cfg.mqtt.subscriptions:
+        print("MQTT subscriptions are not sampled by `collector test` (see docs/configuration.md)",
+              file=sys.stderr)
+    return EXIT_OK if all(r.clean for r in readings) else EXIT_UNDELIVERED
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return cmd_check(args.config, args.plan)
+    if args.command == "test":
+        return cmd_test(args.config)
     if args.command == "run":
         return cmd_run(args.config, args.once)
-    if args.command == "simulate":
-        from collector.simulator import main as simulate
-
-        return simulate(["--config", str(args.config)])
     return EXIT_CONFIG
 
 

@@ -25,5 +25,9 @@ async def start_http_endpoint(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = listen.rsplit(":", 1)
-    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    try:
+        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     return runner

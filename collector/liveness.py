@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collector.lineprotocol import encode_point, series_prefix
 from datacontract import (
     FIELD_ALIVE_S,
     FIELD_DOWN_REASON,
@@ -27,6 +26,7 @@ from datacontract import (
     TAG_MACHINE,
     DownReason,
 )
+from datacontract.lineprotocol import encode_point, series_prefix
 
 MachineKey = tuple[str, str]  # (line, machine)
 _MAX_NS = int(LIVENESS_MAX_RECORD_S * 1e9)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from collector.clock import CLOCK
 from collector.config.model import CollectorConfig
 from collector.forwarder import Forwarder
@@ -25,8 +27,7 @@ from collector.modbus.client import ModbusEndpoint, endpoint_key
 from collector.modbus.poller import DevicePoller, PollStats, run_poller
 from collector.mqtt.deadletter import DeadLetters
 from collector.mqtt.source import LIVENESS_STATE_FILE, MqttSource
-from collector.spool import Spool
-from collector.spool_appender import SpoolAppender
+from collector.spool import Spool, SpoolAppender, SpoolError
 from datacontract import DownReason
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,15 @@ log = logging.getLogger(__name__)
 #: backoff of a supervised task that failed: first and longest wait, seconds
 RESTART_MIN = 0.5
 RESTART_MAX = 30.0
+
+
+class StartupError(Exception):
+    """A valid setting the collector cannot start with (a port in use, a spool folder it
+    may not create): ``collector run`` prints it as one line and exits 2, no traceback."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
 
 
 @dataclass
@@ -173,7 +183,14 @@ class Collector:
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> RunResult:
         cfg = self.cfg
         CLOCK.configure(require_sync=cfg.clock.require_sync, step_threshold_s=cfg.clock.step_threshold)
-        self.spool.open()
+        # the port first: taken, nothing else has been started that would need stopping
+        http = await self._start_http()
+        try:
+            self._open_spool()
+        except BaseException:
+            if http is not None:
+                await http.cleanup()
+            raise
         m = self.metrics
         m.watch_spool(lambda: self.spool.stats)
         appender = SpoolAppender(
@@ -199,9 +216,6 @@ class Collector:
         )
         endpoints = self._build_pollers(appender)
         mqtt = await self._start_mqtt(appender) if cfg.mqtt is not None and not once else None
-        http = None
-        if cfg.metrics.listen:
-            http = await start_http_endpoint(cfg.metrics.listen, m.registry, self.health)
         forward_task = asyncio.create_task(self._supervise("forwarder", forwarder.run), name="forwarder")
         liveness_task = asyncio.create_task(
             self._supervise("liveness", lambda: self._flush_liveness(appender)), name="liveness"
@@ -244,6 +258,27 @@ class Collector:
                 "stopped with %d point(s) not yet in InfluxDB; they stay spooled for the next start", pending
             )
         return RunResult(delivered_all=delivered, pending_points=pending, polls=self._polls)
+
+    async def _start_http(self) -> web.AppRunner | None:
+        listen = self.cfg.metrics.listen
+        if not listen:
+            return None
+        try:
+            return await start_http_endpoint(listen, self.metrics.registry, self.health)
+        except OSError as exc:
+            host, port = listen.rsplit(":", 1)
+            raise StartupError(
+                "metrics.listen", f"cannot listen on port {port} of {host}: {exc.strerror or exc}"
+            ) from None
+
+    def _open_spool(self) -> None:
+        try:
+            self.spool.open()
+        except SpoolError as exc:
+            raise StartupError("spool.path", str(exc)) from None
+        except OSError as exc:
+            where = exc.filename or self.cfg.spool.path
+            raise StartupError("spool.path", f"cannot use {where}: {exc.strerror or exc}") from None
 
     async def _flush_liveness(self, appender: SpoolAppender) -> None:
         """Write the grown alive records every flush interval, through the spool like samples."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from datacontract import MACHINE_TAGS, ROLES
+from datacontract.contract import MACHINE_TAGS, ROLES
 
 #: longest name, in characters. Three tags, a measurement and a field key of this length
 #: stay far below InfluxDB's 64 KiB series key limit, even at 4 bytes per character.
@@ -118,6 +118,13 @@ def measurement_problem(value: object, what: str = "measurement") -> str | None:
     if problem is None and isinstance(value, str) and value.startswith("#"):
         return f"{what} {_shown(value)} starts with '#': InfluxDB reads such a line as a comment"
     return problem
+
+
+def checked(problem: str | None, value: str) -> str:
+    """``value`` when one of the functions above found no ``problem``, else ValueError
+    (BadName): what a pydantic validator of a name returns."""
+    check(problem)
+    return value
 
 
 def check(problem: str | None) -> None:

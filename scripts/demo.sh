@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The local demo: sets itself up, then runs InfluxDB, Mosquitto, simulated Modbus and MQTT
 # machines, the collector and the assessor; the first run loads history (docs/demo.md).
-# Options go to python -m localservices.demo (--var DIR, --exit-when-ready, ...).
+# Options go to python -m demo (--var DIR, --exit-when-ready, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-exec .venv/bin/python -m localservices.demo "$@"
+SETUP_EXTRAS=demo bash scripts/setup.sh
+exec .venv/bin/python -m demo "$@"

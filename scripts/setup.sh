@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian machine with Python 3.11: Debian services the
-# tests and the demo start (influxd 1.6, mosquitto), a virtual environment, the project.
+# tests and the demo start (influxd 1.6, mosquitto), a virtual environment, the project
+# with the extras SETUP_EXTRAS names (default: test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,15 +42,19 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2
   rm -rf .venv
   "$PY" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
-if [ ! -f "$stamp" ]; then
-  echo "setup: installing the project into .venv"
+# SETUP_EXTRAS: the extras to install (docs/deployment.md); [test] holds all the others,
+# so a .venv set up for the tests runs the demo too
+extras=${SETUP_EXTRAS:-test}
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$hash-$extras
+if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed-$hash-test" ]; then
+  echo "setup: installing the project into .venv (extras: $extras)"
   if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-          .venv/bin/python -m pip install -q -e '.[test]'; } >.venv/install.log 2>&1; then
+          .venv/bin/python -m pip install -q -e ".[$extras]"; } >.venv/install.log 2>&1; then
     cat .venv/install.log >&2
     echo "setup: installing the project failed (log above)" >&2
     exit 1
   fi
-  rm -f .venv/.installed-*
+  find .venv -maxdepth 1 -name '.installed-*' ! -name ".installed-$hash-*" -delete
   touch "$stamp"
 fi

@@ -1,4 +1,8 @@
-"""Errors as JSON that name the bad parameter: ``{"error": {"message": ..., "parameter": ...}}``."""
+"""Errors as JSON that name the bad parameter: ``{"error": {"message": ..., "parameter": ...}}``.
+
+Every API error goes out through here: a route raises ApiError, and the errors of the
+layers below that are not the caller's fault (the measurement store down, no font for
+PDF reports) become 503 answers of the same shape."""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assessor.domain.report.pdf_common import ReportFontError
+from assessor.services.errors import InfluxError
 
 
 class ApiError(Exception):
@@ -41,3 +48,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(_body(str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(InfluxError)
+    async def influx_down(_: Request, exc: InfluxError) -> JSONResponse:
+        return JSONResponse(_body(f"measurement store unavailable: {exc}"), 503)
+
+    @app.exception_handler(ReportFontError)
+    async def font_missing(_: Request, exc: ReportFontError) -> JSONResponse:
+        # a server set-up problem, not the caller's: say what to install
+        return JSONResponse(_body(f"PDF reports unavailable: {exc}"), 503)

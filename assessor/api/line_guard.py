@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from assessor.auth import Role, authenticate
+from assessor.services.auth import Role, authenticate
 
 #: paths anyone signed in may reach: sign-in and out, the start page, static files
 OPEN = re.compile(r"^/(login|logout|healthz|static/.*)?$")

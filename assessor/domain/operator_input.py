@@ -2,7 +2,7 @@
 queue of stops still waiting for a reason, splitting a stop, and merging operator
 reasons into the PLC's (docs/kpi-method.md, "Downtime reasons and their source").
 
-Times are epoch seconds. A stop is a state episode (``assessor.kpi.timeline.Episode``)
+Times are epoch seconds. A stop is a state episode (``assessor.domain.kpi.timeline.Episode``)
 of one machine; an operator entry names the stop by its machine and its start and end
 as the queue showed them, and is matched to the episodes of a later read by overlap:
 an episode read again after more samples arrived may start or end a little elsewhere.
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from assessor.domain import ShiftCalendar
-    from assessor.level.evidence import MachineEvidence
+    from assessor.domain.level.evidence import MachineEvidence
+    from assessor.domain.models import ShiftCalendar
 
 #: the 4M/5M categories of a downtime reason, in their Korean and English names
 CATEGORIES: dict[str, tuple[str, str]] = {

@@ -1,5 +1,5 @@
 """Read the registry YAML file (factories, products, lines, machines, calendars, support
-projects), report every problem by key path and line, and turn it into assessor.domain
+projects), report every problem by key path and line, and turn it into assessor.domain.models
 objects.
 
 Checks run in two passes: first the shape of the file (unknown keys, types, formats),
@@ -21,7 +21,7 @@ from typing import Annotated, Any, TextIO
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 
-from assessor.domain import (
+from assessor.domain.models import (
     BreakRule,
     DateWindow,
     Factory,
@@ -35,9 +35,10 @@ from assessor.domain import (
     Weekday,
 )
 from assessor.domain.operator_input import CATEGORIES, DowntimeReason
+from assessor.domain.upload_limits import DEFAULT_LIMITS, LimitBreach, UploadLimits, check_yaml_events
 from assessor.registry.store import RegistryStore, RegistryStoreError
-from assessor.registry.units import parse_duration
-from assessor.upload_limits import DEFAULT_LIMITS, LimitBreach, UploadLimits, check_yaml_events
+from configkit import ConfigFileError, LineIndex, key_path, parse_duration, read_text
+from configkit.yamlfile import yaml_error_line
 from datacontract import factory_id_problem, tag_value_problem
 
 DEFAULT_TIMEZONE = "Asia/Seoul"
@@ -45,20 +46,15 @@ DEFAULT_TIMEZONE = "Asia/Seoul"
 Path_ = tuple[str | int, ...]
 
 
-class RegistryError(Exception):
+class RegistryError(ConfigFileError):
     """A registry file that cannot be imported; ``errors`` holds one line per problem."""
 
     #: HTTP status of the refusal
     status = 400
 
-    def __init__(self, source: str, errors: list[str]):
-        self.source = source
-        self.errors = errors
-        super().__init__(f"{source}: {len(errors)} error(s)\n" + "\n".join(errors))
-
 
 class RegistryLimitError(RegistryError):
-    """The text is over one of the upload limits (assessor.upload_limits); ``breach``
+    """The text is over one of the upload limits (assessor.domain.upload_limits); ``breach``
     names the limit, ``status`` is 413 (too large) or 400 (structure refused)."""
 
     def __init__(self, source: str, breach: LimitBreach):
@@ -112,29 +108,6 @@ def _float_unless_clock(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
 _Loader.add_constructor("tag:yaml.org,2002:int", _int_unless_clock)
 _Loader.add_constructor("tag:yaml.org,2002:float", _float_unless_clock)
-
-
-def _line_index(text: str) -> dict[Path_, int]:
-    """Map key paths to 1-based line numbers, so errors can point into the file."""
-    index: dict[Path_, int] = {}
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return index
-
-    def walk(node: Any, path: Path_) -> None:
-        index[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                index.setdefault((*path, str(key.value)), key.start_mark.line + 1)
-                walk(value, (*path, str(key.value)))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, value in enumerate(node.value):
-                walk(value, (*path, i))
-
-    if root is not None:
-        walk(root, ())
-    return index
 
 
 # -- value checks -----------------------------------------------------------------
@@ -416,30 +389,18 @@ _KNOWN_KEYS = sorted({name for spec in _SPECS for name in spec.model_fields})
 
 
 def _join(path: Path_) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
+    return key_path(path) or "(top level)"
 
 
 class _Report:
     """Errors with key path and line of the file they came from."""
 
     def __init__(self, text: str):
-        self._lines = _line_index(text)
+        self._lines = LineIndex(text, _Loader)
         self.errors: list[str] = []
 
     def add(self, path: Path_, message: str) -> None:
-        line = None
-        for n in range(len(path), -1, -1):
-            line = self._lines.get(tuple(path[:n]))
-            if line is not None:
-                break
-        suffix = f" (line {line})" if line is not None else ""
-        self.errors.append(f"{_join(path)}: {message}{suffix}")
+        self.errors.append(self._lines.at(path, message))
 
     def add_pydantic(self, err: Mapping[str, Any]) -> None:
         loc = list(err["loc"])
@@ -639,9 +600,7 @@ def parse_registry(
     except LimitBreach as breach:
         raise RegistryLimitError(source, breach) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise RegistryError(source, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise RegistryError(source, [yaml_error_line(exc)]) from None
     if not isinstance(raw, dict):
         raise RegistryError(source, ["(top level): expected a mapping with a 'factories' list"])
     report = _Report(text)
@@ -658,18 +617,8 @@ def parse_registry(
 
 
 def load_registry(path: str | Path, limits: UploadLimits = DEFAULT_LIMITS) -> list[Factory]:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RegistryError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    try:
-        # utf-8-sig: Windows editors like to put a byte order mark in front
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RegistryError(
-            str(path), [f"not UTF-8 text: {exc.reason} at byte {exc.start}; save the file as UTF-8"]
-        ) from None
+    # utf-8-sig: Windows editors like to put a byte order mark in front
+    text = read_text(path, RegistryError, bom=True)
     return parse_registry(text, str(path), limits)
 
 

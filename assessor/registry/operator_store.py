@@ -170,7 +170,7 @@ class OperatorStore:
 
     def stops(self, factory_id: str, start: float, end: float) -> list[StoredStop]:
         """Entries for stops that overlap ``[start, end)``, oldest first."""
-        with self.store._transaction() as db:
+        with self.store.transaction() as db:
             rows = db.execute(
                 f"SELECT {_STOP_COLUMNS} FROM stop_reasons WHERE factory_id = ? "
                 "AND stop_start < ? AND stop_end > ? ORDER BY stop_start, id",
@@ -179,7 +179,7 @@ class OperatorStore:
         return [_stop_of(r) for r in rows]
 
     def stop(self, factory_id: str, stop_id: int) -> StoredStop | None:
-        with self.store._transaction() as db:
+        with self.store.transaction() as db:
             row = db.execute(
                 f"SELECT {_STOP_COLUMNS} FROM stop_reasons WHERE factory_id = ? AND id = ?",
                 (factory_id, stop_id),
@@ -187,7 +187,7 @@ class OperatorStore:
         return None if row is None else _stop_of(row)
 
     def machines_with_reasons(self, factory_id: str, start: float, end: float) -> set[str]:
-        with self.store._transaction() as db:
+        with self.store.transaction() as db:
             return {
                 m
                 for (m,) in db.execute(
@@ -210,8 +210,8 @@ class OperatorStore:
         stored entry (created False); another entry for an overlapping stop of the same
         machine raises EntryConflict with it."""
         at = _now_text(now)
-        with self.store._transaction(write=True) as db:
-            self.store._require_factory(db, factory_id)
+        with self.store.transaction(write=True) as db:
+            self.store.require_factory(db, factory_id)
             row = db.execute(
                 f"SELECT {_STOP_COLUMNS} FROM stop_reasons WHERE factory_id = ? AND client_id = ?",
                 (factory_id, client_id),
@@ -277,7 +277,7 @@ class OperatorStore:
         (``edit_client_id``) returns the entry as it is (created False)."""
         when = now or dt.datetime.now(dt.UTC)
         at = _now_text(when)
-        with self.store._transaction(write=True) as db:
+        with self.store.transaction(write=True) as db:
             row = db.execute(
                 f"SELECT {_STOP_COLUMNS}, last_edit_client_id FROM stop_reasons "
                 "WHERE factory_id = ? AND id = ?",
@@ -326,8 +326,8 @@ class OperatorStore:
         self, factory_id: str, e: ScrapEntry, client_id: str, who: str, now: dt.datetime | None = None
     ) -> Saved:
         at = _now_text(now)
-        with self.store._transaction(write=True) as db:
-            self.store._require_factory(db, factory_id)
+        with self.store.transaction(write=True) as db:
+            self.store.require_factory(db, factory_id)
             found = db.execute(
                 "SELECT id, entered_by, entered_at FROM scrap_entries WHERE factory_id = ? AND client_id = ?",
                 (factory_id, client_id),
@@ -374,7 +374,7 @@ class OperatorStore:
         return ScrapEntry(line, machine, product, at, qty, reason, comment, sid, eby, eat)
 
     def scrap(self, factory_id: str, start: float, end: float) -> list[ScrapEntry]:
-        with self.store._transaction() as db:
+        with self.store.transaction() as db:
             ids = [
                 i
                 for (i,) in db.execute(
@@ -389,8 +389,8 @@ class OperatorStore:
         self, factory_id: str, c: CountCorrection, client_id: str, who: str, now: dt.datetime | None = None
     ) -> Saved:
         at = _now_text(now)
-        with self.store._transaction(write=True) as db:
-            self.store._require_factory(db, factory_id)
+        with self.store.transaction(write=True) as db:
+            self.store.require_factory(db, factory_id)
             found = db.execute(
                 "SELECT id FROM count_corrections WHERE factory_id = ? AND client_id = ?",
                 (factory_id, client_id),
@@ -444,5 +444,5 @@ class OperatorStore:
         if entity_id is not None:
             sql += " AND entity_id = ?"
             params.append(entity_id)
-        with self.store._transaction() as db:
+        with self.store.transaction() as db:
             return [AuditRow(*r) for r in db.execute(sql + " ORDER BY id", params)]

@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from assessor.auth import Role, TokenRecord
-from assessor.domain import (
+from assessor.domain.models import (
     BaselineDay,
     BaselineProduct,
     BreakRule,
@@ -34,6 +33,7 @@ from assessor.domain import (
     SupportProject,
     Weekday,
 )
+from assessor.domain.tokens import Role, TokenRecord
 from assessor.registry.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -118,7 +118,7 @@ class RegistryStore:
         self.close()
 
     @contextmanager
-    def _transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+    def transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
         with self._lock:
             # IMMEDIATE takes the write lock up front, so a second process cannot make
             # this transaction fail half-way with SQLITE_BUSY on its first write
@@ -131,7 +131,7 @@ class RegistryStore:
             self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        with self._transaction(write=True) as db:
+        with self.transaction(write=True) as db:
             has_table = db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
             ).fetchone()
@@ -156,7 +156,7 @@ class RegistryStore:
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (step,))
 
     def schema_version(self) -> int:
-        with self._transaction() as db:
+        with self.transaction() as db:
             return int(db.execute("SELECT max(version) FROM schema_version").fetchone()[0])
 
     # -- factories -------------------------------------------------------------
@@ -168,7 +168,7 @@ class RegistryStore:
         ids = [f.id for f in factories]
         if len(set(ids)) != len(ids):
             raise ValueError(f"factory ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
-        with self._transaction(write=True) as db:
+        with self.transaction(write=True) as db:
             for factory in factories:
                 self._write_factory(db, factory)
 
@@ -287,19 +287,19 @@ class RegistryStore:
         )
 
     def factory(self, factory_id: str) -> Factory | None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             return self._read_factory(db, factory_id)
 
     def factories(self) -> list[Factory]:
         """Every factory, ordered by id."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             ids = [r[0] for r in db.execute("SELECT id FROM factories ORDER BY id")]
             return [f for i in ids if (f := self._read_factory(db, i)) is not None]
 
     def delete_factory(self, factory_id: str) -> bool:
         """Remove a factory with everything that belongs to it (baseline logs, answers,
         tokens). False when there was no such factory."""
-        with self._transaction(write=True) as db:
+        with self.transaction(write=True) as db:
             return db.execute("DELETE FROM factories WHERE id = ?", (factory_id,)).rowcount > 0
 
     @staticmethod
@@ -380,7 +380,7 @@ class RegistryStore:
     # -- edge storage ------------------------------------------------------------
 
     def edge_storage(self, factory_id: str) -> EdgeStorage | None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             row = db.execute(
                 "SELECT factory_id, database, writer, writer_id, provisioned_at, revoked_at "
                 "FROM edge_storage WHERE factory_id = ?",
@@ -390,8 +390,8 @@ class RegistryStore:
 
     def set_edge_storage(self, storage: EdgeStorage) -> None:
         """Record where a factory's raw data lives and which credential writes there."""
-        with self._transaction(write=True) as db:
-            self._require_factory(db, storage.factory_id)
+        with self.transaction(write=True) as db:
+            self.require_factory(db, storage.factory_id)
             db.execute(
                 "INSERT INTO edge_storage "
                 "(factory_id, database, writer, writer_id, provisioned_at, revoked_at) "
@@ -409,7 +409,7 @@ class RegistryStore:
             )
 
     @staticmethod
-    def _require_factory(db: sqlite3.Connection, factory_id: str) -> None:
+    def require_factory(db: sqlite3.Connection, factory_id: str) -> None:
         if db.execute("SELECT 1 FROM factories WHERE id = ?", (factory_id,)).fetchone() is None:
             raise UnknownFactoryError(factory_id)
 
@@ -435,9 +435,9 @@ class RegistryStore:
     def add_token(self, record: TokenRecord) -> None:
         if (record.role is not Role.OPERATOR) != (record.factory_id is not None):
             raise ValueError("a factory or line token needs a factory id; an operator token has none")
-        with self._transaction(write=True) as db:
+        with self.transaction(write=True) as db:
             if record.factory_id is not None:
-                self._require_factory(db, record.factory_id)
+                self.require_factory(db, record.factory_id)
             db.execute(
                 f"INSERT INTO tokens ({self._TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -453,13 +453,13 @@ class RegistryStore:
 
     def token(self, token_id: str) -> TokenRecord | None:
         """The token with this id, revoked or not."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             row = db.execute(f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
             return self._token_of(row)
 
     def token_by_hash(self, token_hash: str) -> TokenRecord | None:
         """The token whose secret hashes to ``token_hash``, revoked or not."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             row = db.execute(
                 f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?", (token_hash,)
             ).fetchone()
@@ -468,7 +468,7 @@ class RegistryStore:
     def revoke_token(self, token_id: str, when: dt.datetime | None = None) -> bool:
         """Mark a token revoked (kept for the record). False when no such active token."""
         when = when or dt.datetime.now(dt.UTC)
-        with self._transaction(write=True) as db:
+        with self.transaction(write=True) as db:
             cur = db.execute(
                 "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (_instant_text(when, "revocation time"), token_id),
@@ -477,7 +477,7 @@ class RegistryStore:
 
     def tokens(self) -> list[TokenRecord]:
         """Every token, revoked ones included, oldest first."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             rows = db.execute(f"SELECT {self._TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id")
             return [t for row in rows if (t := self._token_of(row)) is not None]
 
@@ -489,8 +489,8 @@ class RegistryStore:
             if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"answers map item ids to whole-number scores, got {key!r}: {value!r}")
         payload = json.dumps(answers, ensure_ascii=False, sort_keys=True)
-        with self._transaction(write=True) as db:
-            self._require_factory(db, factory_id)
+        with self.transaction(write=True) as db:
+            self.require_factory(db, factory_id)
             db.execute(
                 "INSERT INTO answers (factory_id, answers, answered_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (factory_id) DO UPDATE SET answers = excluded.answers, "
@@ -499,12 +499,12 @@ class RegistryStore:
             )
 
     def answers(self, factory_id: str) -> dict[str, int] | None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             row = db.execute("SELECT answers FROM answers WHERE factory_id = ?", (factory_id,)).fetchone()
             return None if row is None else dict(json.loads(row[0]))
 
     def answered_at(self, factory_id: str) -> dt.datetime | None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             row = db.execute("SELECT answered_at FROM answers WHERE factory_id = ?", (factory_id,)).fetchone()
             return None if row is None else dt.datetime.fromisoformat(row[0])
 
@@ -529,8 +529,8 @@ class RegistryStore:
         stamp = _instant_text(imported_at or dt.datetime.now(dt.UTC), "imported_at")
         days = sorted({r.day.isoformat() for r in rows})
         lines = sorted({r.line_id for r in rows})
-        with self._transaction(write=True) as db:
-            self._require_factory(db, factory_id)
+        with self.transaction(write=True) as db:
+            self.require_factory(db, factory_id)
             # json_each instead of IN (?, ?, ...): a year of days can exceed SQLite's limit
             # on bound parameters
             removed = db.execute(
@@ -579,7 +579,7 @@ class RegistryStore:
             sql += " AND day <= ?"
             params.append(end.isoformat())
         sql += " ORDER BY day, line_id"
-        with self._transaction() as db:
+        with self.transaction() as db:
             return [
                 BaselineDay(
                     factory_id=factory_id,

@@ -8,12 +8,23 @@ and the stored entries, and turns storage outcomes into what the routes answer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from assessor.domain import Factory
+from assessor.data.timeline import state_timeline
+from assessor.domain.downtime import (
+    ReasonStat,
+    Timeline,
+    downtime_by_reason_source,
+    held_until,
+    reason_pieces,
+    reason_spans,
+    reason_stats,
+)
+from assessor.domain.kpi.calendar import intersect, planned_intervals, total
+from assessor.domain.models import Factory
 from assessor.domain.operator_input import (
     QUEUE_STATES,
     OperatorInputError,
@@ -24,7 +35,6 @@ from assessor.domain.operator_input import (
     reason_queue,
     validate_segments,
 )
-from assessor.kpi.calendar import Interval, intersect, planned_intervals, total
 from assessor.registry.operator_store import (
     CountCorrection,
     EditWindowClosed,
@@ -34,18 +44,9 @@ from assessor.registry.operator_store import (
     ScrapEntry,
     StoredStop,
 )
-from assessor.timeline_query import (
-    SMALL_STOP,
-    Timeline,
-    _reason_spans,
-    downtime_by_reason_source,
-    held_until,
-    reason_pieces,
-    state_timeline,
-)
 
 if TYPE_CHECKING:
-    from assessor.service import AssessorService
+    from assessor.services import AssessorService
 
 #: the queue reads two shifts of raw samples; its stops must keep their sample times
 #: (a per-bucket mode would move them), so it allows far more points than the timeline
@@ -57,10 +58,13 @@ MAX_COMMENT = 500
 REPORT_REASON_DAYS = 7
 
 __all__ = [
+    "CountCorrection",
     "EditWindowClosed",
     "EntryConflict",
     "OperatorInputError",
     "OperatorInputService",
+    "ScrapEntry",
+    "StoredStop",
 ]
 
 
@@ -69,38 +73,6 @@ class QueueView:
     window: tuple[float, float]
     waiting: list[Stop]
     entries: list[StoredStop]
-
-
-@dataclass(frozen=True)
-class ReasonStat:
-    reason: str
-    #: ``plc``, ``operator`` or "" (no reason given)
-    source: str
-    stops: int
-    down_s: float
-    #: running time of the period per stop with this reason; None: no stop
-    mtbf_s: float | None
-    #: down time of this reason per stop
-    mttr_s: float | None
-
-
-def reason_stats(pieces: Iterable[tuple], planned: list[Interval], running_s: float) -> list[ReasonStat]:
-    """Per (reason, source): stops (an episode counts once per reason it holds), planned
-    down seconds, MTBF (running time / stops) and MTTR (down time / stops); largest down
-    time first. Small stops are left out, as from availability."""
-    down: dict[tuple[str, str], float] = {}
-    stops: dict[tuple[str, str], set[tuple]] = {}
-    for key, ep, reason, source, lo, hi in pieces:
-        if ep.state == SMALL_STOP:
-            continue
-        k = (reason, source)
-        down[k] = down.get(k, 0.0) + total(intersect(planned, [(lo, hi)]))
-        stops.setdefault(k, set()).add((key, ep.start))
-    out = []
-    for k, seconds in down.items():
-        n = len(stops[k])
-        out.append(ReasonStat(k[0], k[1], n, seconds, running_s / n, seconds / n))
-    return sorted(out, key=lambda r: (-r.down_s, r.reason))
 
 
 def check_client_id(value: str, field: str = "client_id") -> str:
@@ -141,7 +113,7 @@ class OperatorInputService:
             for ep in m.episodes:
                 if ep.state not in QUEUE_STATES:
                     continue
-                spans = _reason_spans(reasons, times, ep.start, ep.end, until)
+                spans = reason_spans(reasons, times, ep.start, ep.end, until)
                 plc = tuple(dict.fromkeys(r.strip() for r, _, _ in spans if r.strip()))
                 unexplained = sum(hi - lo for r, lo, hi in spans if not r.strip())
                 out.append(

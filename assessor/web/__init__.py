@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from assessor.service import AssessorService
+from assessor.services import AssessorService
 
 #: plotly.js is versioned with the Python package, so a year-long cache is safe; the page
 #: links it with ?v=<version> and a new version is a new URL

@@ -10,11 +10,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from assessor import labels
-from assessor.auth import Principal, Role, authenticate
-from assessor.domain import Factory
-from assessor.labels import Lang
-from assessor.service import AssessorService
+from assessor.domain import labels
+from assessor.domain.labels import Lang
+from assessor.domain.models import Factory
+from assessor.services import AssessorService
+from assessor.services.auth import Principal, Role, authenticate
 from assessor.web import i18n
 
 HERE = Path(__file__).parent
@@ -172,6 +172,6 @@ def same_origin(request: Request) -> bool:
 
 def attachment(content: bytes, filename: str, media_type: str, factory: Factory | None = None) -> Response:
     """A download with an ASCII fallback name and the real (UTF-8) one as RFC 5987 filename*."""
-    from assessor.report.filenames import download
+    from assessor.domain.report.filenames import download
 
     return download(content, filename, media_type, factory)

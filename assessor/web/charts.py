@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from assessor.labels import Lang, fmt_pct, kpi_name, loss_name, state_name
-from assessor.losses_view import waterfall
-from assessor.timeline_query import ParetoBar, Timeline
+from assessor.domain.downtime import ParetoBar, Timeline
+from assessor.domain.labels import Lang, fmt_pct, kpi_name, loss_name, state_name
+from assessor.domain.losses_view import waterfall
 from assessor.web.i18n import t
 
 Figure = dict[str, Any]
@@ -82,7 +82,7 @@ def kpi_trend(rows: Sequence[dict[str, Any]], lang: Lang) -> Figure:
 
 def oee_waterfall(row: dict[str, Any], lang: Lang) -> Figure | None:
     """Hours from planned time with data down to fully productive time, one bar per loss
-    of ``Losses.as_steps()`` (assessor.losses_view: cut short where a KPI is flagged)."""
+    of ``Losses.as_steps()`` (assessor.domain.losses_view: cut short where a KPI is flagged)."""
     w = waterfall(row)
     if w is None:
         return None

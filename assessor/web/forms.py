@@ -6,7 +6,6 @@ SameSite=Strict session cookie; see docs/web.md.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 from urllib.parse import quote
@@ -15,20 +14,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from assessor.auth import Principal, Role
-from assessor.baseline import BaselineError, BaselineLimitError, RowError
-from assessor.domain import Factory
-from assessor.labels import Lang, fmt_time
-from assessor.level import ITEMS, QuestionnaireError, validate_answers
-from assessor.level.questionnaire import ANSWER_SCALE, FIELD_NAMES
-from assessor.registry.importer import RegistryError, RegistryLimitError
-from assessor.upload_worker import import_baseline_bounded, parse_registry_bounded
+from assessor.domain.baseline import BaselineError, BaselineLimitError, RowError
+from assessor.domain.labels import Lang, fmt_time
+from assessor.domain.level import ITEMS, QuestionnaireError
+from assessor.domain.level.questionnaire import ANSWER_SCALE, FIELD_NAMES
+from assessor.domain.models import Factory
+from assessor.services.auth import Principal, Role
+from assessor.services.errors import RegistryError, RegistryLimitError
+from assessor.services.inputs import MAX_REGISTRY_BYTES, MAX_UPLOAD_BYTES
 from assessor.web.base import Web, same_origin
 from assessor.web.registry_yaml import NEW_FACTORY_YAML, factory_yaml
-
-#: the API's limits (assessor.api.app), so both doors take the same files
-MAX_UPLOAD_BYTES = 20 * 2**20
-MAX_REGISTRY_BYTES = 5 * 2**20
 
 
 def _items(lang: Lang) -> list[dict[str, Any]]:
@@ -108,11 +103,9 @@ def install_questionnaire(app: FastAPI, web: Web) -> None:
         p, f = got
         answers = form_answers(await request.form())
         try:
-            valid = validate_answers(answers)
+            web.service.save_answers(f, answers)
         except QuestionnaireError as exc:
             return page(request, p, f, answers, exc.errors, status=400)
-        web.service.store.save_answers(f.id, valid, dt.datetime.now(dt.UTC))
-        web.service.forget_assessment(f.id)
         # post/redirect/get: a reload does not send the answers twice
         return RedirectResponse(f"/factories/{quote(f.id, safe='')}/questionnaire?saved=1", status_code=303)
 
@@ -146,7 +139,7 @@ def install_baseline(app: FastAPI, web: Web) -> None:
                 request, p, f, 413, message_key="b_too_large", message_args={"mb": MAX_UPLOAD_BYTES >> 20}
             )
         try:
-            rows = await import_baseline_bounded(web.service.store, f, data, name, web.service.cfg.uploads)
+            rows = await web.service.store_baseline(f, data, name)
         except BaselineLimitError as exc:
             limit = {"en": exc.breach.en, "ko": exc.breach.ko}
             return page(request, p, f, exc.status, message_key="b_limit", message_args=limit)
@@ -201,13 +194,10 @@ def install_registry(app: FastAPI, web: Web) -> None:
                 request, p, "", 413, message_key="r_too_large", message_args={"mb": MAX_REGISTRY_BYTES >> 20}
             )
         try:
-            factories = await parse_registry_bounded(text, "registry", web.service.cfg.uploads)
+            factories = await web.service.import_registry(text, "registry")
         except RegistryLimitError as exc:
             limit = {"en": exc.breach.en, "ko": exc.breach.ko}
             return page(request, p, text, exc.status, message_key="r_limit", message_args=limit)
         except RegistryError as exc:
             return page(request, p, text, 400, errors=exc.errors, message_key="r_errors")
-        web.service.store.upsert_factories(factories)
-        for f in factories:
-            web.service.forget_assessment(f.id)
         return page(request, p, text, saved=", ".join(f.id for f in factories))

@@ -1,6 +1,6 @@
 """Strings that only the pages show, in Korean and English.
 
-Names of KPIs, states, tiers, sources and programme terms live in ``assessor.labels``,
+Names of KPIs, states, tiers, sources and programme terms live in ``assessor.domain.labels``,
 shared with the reports; this table holds headings, buttons and messages.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assessor.labels import Lang
+from assessor.domain.labels import Lang
 
 TEXTS: dict[str, tuple[str, str]] = {
     # frame

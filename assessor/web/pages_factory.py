@@ -11,16 +11,16 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from assessor import labels
-from assessor.domain import Factory
-from assessor.gains import FACTORY_GAIN_KPIS
-from assessor.influx_client import InfluxError
-from assessor.labels import Lang
-from assessor.level.evidence import METRICS, format_threshold, format_value
-from assessor.level.scoring import SCORE_GATE, Assessment
-from assessor.losses_view import waterfall
+from assessor.domain import labels
+from assessor.domain.downtime import SMALL_STOP, pareto
+from assessor.domain.gains import FACTORY_GAIN_KPIS
+from assessor.domain.labels import Lang
+from assessor.domain.level.evidence import METRICS, format_threshold, format_value
+from assessor.domain.level.scoring import SCORE_GATE, Assessment
+from assessor.domain.losses_view import waterfall
+from assessor.domain.models import Factory
+from assessor.services.errors import InfluxError
 from assessor.services.operator_input import OperatorInputService
-from assessor.timeline_query import SMALL_STOP, pareto, state_timeline
 from assessor.web import charts, pages_operator
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
@@ -260,7 +260,7 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
     daily, totals = await service.factory_kpis_by_day(f, kpi_p.start, kpi_p.end)
     # any planned time with data: flagged KPIs are shown with their reason, not hidden
     has_kpis = any(r.get("coverage") for r in daily)
-    timeline = await state_timeline(service.raw(f), f, tl_p.start, tl_p.end, service.cfg.kpi.hold_s)
+    timeline = await service.state_timeline(f, tl_p.start, tl_p.end)
     small_stop_s = service.cfg.kpi.small_stop_for(f)
     # reasons entered at the line fill in where the PLC gave none (docs/kpi-method.md)
     operator_input = OperatorInputService(service)
@@ -322,7 +322,7 @@ def install(app: FastAPI, web: Web) -> None:
 
     @app.get("/factories/{factory_id}/report", include_in_schema=False)
     async def factory_report(request: Request, factory_id: str) -> Response:
-        from assessor import report
+        from assessor.services import reports as report
 
         got = web.factory_access(request, factory_id)
         if isinstance(got, Response):

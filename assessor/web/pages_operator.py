@@ -14,11 +14,11 @@ import json
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from assessor import labels
-from assessor.domain import Factory
+from assessor.domain import labels
+from assessor.domain.downtime import ReasonStat
+from assessor.domain.labels import Lang
+from assessor.domain.models import Factory
 from assessor.domain.operator_input import CATEGORIES, QUEUE_STATES, SOURCE_OPERATOR, SOURCE_PLC
-from assessor.labels import Lang
-from assessor.services.operator_input import ReasonStat
 from assessor.web import i18n
 from assessor.web.base import Web
 

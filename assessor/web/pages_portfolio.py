@@ -13,11 +13,11 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from assessor import labels
-from assessor.csv_cells import safe_row
-from assessor.gains import GAIN_KPIS, KPI_REFERENCE, REFERENCE
-from assessor.influx_client import InfluxError
-from assessor.labels import Lang, fmt_num, fmt_pct, fmt_signed_pct, fmt_time, kpi_name, tier_name
+from assessor.domain import labels
+from assessor.domain.csv_cells import safe_row
+from assessor.domain.gains import GAIN_KPIS, KPI_REFERENCE, REFERENCE
+from assessor.domain.labels import Lang, fmt_num, fmt_pct, fmt_signed_pct, fmt_time, kpi_name, tier_name
+from assessor.services.errors import InfluxError
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
 
@@ -237,7 +237,7 @@ def install(app: FastAPI, web: Web) -> None:
 
     @app.get("/portfolio/report", include_in_schema=False)
     async def portfolio_report(request: Request) -> Response:
-        from assessor import report
+        from assessor.services import reports as report
 
         p = web.principal(request)
         if p is None:

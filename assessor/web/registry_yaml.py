@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from assessor.domain import (
+from assessor.domain.models import (
     BreakRule,
     DateWindow,
     Factory,
@@ -21,7 +21,7 @@ from assessor.domain import (
     SupportProject,
     Weekday,
 )
-from assessor.registry.units import parse_duration
+from configkit.units import parse_duration
 
 _ORDER = [d.value for d in Weekday]
 

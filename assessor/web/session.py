@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from assessor.auth import authenticate
+from assessor.services.auth import authenticate
 from assessor.web.base import SESSION_COOKIE, SESSION_MAX_AGE_S, Web, is_https, same_origin
 
 #: a pasted token is ~70 characters; anything much longer is not one

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collector.jsonl_files import append_durable, read_records
+from collector.spool.jsonl_files import append_durable, read_records
 
 log = logging.getLogger(__name__)
 

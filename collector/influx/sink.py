@@ -10,7 +10,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from collector.config.model import InfluxConfig
+    from collector.influx.config import InfluxConfig
 
 #: SinkResponse.status when no HTTP answer came back (refused, reset, timeout, TLS failure)
 NO_RESPONSE = 0

@@ -4,10 +4,8 @@ their v1 compatibility API, with the token as password)."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
-import ssl
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -15,7 +13,7 @@ import aiohttp
 from collector.influx.sink import NO_RESPONSE, SinkResponse, parse_retry_after
 
 if TYPE_CHECKING:
-    from collector.config.model import InfluxConfig
+    from collector.influx.config import InfluxConfig
 
 log = logging.getLogger(__name__)
 
@@ -23,24 +21,6 @@ _WRITE_HEADERS = {"Content-Type": "text/plain; charset=utf-8"}
 
 #: concurrent connections to the server; writes are few and large
 DEFAULT_CONNECTIONS = 4
-
-
-def ssl_context_for(cfg: InfluxConfig) -> ssl.SSLContext | bool:
-    """aiohttp's ``ssl`` argument: False skips verification, True uses the system store."""
-    if not cfg.url.startswith("https://"):
-        return True
-    if not cfg.verify_tls:
-        return False
-    if cfg.ca_bundle is not None:
-        return ssl.create_default_context(cafile=str(cfg.ca_bundle))
-    return True
-
-
-def basic_auth(username: str, password: str) -> str:
-    # built by hand: aiohttp.BasicAuth is deprecated in newer releases, and the header is
-    # the same everywhere (UTF-8 credentials, as InfluxDB expects)
-    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
 
 
 def quote_ident(name: str) -> str:
@@ -80,10 +60,8 @@ class V1Sink:
         self._params = {"db": cfg.database, "precision": "ns"}
         if cfg.retention_policy:
             self._params["rp"] = cfg.retention_policy
-        self._headers: dict[str, str] = {}
-        if cfg.username:
-            self._headers["Authorization"] = basic_auth(cfg.username, cfg.password)
-        self._ssl = ssl_context_for(cfg)
+        self._headers = cfg.auth_headers()
+        self._ssl = cfg.ssl_context()
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:

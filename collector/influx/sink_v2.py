@@ -21,7 +21,7 @@ from collector.influx.sink import NO_RESPONSE, SinkResponse, parse_retry_after
 from collector.influx.sink_v1 import describe_exception
 
 if TYPE_CHECKING:
-    from collector.config.model import InfluxConfig
+    from collector.influx.config import InfluxConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 
 from collector.clock import now_ns
-from collector.config.model import DeviceConfig
 from collector.modbus.backoff import Backoff
+from collector.modbus.config import DeviceConfig
 from collector.modbus.datatypes import READ_FUNCTION_CODES, Area
 from collector.modbus.tcp_transport import ExceptionReply, FrameError, ModbusTcpReader
 

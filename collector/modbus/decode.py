@@ -71,7 +71,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from collector.config.model import RegisterConfig
+from collector.modbus.config import RegisterConfig
 from collector.modbus.datatypes import ByteOrder, DataType
 from collector.modbus.planner import ReadRequest
 from datacontract import FieldType

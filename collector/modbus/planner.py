@@ -15,8 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from collector.modbus.datatypes import Area
+
+if TYPE_CHECKING:
+    from collector.modbus.config import DeviceConfig
 
 #: Protocol maxima per read: function codes 3/4 (registers) and 1/2 (bits).
 PROTOCOL_MAX_REGISTERS = 125
@@ -260,3 +264,22 @@ def _trimmed(area: Area, spans: Sequence[ValueSpan]) -> ReadRequest:
     start = spans[0].start
     end = max(s.end for s in spans)
     return ReadRequest(area=area, start=start, count=end - start, spans=tuple(spans))
+
+
+def device_spans(dev: DeviceConfig) -> list[ValueSpan]:
+    """Where each of the device's registers sits, 0-based, in the order configured."""
+    return [
+        ValueSpan(index=i, area=reg.area, start=reg.address - dev.address_base, width=reg.width)
+        for i, reg in enumerate(dev.registers)
+    ]
+
+
+def device_plan(dev: DeviceConfig) -> list[ReadRequest]:
+    """The reads of one poll of ``dev``: what the poller sends and ``collector check --plan``
+    shows, built here only so that the two never differ."""
+    return plan_reads(
+        device_spans(dev),
+        max_gap=dev.max_gap,
+        max_registers=dev.max_registers_per_request,
+        max_bits=dev.max_bits_per_request,
+    )

@@ -20,8 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from collector.clock import CLOCK, SampleClock
-from collector.config.model import DeviceConfig
-from collector.lineprotocol import SeriesEncoder, series_prefix
 from collector.liveness import LivenessRecorder
 from collector.modbus.client import (
     DeviceBusy,
@@ -31,10 +29,12 @@ from collector.modbus.client import (
     ModbusReadError,
     NotConnected,
 )
+from collector.modbus.config import DeviceConfig
 from collector.modbus.decode import BlockDecoder
-from collector.modbus.planner import ReadRequest, ValueSpan, plan_reads, split_request
+from collector.modbus.planner import ReadRequest, device_plan, split_request
 from collector.modbus.store import ChangeFilter
 from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE, DownReason
+from datacontract.lineprotocol import SeriesEncoder, series_prefix
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,6 @@ class PollStats:
     values: int = 0
     errors: list[str] = field(default_factory=list)
     value_problems: list[tuple[str, str]] = field(default_factory=list)
-
-
-def device_spans(dev: DeviceConfig) -> list[ValueSpan]:
-    return [
-        ValueSpan(index=i, area=reg.area, start=reg.address - dev.address_base, width=reg.width)
-        for i, reg in enumerate(dev.registers)
-    ]
 
 
 class DevicePoller:
@@ -88,13 +81,7 @@ class DevicePoller:
         #: true while the poller waits for its next tick (safe to cancel then)
         self.idle = True
         self._plan: list[tuple[ReadRequest, BlockDecoder, bool]] = [
-            self._compile(req)
-            for req in plan_reads(
-                device_spans(dev),
-                max_gap=dev.max_gap,
-                max_registers=dev.max_registers_per_request,
-                max_bits=dev.max_bits_per_request,
-            )
+            self._compile(req) for req in device_plan(dev)
         ]
         #: registers the device refused (exception 2) even when read alone
         self.unreadable: set[str] = set()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from collector.config.model import DeviceConfig
+from collector.modbus.config import DeviceConfig
 from collector.modbus.decode import Fields, FieldValue
 
 _NEVER = object()

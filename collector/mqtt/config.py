@@ -1,11 +1,7 @@
 """Pydantic models of the ``mqtt`` section of the collector's YAML file.
 
-Every check reports its key path, the way ``collector.config.model`` does: a message
-starting with ``key.path: `` is attached to that key by the loader.
-
-This module must not import ``collector.config`` at import time: ``collector.config.model``
-imports it, and ``collector/config/__init__.py`` imports the model, so either import
-order would meet a half-initialised module. The unit parsers are imported where used.
+Every check reports its key path, the way ``collector.modbus.config`` does: a message
+starting with ``key.path: `` is attached to that key by the loader (configkit.yamlfile).
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from collector.mqtt.jsonpath import JsonPathError, compile_path
+from configkit import Duration, LocalPath, Size, parse_duration
 from datacontract import CANONICAL_STATES, ROLES, FieldType, plain_field_problem, tag_value_problem
 
 FORMATS = ("json", "value", "sparkplug_b", "status")
@@ -44,23 +41,11 @@ SPARKPLUG_NAMESPACE = "spBv1.0"
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
-def _duration(value: object) -> float:
-    from collector.config.units import parse_duration
-
-    return parse_duration(value)
-
-
-def _size(value: object) -> int:
-    from collector.config.units import parse_size
-
-    return parse_size(value)
-
-
 def _optional_duration(value: object) -> object:
     """A duration, or None for ``null``/``none``/``off`` (a check switched off)."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "off")):
         return None
-    return _duration(value)
+    return parse_duration(value)
 
 
 def _status_words(value: object) -> object:
@@ -85,9 +70,7 @@ def _status_words(value: object) -> object:
     return words
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
 OptionalDuration = Annotated[float | None, BeforeValidator(_optional_duration)]
-Size = Annotated[int, BeforeValidator(_size)]
 StatusWords = Annotated[list[str], BeforeValidator(_status_words)]
 
 #: how long a json or value source may send nothing before it is declared silent
@@ -357,10 +340,10 @@ class _Strict(BaseModel):
 
 class TlsConfig(_Strict):
     #: PEM bundle to verify the broker with; empty: the system store
-    ca: Path | None = None
+    ca: LocalPath | None = None
     #: client certificate and key, for brokers that require mutual TLS
-    cert: Path | None = None
-    key: Path | None = None
+    cert: LocalPath | None = None
+    key: LocalPath | None = None
 
     @model_validator(mode="after")
     def _pair(self) -> TlsConfig:
@@ -602,7 +585,7 @@ class MqttConfig(_Strict):
     #: payload time stamps further ahead of the arrival time are refused
     max_future: Duration = 300.0
     #: default: a "deadletter" folder beside the spool folder
-    dead_letter_path: Path | None = None
+    dead_letter_path: LocalPath | None = None
     #: oldest dead-letter days are deleted beyond this; then new dead letters are dropped
     dead_letter_max_bytes: Size = 256 * 2**20
     #: the collector's own topic: a marker published there and read back tells it that

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from collector.jsonl_files import append_durable, day_files, read_records
+from collector.spool.jsonl_files import append_durable, day_files, read_records
 
 log = logging.getLogger(__name__)
 

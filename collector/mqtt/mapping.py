@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from collector.lineprotocol import INT64_MAX, INT64_MIN, TIME_MAX_NS, FieldValue
 from collector.mqtt.config import (
     SubscriptionConfig,
     TemplatePart,
@@ -34,6 +33,7 @@ from datacontract import (
     plain_field_problem,
     tag_value_problem,
 )
+from datacontract.lineprotocol import INT64_MAX, INT64_MIN, TIME_MAX_NS, FieldValue
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from collector.clock import now_ns
-from collector.lineprotocol import (
+from collector.mqtt.config import MqttConfig
+from collector.mqtt.deadletter import DeadLetters
+from collector.mqtt.liveness import MqttLiveness, Session, read_state, write_state
+from collector.mqtt.mapping import BadMessage, Death, Sample, SubscriptionMapper, offline_sample
+from collector.mqtt.paho_client import CollectorMqttClient
+from collector.mqtt.sparkplug import SparkplugTracker, rebirth_payload
+from collector.spool import SpoolAppender
+from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
+from datacontract.lineprotocol import (
     MAX_KEY_BYTES,
     TIME_MAX_NS,
     TIME_MIN_NS,
@@ -44,14 +52,6 @@ from collector.lineprotocol import (
     format_value,
     series_prefix,
 )
-from collector.mqtt.config import MqttConfig
-from collector.mqtt.deadletter import DeadLetters
-from collector.mqtt.liveness import MqttLiveness, Session, read_state, write_state
-from collector.mqtt.mapping import BadMessage, Death, Sample, SubscriptionMapper, offline_sample
-from collector.mqtt.paho_client import CollectorMqttClient
-from collector.mqtt.sparkplug import SparkplugTracker, rebirth_payload
-from collector.spool_appender import SpoolAppender
-from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE
 
 log = logging.getLogger(__name__)
 BATCH = 2000

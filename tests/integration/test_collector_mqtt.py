@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from collector.lineprotocol import encode_point, series_prefix
 from collector.mqtt.mapping import BadMessage, Sample, SubscriptionMapper
 from collector.mqtt.sparkplug import SparkplugTracker
 from collector.mqtt.sparkplug_codec import (
@@ -29,6 +28,7 @@ from collector.mqtt.sparkplug_codec import (
     encode_payload,
     make_metric,
 )
+from datacontract.lineprotocol import encode_point, series_prefix
 from tests.support.mqtt_publisher import (
     CollectorThread,
     MqttPeer,

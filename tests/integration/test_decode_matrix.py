@@ -20,7 +20,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
-from collector.config.model import RegisterConfig
+from collector.modbus.config import RegisterConfig
 from collector.modbus.datatypes import Area, ByteOrder
 from collector.modbus.decode import BlockDecoder, FieldValue
 from collector.modbus.planner import ReadRequest, ValueSpan, plan_reads, split_request

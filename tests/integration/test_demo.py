@@ -1,4 +1,4 @@
-"""The one-command local demo (python -m localservices.demo), small: a first run that
+"""The one-command local demo (python -m demo), small: a first run that
 loads history and exits when ready, then a live run that reuses it, serves the API,
 collects from the Modbus and the MQTT machines into the live factory's own database
 (written with its own write-only login), and stops cleanly on Ctrl-C."""
@@ -42,7 +42,7 @@ def _ports() -> list[str]:
 
 
 def _command(var: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "localservices.demo", "--var", str(var), *SMALL, *_ports(), *extra]
+    return [sys.executable, "-m", "demo", "--var", str(var), *SMALL, *_ports(), *extra]
 
 
 def _get(url: str, token: str) -> tuple[int, Any]:

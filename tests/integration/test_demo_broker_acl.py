@@ -1,4 +1,4 @@
-"""The demo broker's ACL (localservices.demo_access.broker_acl, written by
+"""The demo broker's ACL (demo.access.broker_acl, written by
 localservices.mosquitto.make_acl_file) on a real mosquitto: the viewer subscribes and
 receives but its publishes reach no one, the packaging gateway's arrive, the collector
 reads the line and publishes its marker topic only.
@@ -23,7 +23,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from localservices.demo_access import broker_acl
+from demo.access import broker_acl
 from localservices.mosquitto import MosquittoServer, make_acl_file, make_password_file
 from tests.support.mosquitto_fixtures import MosquittoFactory
 

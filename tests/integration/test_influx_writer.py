@@ -24,8 +24,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from collector.config.model import InfluxConfig
 from collector.influx import Delivery, Quarantine, SinkResponse, make_sink, read_quarantine
+from collector.influx.config import InfluxConfig
 from collector.influx.sink import parse_retry_after
 from collector.influx.sink_v1 import V1Sink
 from collector.influx.sink_v2 import V2Sink

@@ -30,9 +30,9 @@ import pytest
 
 from assessor.registry.importer import parse_registry
 from collector.mqtt.source import LIVENESS_STATE_FILE
-from collector.simulator.sparkplug_node import OnChangeEdgeNode
 from localservices.influxd import InfluxServer, quote_string
 from localservices.mosquitto import MosquittoServer
+from simulator.sparkplug_node import OnChangeEdgeNode
 from tests.support.assessor_env import AssessorEnv
 from tests.support.collector_config import SIMULATOR_REGISTERS, collector_yaml, device_yaml
 from tests.support.collector_process import CollectorProcess

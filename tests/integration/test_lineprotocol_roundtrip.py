@@ -12,9 +12,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from collector.config.model import InfluxConfig
+from collector.influx.config import InfluxConfig
 from collector.influx.sink_v1 import V1Sink
-from collector.lineprotocol import (
+from datacontract.lineprotocol import (
     encode_point,
     field_key,
     measurement_key,

@@ -21,7 +21,7 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from assessor.influxql import ident, literal
+from assessor.data.influxql import ident, literal
 from datacontract import MAX_NAME_CHARS, MEASUREMENT_MACHINE, RESERVED_FIELD_NAMES, ROLES
 from localservices.influxd import InfluxServer
 from tests.support.influxd_fixtures import unique_name
@@ -238,7 +238,7 @@ def check_then_run(tmp: Path, influxd: InfluxServer, port: int, cfg: dict[str, A
         assert checked.returncode == 0, checked.stderr
         assert not must_refuse(cfg), checked.stdout
         # accepted: run stores every register under its name, where the assessor's
-        # InfluxQL (assessor.influxql) finds it by factory, line and machine
+        # InfluxQL (assessor.data.influxql) finds it by factory, line and machine
         assert ran.returncode == 0, ran.stderr[-3000:]
         site = cfg["site"]
         for dev in cfg["devices"]:

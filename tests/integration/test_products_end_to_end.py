@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from assessor.registry.importer import parse_registry
-from collector.simulator.sparkplug_node import OnChangeEdgeNode
 from localservices.influxd import InfluxServer
 from localservices.mosquitto import MosquittoServer
+from simulator.sparkplug_node import OnChangeEdgeNode
 from tests.integration.test_sampling_invariance import KST, Assessor, covered, stored_points
 from tests.support.modbus_server import RecordingModbusServer, encode_value, free_port
 from tests.support.mqtt_publisher import CollectorThread, MqttPeer, mqtt_collector_yaml, wait_for

@@ -23,13 +23,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from assessor.api.app import create_app
-from assessor.auth import create_token
 from assessor.config import AssessorConfig, InfluxSettings
-from assessor.influx_client import InfluxClient
-from assessor.level import load_rules
+from assessor.data.influx_client import InfluxClient
+from assessor.domain.level import load_rules
 from assessor.registry.importer import parse_registry
 from assessor.registry.store import RegistryStore
-from assessor.service import AssessorService
+from assessor.services import AssessorService
+from assessor.services.auth import create_token
 from localservices.influxd import InfluxServer
 from localservices.mosquitto import MosquittoServer
 from tests.support.modbus_server import RecordingModbusServer, encode_value, free_port

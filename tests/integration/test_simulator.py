@@ -13,21 +13,21 @@ from pymodbus.exceptions import ConnectionException, ModbusIOException
 
 from collector.config import load_config
 from collector.modbus.datatypes import Area
-from collector.simulator import main as simulator_main
-from collector.simulator.config import (
+from simulator import main as simulator_main
+from simulator.config import (
     SimulatorConfig,
     SimulatorConfigError,
     load_simulator_config,
     parse_simulator_config,
 )
-from collector.simulator.register_map import (
+from simulator.register_map import (
     HOLDING_READ_SEQUENCE,
     HOLDING_SIZE,
     PRODUCT_REGISTERS,
     REGISTER_MAP,
     decode_holding,
 )
-from collector.simulator.server import LineServer
+from simulator.server import LineServer
 from tests.support.modbus_server import RecordingModbusServer, encode_value, free_ports
 
 REPO = Path(__file__).resolve().parents[2]

@@ -44,7 +44,7 @@ CHILD = r'''
 import asyncio, os, random, sys, threading, time
 from pathlib import Path
 from collector.spool import Spool
-from collector.spool_appender import SpoolAppender
+from collector.spool import SpoolAppender
 
 directory, mode = Path(sys.argv[1]), sys.argv[2]
 base, segment_bytes = int(sys.argv[3]), int(sys.argv[4])

@@ -15,13 +15,13 @@ import httpx
 import pytest_asyncio
 
 from assessor.api.app import create_app
-from assessor.auth import create_token
 from assessor.config import AssessorConfig, InfluxSettings
-from assessor.influx_client import InfluxClient
-from assessor.level import load_rules
+from assessor.data.influx_client import InfluxClient
+from assessor.domain.level import load_rules
 from assessor.registry.importer import parse_registry
 from assessor.registry.store import RegistryStore
-from assessor.service import AssessorService
+from assessor.services import AssessorService
+from assessor.services.auth import create_token
 from localservices.influxd import InfluxServer
 
 #: The reference factory: one shift 06:00-14:00 on weekdays with breaks of 15, 30 and 15

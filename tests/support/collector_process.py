@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from localservices import metrics_text
+from demo import metrics_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

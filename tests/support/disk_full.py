@@ -12,11 +12,11 @@ import threading
 
 import pytest
 
-import collector.spool as spool_module
+import collector.spool.spool as spool_module
 
 
 class DiskFull:
-    """Replaces ``collector.spool._pwrite_all`` (segment records and the cursor file) while
+    """Replaces ``collector.spool.spool._pwrite_all`` (segment records and the cursor file) while
     ``full`` is set."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:

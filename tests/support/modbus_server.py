@@ -555,7 +555,7 @@ def simulator_config_text(
 
 
 class SimulatorProcess:
-    """``python -m collector.simulator`` as a child process: start, SIGKILL, restart.
+    """``python -m simulator`` as a child process: start, SIGKILL, restart.
 
     Output goes to ``log_path`` (read it with :meth:`log`), so a full pipe can never
     stall the child.
@@ -592,7 +592,7 @@ class SimulatorProcess:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
         cmd = [
-            sys.executable, "-m", "collector.simulator", "--config", str(self.config_path),
+            sys.executable, "-m", "simulator", "--config", str(self.config_path),
             *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:

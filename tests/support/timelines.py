@@ -18,7 +18,7 @@ from functools import cached_property
 
 from hypothesis import strategies as st
 
-from collector.simulator.sparkplug_node import OnChangeEdgeNode
+from simulator.sparkplug_node import OnChangeEdgeNode
 
 STOP_STATES = ("idle", "fault", "setup", "stopped")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from collector.config import ConfigError, load_config, parse_config
-from collector.config.units import parse_duration, parse_size
 from collector.modbus.datatypes import ByteOrder, DataType
+from configkit.units import parse_duration, parse_size
 from datacontract import FieldType
 
 EXAMPLE = """\

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.config.model import RegisterConfig
+from collector.modbus.config import RegisterConfig
 from collector.modbus.datatypes import Area, ByteOrder, DataType
 from collector.modbus.decode import BlockDecoder, arrange_bytes, decode_value
 from collector.modbus.planner import ReadRequest, ValueSpan, plan_reads

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from localservices.demo_access import ADMIN_FILE, admin_login, broker_acl, clear_stale, stale
+from demo.access import ADMIN_FILE, admin_login, broker_acl, clear_stale, stale
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

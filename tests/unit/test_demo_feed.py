@@ -8,8 +8,8 @@ from itertools import pairwise
 
 import pytest
 
-from assessor.materialize import window_bounds
-from localservices.demo_feed import (
+from assessor.data.daily_rows import window_bounds
+from demo.feed import (
     REASON_BREAK,
     REASON_NO_SHIFT,
     EdgeBoxFeed,
@@ -17,8 +17,8 @@ from localservices.demo_feed import (
     machine_stream,
     with_heartbeats,
 )
-from localservices.demo_history import _REASONS, FactoryPlan
-from localservices.demo_portfolio import LIVE_FACTORY, build_plans
+from demo.history import _REASONS, FactoryPlan
+from demo.portfolio import LIVE_FACTORY, build_plans
 
 ANCHOR = dt.date(2025, 11, 27)
 

@@ -11,13 +11,12 @@ from itertools import pairwise
 
 import pytest
 
-from assessor.baseline import parse_baseline
-from assessor.kpi.calendar import planned_intervals
+from assessor.domain.baseline import parse_baseline
+from assessor.domain.kpi.calendar import planned_intervals
 from assessor.registry.importer import load_registry
 from collector.config import load_config
 from collector.mqtt.mapping import SubscriptionMapper
-from collector.simulator.mqtt_publisher import load_mqtt_simulator_config, payload
-from localservices.demo_history import (
+from demo.history import (
     FactoryPlan,
     _model,
     baseline_csv,
@@ -29,7 +28,8 @@ from localservices.demo_history import (
     true_totals,
     window_bounds,
 )
-from localservices.demo_portfolio import CONFIGS, build_plans, timeline
+from demo.portfolio import CONFIGS, build_plans, timeline
+from simulator.mqtt_publisher import load_mqtt_simulator_config, payload
 
 #: a Thursday, as the demo's first run could be
 ANCHOR = dt.date(2025, 11, 27)

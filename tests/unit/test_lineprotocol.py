@@ -17,7 +17,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from collector.lineprotocol import (
+from datacontract import field_key_problem, measurement_problem, tag_key_problem, tag_value_problem
+from datacontract.lineprotocol import (
     TIME_MAX_NS,
     TIME_MIN_NS,
     encode_point,
@@ -28,7 +29,6 @@ from collector.lineprotocol import (
     tag_key,
     tag_value,
 )
-from datacontract import field_key_problem, measurement_problem, tag_key_problem, tag_value_problem
 
 # -- a model of the server's parser ----------------------------------------------------
 

@@ -8,7 +8,8 @@ from itertools import pairwise
 
 import pytest
 
-from collector.simulator.machine import (
+from datacontract import CANONICAL_STATES, MachineState
+from simulator.machine import (
     REASON_BREAK,
     REASON_CHANGEOVER,
     REASON_NO_SHIFT,
@@ -22,7 +23,7 @@ from collector.simulator.machine import (
     Regime,
     summarize,
 )
-from collector.simulator.register_map import (
+from simulator.register_map import (
     COUNTER_ORDER,
     HOLDING_TOTAL,
     decode_holding,
@@ -31,7 +32,6 @@ from collector.simulator.register_map import (
     u32_value,
     u32_words,
 )
-from datacontract import CANONICAL_STATES, MachineState
 
 KST = timezone(timedelta(hours=9))
 OFFSET = 9 * 3600
@@ -250,7 +250,7 @@ def test_default_calendar(local: datetime, kind: CalendarKind):
 
 
 def test_night_shift_runs_past_midnight():
-    from collector.simulator.machine import DailyWindow
+    from simulator.machine import DailyWindow
 
     cal = Calendar(shifts=(DailyWindow(22 * 3600, 6 * 3600, frozenset({0})),), breaks=(),
                    utc_offset_s=OFFSET)

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.config import ConfigError, parse_config
-from collector.config.model import CollectorConfig, DeviceConfig
+from collector.config.model import CollectorConfig
 from collector.liveness import LivenessRecorder
 from collector.modbus.client import (
     IllegalAddress,
@@ -21,6 +21,7 @@ from collector.modbus.client import (
     ReadResult,
     ReadTimeout,
 )
+from collector.modbus.config import DeviceConfig
 from collector.modbus.datatypes import Area
 from collector.modbus.poller import DevicePoller
 from collector.modbus.store import ChangeFilter

@@ -13,9 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.influxql import UnsafeIdentifier, check_id, ident, literal
+from assessor.data.influxql import UnsafeIdentifier, check_id, ident, literal
 from assessor.registry import RegistryError, parse_registry
-from collector import lineprotocol
 from collector.config import ConfigError, parse_config
 from collector.mqtt.config import SubscriptionConfig
 from collector.mqtt.mapping import BadMessage, SubscriptionMapper
@@ -26,6 +25,7 @@ from datacontract import (
     ROLES,
     factory_id_problem,
     field_key_problem,
+    lineprotocol,
     measurement_problem,
     name_problem,
     plain_field_problem,

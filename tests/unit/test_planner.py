@@ -9,10 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collector.modbus.config import DeviceConfig
 from collector.modbus.datatypes import Area
 from collector.modbus.planner import (
     ReadRequest,
     ValueSpan,
+    device_plan,
     minimum_requests,
     plan_reads,
     split_request,
@@ -32,6 +34,26 @@ def ranges(requests: Sequence[ReadRequest]) -> list[tuple[str, int, int]]:
 
 
 # --- hand-made maps ------------------------------------------------------------------------
+
+
+def test_device_plan_applies_the_devices_address_base_gap_and_limit() -> None:
+    # `collector check --plan` and the poller both take their reads from device_plan
+    dev = DeviceConfig.model_validate(
+        {
+            "machine": "m1",
+            "host": "127.0.0.1",
+            "address_base": 1,
+            "max_gap": 2,
+            "max_registers_per_request": 4,
+            "registers": [
+                {"name": "a", "address": 1},
+                {"name": "b", "address": 4, "type": "uint32"},
+                {"name": "c", "address": 20},
+            ],
+        }
+    )
+    # a and b would join across the 2-register gap, but 5 registers exceed the limit of 4
+    assert ranges(device_plan(dev)) == [("holding", 0, 0), ("holding", 3, 4), ("holding", 19, 19)]
 
 
 def test_gap_within_max_gap_is_bridged() -> None:

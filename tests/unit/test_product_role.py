@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.config import ConfigError, parse_config
-from collector.config.model import RegisterConfig
+from collector.modbus.config import RegisterConfig
 from collector.modbus.datatypes import ByteOrder
 from collector.modbus.decode import BlockDecoder, decode_value
 from collector.modbus.planner import ReadRequest, ValueSpan

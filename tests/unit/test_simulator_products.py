@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from collector.config import load_config
-from collector.config.model import RegisterConfig
+from collector.modbus.config import RegisterConfig
 from collector.modbus.datatypes import ByteOrder
 from collector.modbus.decode import decode_value
 from collector.mqtt.sparkplug_codec import decode_payload, metric_value
-from collector.simulator.config import SimulatorConfigError, load_simulator_config, parse_simulator_config
-from collector.simulator.machine import (
+from datacontract import MachineState
+from simulator.config import SimulatorConfigError, load_simulator_config, parse_simulator_config
+from simulator.machine import (
     REASON_CHANGEOVER,
     Calendar,
     MachineModel,
@@ -24,8 +25,8 @@ from collector.simulator.machine import (
     ProductRun,
     summarize,
 )
-from collector.simulator.mqtt_publisher import load_mqtt_simulator_config, sparkplug_values
-from collector.simulator.register_map import (
+from simulator.mqtt_publisher import load_mqtt_simulator_config, sparkplug_values
+from simulator.register_map import (
     HOLDING_PRODUCT_TEXT,
     HOLDING_PROGRAM,
     PRODUCT_REGISTERS,
@@ -34,8 +35,7 @@ from collector.simulator.register_map import (
     holding_registers,
     text_words,
 )
-from collector.simulator.sparkplug_node import OnChangeEdgeNode
-from datacontract import MachineState
+from simulator.sparkplug_node import OnChangeEdgeNode
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 KST = timezone(timedelta(hours=9))

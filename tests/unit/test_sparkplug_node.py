@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collector.mqtt.sparkplug import SparkplugTracker
 from collector.mqtt.sparkplug_codec import decode_payload, metric_value
-from collector.simulator.sparkplug_node import OnChangeEdgeNode
+from simulator.sparkplug_node import OnChangeEdgeNode
 
 
 def metrics(payload: bytes) -> dict[str, object]:

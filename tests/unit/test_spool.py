@@ -23,18 +23,18 @@ from hypothesis.stateful import (
     rule,
 )
 
-import collector.spool as spool_module
+import collector.spool.spool as spool_module
 from collector.spool import (
     CURSOR_FILE,
     Position,
     Record,
     Spool,
+    SpoolAppender,
     SpoolError,
     SpoolLockedError,
     segment_name,
 )
-from collector.spool_appender import SpoolAppender
-from collector.spool_format import HEADER_SIZE, encode_record
+from collector.spool.format import HEADER_SIZE, encode_record
 
 BIG = 1 << 40
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.spool import Spool, segment_name
-from collector.spool_format import HEADER_SIZE, encode_record
+from collector.spool.format import HEADER_SIZE, encode_record
 
 BIG = 1 << 40
 POINTS = 3  # per record
@@ -96,7 +96,7 @@ def test_one_bad_byte_costs_one_record(tmp_path: Path, sealed: bool, place: int)
 def test_the_skip_is_logged_with_segment_and_offset(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     write_records(tmp_path, 10, sealed=False)
     flip(tmp_path, 4, PLACES["point"])
-    with caplog.at_level(logging.ERROR, logger="collector.spool"):
+    with caplog.at_level(logging.ERROR, logger="collector.spool.spool"):
         check_replay(tmp_path, 10, 4)
     assert f"corrupt record in {segment_name(0)} at offset {4 * SIZE}" in caplog.text
     assert f"next valid record at offset {5 * SIZE}" in caplog.text
@@ -167,7 +167,7 @@ def test_verify_segment_and_find_record(tmp_path: Path) -> None:
     write_records(tmp_path, 6, sealed=False)
     flip(tmp_path, 1, PLACES["payload_len"])
     flip(tmp_path, 2, PLACES["magic"])
-    from collector.spool_format import find_record, verify_segment
+    from collector.spool.format import find_record, verify_segment
 
     path = tmp_path / segment_name(0)
     fd = os.open(path, os.O_RDONLY)

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.spool import Position, Spool
-from collector.spool_appender import SpoolAppender
+from collector.spool import Position, Spool, SpoolAppender
 
 BIG = 1 << 40
 
@@ -170,7 +169,7 @@ def test_a_spool_directory_made_on_first_start_is_synced_into_its_parents(
 ) -> None:
     """A first start creates the folder: without syncing each new name into its parent, a
     power loss could take the folder, and the appends acknowledged in it, along."""
-    import collector.spool as spool_module
+    import collector.spool.spool as spool_module
 
     synced: list[Path] = []
     real = spool_module._sync_dir

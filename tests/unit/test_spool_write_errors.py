@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import collector.spool as spool_module
-from collector.spool import Spool
-from collector.spool_appender import SpoolAppender
+import collector.spool.spool as spool_module
+from collector.spool import Spool, SpoolAppender
 from tests.support.disk_full import DiskFull
 
 BIG = 1 << 40

@@ -1,1 +1,1 @@
-"""APIRouter modules of the HTTP API, one per topic."""
+"""The API's routes, one APIRouter module per topic, included by assessor.api.app."""

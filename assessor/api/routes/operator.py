@@ -8,7 +8,6 @@ none. Entries carry a client-made id, so a resend after a dropped connection sto
 nothing twice.
 """
 
-
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -16,18 +15,21 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from assessor.api.deps import Service
 from assessor.api.errors import ApiError
-from assessor.auth import Principal, authenticate
-from assessor.domain import Factory
+from assessor.domain.models import Factory
 from assessor.domain.operator_input import CATEGORIES, OperatorInputError, Segment, Stop
-from assessor.registry.operator_store import (
+from assessor.services import AssessorService
+from assessor.services.auth import Principal, authenticate
+from assessor.services.operator_input import (
     CountCorrection,
     EditWindowClosed,
     EntryConflict,
+    OperatorInputService,
     ScrapEntry,
     StoredStop,
 )
-from assessor.services.operator_input import OperatorInputService
+from assessor.web.base import SESSION_COOKIE, same_origin
 
 PREFIX = "/api/v1/factories/{id}/operator"
 
@@ -226,167 +228,182 @@ def who(p: Principal, request: Request) -> str:
 # -- routes ---------------------------------------------------------------------------------
 
 
-def router(service: Any) -> APIRouter:
-    """The routes, bound to the assessor service (``assessor.service.AssessorService``)."""
-    from assessor.web.base import SESSION_COOKIE, same_origin
+router = APIRouter(prefix=PREFIX, tags=["operator input"])
 
-    ops = OperatorInputService(service)
-    r = APIRouter(prefix=PREFIX, tags=["operator input"])
 
-    def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-        if authorization and authorization.lower().startswith("bearer "):
-            found = authenticate(service.store, authorization[7:].strip())
-        elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
-            found = authenticate(service.store, cookie)
-            if found is not None and request.method != "GET" and not same_origin(request):
-                raise ApiError(403, "the request did not come from this site")
-        else:
-            raise ApiError(401, "missing bearer token (Authorization: Bearer TOKEN)")
-        if found is None:
-            raise ApiError(401, "invalid or revoked token")
-        return found
+def caller(
+    request: Request, service: Service, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """A bearer token, or the session cookie of the tablet page (a write by cookie must
+    come from this site)."""
+    if authorization and authorization.lower().startswith("bearer "):
+        found = authenticate(service.store, authorization[7:].strip())
+    elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
+        found = authenticate(service.store, cookie)
+        if found is not None and request.method != "GET" and not same_origin(request):
+            raise ApiError(403, "the request did not come from this site")
+    else:
+        raise ApiError(401, "missing bearer token (Authorization: Bearer TOKEN)")
+    if found is None:
+        raise ApiError(401, "invalid or revoked token")
+    return found
 
-    Caller = Annotated[Principal, Depends(caller)]
 
-    def factory(p: Principal, factory_id: str) -> Factory:
-        if not p.can_enter(factory_id):
-            raise ApiError(403, "this token does not give access to that factory", "id")
-        found = service.store.factory(factory_id)
-        if found is None:
-            raise ApiError(404, f"unknown factory {factory_id!r}", "id")
-        return found
+Caller = Annotated[Principal, Depends(caller)]
 
-    def bad(exc: OperatorInputError) -> ApiError:
-        return ApiError(400, str(exc), exc.field)
 
-    def conflict(exc: EntryConflict) -> ApiError:
-        return ApiError(409, str(exc), "version", {"current": stop_out(exc.current).model_dump()})
+def operator_input(service: Service) -> OperatorInputService:
+    return OperatorInputService(service)
 
-    @r.get("/queue", response_model=QueueOut)
-    async def get_queue(id: str, p: Caller) -> QueueOut:
-        f = factory(p, id)
-        view = await ops.queue(f)
-        return QueueOut(
-            factory=f.id,
-            window_start=view.window[0],
-            window_end=view.window[1],
-            edit_window_s=ops.edit_window_s,
-            waiting=[queue_stop(s) for s in view.waiting],
-            entries=[stop_out(e) for e in view.entries],
-            reasons=[
-                ReasonOut(
-                    code=x.code,
-                    category=x.category,
-                    category_ko=CATEGORIES[x.category][0],
-                    category_en=CATEGORIES[x.category][1],
-                    planned=x.planned,
-                    name_ko=x.name_ko,
-                    name_en=x.name_en,
-                )
-                for x in f.downtime_reasons
-            ],
-            machines=[MachineOut(line=m.line_id, machine=m.id, name=m.name) for m in f.machines],
-            products=[x.id for x in f.products],
+
+Ops = Annotated[OperatorInputService, Depends(operator_input)]
+
+
+def factory(service: AssessorService, p: Principal, factory_id: str) -> Factory:
+    if not p.can_enter(factory_id):
+        raise ApiError(403, "this token does not give access to that factory", "id")
+    found = service.store.factory(factory_id)
+    if found is None:
+        raise ApiError(404, f"unknown factory {factory_id!r}", "id")
+    return found
+
+
+def bad(exc: OperatorInputError) -> ApiError:
+    return ApiError(400, str(exc), exc.field)
+
+
+def conflict(exc: EntryConflict) -> ApiError:
+    return ApiError(409, str(exc), "version", {"current": stop_out(exc.current).model_dump()})
+
+
+@router.get("/queue", response_model=QueueOut)
+async def get_queue(id: str, p: Caller, ops: Ops) -> QueueOut:
+    f = factory(ops.service, p, id)
+    view = await ops.queue(f)
+    return QueueOut(
+        factory=f.id,
+        window_start=view.window[0],
+        window_end=view.window[1],
+        edit_window_s=ops.edit_window_s,
+        waiting=[queue_stop(s) for s in view.waiting],
+        entries=[stop_out(e) for e in view.entries],
+        reasons=[
+            ReasonOut(
+                code=x.code,
+                category=x.category,
+                category_ko=CATEGORIES[x.category][0],
+                category_en=CATEGORIES[x.category][1],
+                planned=x.planned,
+                name_ko=x.name_ko,
+                name_en=x.name_en,
+            )
+            for x in f.downtime_reasons
+        ],
+        machines=[MachineOut(line=m.line_id, machine=m.id, name=m.name) for m in f.machines],
+        products=[x.id for x in f.products],
+    )
+
+
+@router.post("/stops", response_model=SavedStop, status_code=201)
+async def post_stop(id: str, p: Caller, ops: Ops, body: StopIn, request: Request) -> Any:
+    f = factory(ops.service, p, id)
+    try:
+        saved = ops.add_stop(
+            f,
+            client_id=body.client_id,
+            line=body.line,
+            machine=body.machine,
+            state=body.state,
+            start=body.start,
+            end=body.end,
+            segments=_segments(body.segments),
+            comment=body.comment,
+            who=who(p, request),
         )
+    except OperatorInputError as exc:
+        raise bad(exc) from None
+    except EntryConflict as exc:
+        raise conflict(exc) from None
+    assert isinstance(saved.entry, StoredStop)
+    out = SavedStop(entry=stop_out(saved.entry), created=saved.created)
+    # a resend of an entry already stored: nothing new was created
+    return out if saved.created else JSONResponse(out.model_dump(), 200)
 
-    @r.post("/stops", response_model=SavedStop, status_code=201)
-    async def post_stop(id: str, p: Caller, body: StopIn, request: Request) -> Any:
-        f = factory(p, id)
-        try:
-            saved = ops.add_stop(
-                f,
-                client_id=body.client_id,
-                line=body.line,
-                machine=body.machine,
-                state=body.state,
-                start=body.start,
-                end=body.end,
-                segments=_segments(body.segments),
-                comment=body.comment,
-                who=who(p, request),
-            )
-        except OperatorInputError as exc:
-            raise bad(exc) from None
-        except EntryConflict as exc:
-            raise conflict(exc) from None
-        assert isinstance(saved.entry, StoredStop)
-        out = SavedStop(entry=stop_out(saved.entry), created=saved.created)
-        # a resend of an entry already stored: nothing new was created
-        return out if saved.created else JSONResponse(out.model_dump(), 200)
 
-    @r.put("/stops/{stop_id}", response_model=SavedStop)
-    async def put_stop(id: str, stop_id: int, p: Caller, body: StopEdit, request: Request) -> SavedStop:
-        f = factory(p, id)
-        try:
-            saved = ops.edit_stop(
-                f,
-                stop_id,
-                version=body.version,
-                segments=None if body.segments is None else _segments(body.segments),
-                comment=body.comment,
-                client_id=body.client_id,
-                who=who(p, request),
-            )
-        except OperatorInputError as exc:
-            raise bad(exc) from None
-        except LookupError:
-            raise ApiError(404, f"no entry {stop_id} for this factory", "stop_id") from None
-        except EntryConflict as exc:
-            raise conflict(exc) from None
-        except EditWindowClosed as exc:
-            raise ApiError(403, str(exc), "stop_id") from None
-        assert isinstance(saved.entry, StoredStop)
-        return SavedStop(entry=stop_out(saved.entry), created=saved.created)
+@router.put("/stops/{stop_id}", response_model=SavedStop)
+async def put_stop(id: str, stop_id: int, p: Caller, ops: Ops, body: StopEdit, request: Request) -> SavedStop:
+    f = factory(ops.service, p, id)
+    try:
+        saved = ops.edit_stop(
+            f,
+            stop_id,
+            version=body.version,
+            segments=None if body.segments is None else _segments(body.segments),
+            comment=body.comment,
+            client_id=body.client_id,
+            who=who(p, request),
+        )
+    except OperatorInputError as exc:
+        raise bad(exc) from None
+    except LookupError:
+        raise ApiError(404, f"no entry {stop_id} for this factory", "stop_id") from None
+    except EntryConflict as exc:
+        raise conflict(exc) from None
+    except EditWindowClosed as exc:
+        raise ApiError(403, str(exc), "stop_id") from None
+    assert isinstance(saved.entry, StoredStop)
+    return SavedStop(entry=stop_out(saved.entry), created=saved.created)
 
-    @r.get("/stops/{stop_id}/audit", response_model=list[AuditOut])
-    async def get_audit(id: str, stop_id: int, p: Caller) -> list[AuditOut]:
-        f = factory(p, id)
-        return [AuditOut(**vars(a)) for a in ops.store.audit(f.id, "stop", stop_id)]
 
-    @r.post("/scrap", response_model=ScrapOut, status_code=201)
-    async def post_scrap(id: str, p: Caller, body: ScrapIn, request: Request) -> Any:
-        f = factory(p, id)
-        try:
-            saved = ops.add_scrap(
-                f,
-                client_id=body.client_id,
-                line=body.line,
-                machine=body.machine,
-                product=body.product,
-                at=body.at,
-                quantity=body.quantity,
-                reason=body.reason,
-                comment=body.comment,
-                who=who(p, request),
-            )
-        except OperatorInputError as exc:
-            raise bad(exc) from None
-        e = saved.entry
-        assert isinstance(e, ScrapEntry)
-        out = ScrapOut(**vars(e), created=saved.created)
-        return out if saved.created else JSONResponse(out.model_dump(), 200)
+@router.get("/stops/{stop_id}/audit", response_model=list[AuditOut])
+async def get_audit(id: str, stop_id: int, p: Caller, ops: Ops) -> list[AuditOut]:
+    f = factory(ops.service, p, id)
+    return [AuditOut(**vars(a)) for a in ops.store.audit(f.id, "stop", stop_id)]
 
-    @r.post("/counts", response_model=CountOut, status_code=201)
-    async def post_count(id: str, p: Caller, body: CountIn, request: Request) -> Any:
-        f = factory(p, id)
-        try:
-            saved = ops.add_count_correction(
-                f,
-                client_id=body.client_id,
-                line=body.line,
-                machine=body.machine,
-                product=body.product,
-                day=body.day,
-                shift=body.shift,
-                old_count=body.old_count,
-                new_count=body.new_count,
-                who=who(p, request),
-            )
-        except OperatorInputError as exc:
-            raise bad(exc) from None
-        c = saved.entry
-        assert isinstance(c, CountCorrection)
-        out = CountOut(**vars(c), created=saved.created)
-        return out if saved.created else JSONResponse(out.model_dump(), 200)
 
-    return r
+@router.post("/scrap", response_model=ScrapOut, status_code=201)
+async def post_scrap(id: str, p: Caller, ops: Ops, body: ScrapIn, request: Request) -> Any:
+    f = factory(ops.service, p, id)
+    try:
+        saved = ops.add_scrap(
+            f,
+            client_id=body.client_id,
+            line=body.line,
+            machine=body.machine,
+            product=body.product,
+            at=body.at,
+            quantity=body.quantity,
+            reason=body.reason,
+            comment=body.comment,
+            who=who(p, request),
+        )
+    except OperatorInputError as exc:
+        raise bad(exc) from None
+    e = saved.entry
+    assert isinstance(e, ScrapEntry)
+    out = ScrapOut(**vars(e), created=saved.created)
+    return out if saved.created else JSONResponse(out.model_dump(), 200)
+
+
+@router.post("/counts", response_model=CountOut, status_code=201)
+async def post_count(id: str, p: Caller, ops: Ops, body: CountIn, request: Request) -> Any:
+    f = factory(ops.service, p, id)
+    try:
+        saved = ops.add_count_correction(
+            f,
+            client_id=body.client_id,
+            line=body.line,
+            machine=body.machine,
+            product=body.product,
+            day=body.day,
+            shift=body.shift,
+            old_count=body.old_count,
+            new_count=body.new_count,
+            who=who(p, request),
+        )
+    except OperatorInputError as exc:
+        raise bad(exc) from None
+    c = saved.entry
+    assert isinstance(c, CountCorrection)
+    out = CountOut(**vars(c), created=saved.created)
+    return out if saved.created else JSONResponse(out.model_dump(), 200)

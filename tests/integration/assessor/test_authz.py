@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from assessor.auth import create_token, split_token
-from assessor.level import ITEMS
+from assessor.domain.level import ITEMS
+from assessor.services.auth import create_token, split_token
 from tests.support.assessor_env import AssessorEnv
 
 DEMO, OTHER, UNKNOWN = "demo-factory", "other-factory", "no-such-factory"
@@ -407,7 +407,7 @@ async def line_env(env: AssessorEnv) -> AssessorEnv:
 
 
 def _operator_entries(env: AssessorEnv, factory_id: str) -> int:
-    with env.store._transaction() as db:
+    with env.store.transaction() as db:
         return sum(
             db.execute(f"SELECT count(*) FROM {t} WHERE factory_id = ?", (factory_id,)).fetchone()[0]
             for t in ("stop_reasons", "scrap_entries", "count_corrections")

@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from assessor.api.app import MAX_UPLOAD_BYTES
-from assessor.domain import BaselineDay
+from assessor.domain.models import BaselineDay
 from tests.support.assessor_env import AssessorEnv
 
 DEMO = "demo-factory"

@@ -107,10 +107,10 @@ def test_cli_materialize_stores_days_the_refresher_then_leaves_alone(influxd, in
     import asyncio
 
     from assessor.config import load_assessor_config
-    from assessor.influx_client import InfluxClient
-    from assessor.level import load_rules
+    from assessor.data.influx_client import InfluxClient
+    from assessor.domain.level import load_rules
     from assessor.registry.store import RegistryStore
-    from assessor.service import AssessorService
+    from assessor.services import AssessorService
     from tests.integration.assessor.test_kpis_api import DAY, at, reference_points
 
     status, text = influxd.write(reference_points(), influx_db)

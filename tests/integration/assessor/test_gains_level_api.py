@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.simulator.machine import Calendar, MachineModel, MachineParams
+from simulator.machine import Calendar, MachineModel, MachineParams
 
 SEOUL = ZoneInfo("Asia/Seoul")
 REGISTRY = """\
@@ -303,9 +303,10 @@ async def test_an_alive_machine_with_states_stored_on_change(assessor_env):
     only when it changes: its alive records say it was reached all along."""
     import time
 
-    from assessor.evidence_query import machine_evidence
-    from assessor.kpi.calendar import planned_intervals
-    from assessor.timeline_query import downtime_by_reason, state_timeline
+    from assessor.data.evidence_query import machine_evidence
+    from assessor.data.timeline import state_timeline
+    from assessor.domain.downtime import downtime_by_reason
+    from assessor.domain.kpi.calendar import planned_intervals
 
     env = assessor_env
     r = await env.client.post("/api/v1/registry", content=ON_CHANGE.encode(), headers=env.auth("operator"))

@@ -149,7 +149,7 @@ async def test_rollups_sum_times_and_counts(assessor_env, reference_data):
 def _with_second_machine(factory):
     import dataclasses
 
-    from assessor.domain import Machine
+    from assessor.domain.models import Machine
 
     line = factory.lines[0]
     line2 = dataclasses.replace(line, machines=(*line.machines, Machine("press-02", line.id, 1.0)))
@@ -385,7 +385,7 @@ async def test_a_machine_without_liveness_falls_back_to_the_hold_limit(assessor_
 
 
 async def test_a_day_materialised_by_older_rules_is_computed_again(assessor_env, reference_data):
-    from assessor.materialize import KPI_RULES_VERSION, day_start
+    from assessor.data.daily_rows import KPI_RULES_VERSION, day_start
 
     factory = assessor_env.store.factory("demo-factory")
     midnight = round(day_start(factory, DAY) * 1e9)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assessor.domain import Product
+from assessor.domain.models import Product
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY = dt.date(2024, 3, 4)  # a Monday; the shift 06:00-14:00 plans 420 minutes

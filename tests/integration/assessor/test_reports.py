@@ -14,8 +14,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from assessor.auth import create_token
-from assessor.labels import fmt_interval, fmt_kpi, fmt_num, fmt_pct, fmt_signed_pct
+from assessor.domain.labels import fmt_interval, fmt_kpi, fmt_num, fmt_pct, fmt_signed_pct
+from assessor.services.auth import create_token
 from localservices.influxd import free_port
 from tests.integration.assessor.test_gains_level_api import REGISTRY, seed_slow_ideal, simulated_lines
 from tests.support.report_pdf import embedded_fonts, pdf_text, save_artifact

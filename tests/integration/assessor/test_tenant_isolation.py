@@ -17,13 +17,13 @@ import yaml
 
 from assessor.cli import main as assessor_main
 from assessor.config import load_assessor_config
-from assessor.influx_client import InfluxClient
-from assessor.level import load_rules
+from assessor.data.influx_client import InfluxClient
+from assessor.domain.level import load_rules
 from assessor.registry.importer import parse_registry
 from assessor.registry.store import RegistryStore
-from assessor.service import AssessorService
-from collector.config.model import InfluxConfig
+from assessor.services import AssessorService
 from collector.influx import make_sink
+from collector.influx.config import InfluxConfig
 from tests.support.assessor_env import REGISTRY_YAML
 from tests.support.influxd_fixtures import InfluxFactory
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from assessor.api.app import create_app
-from assessor.upload_limits import UploadLimits
+from assessor.domain.upload_limits import UploadLimits
 from tests.support.assessor_env import AssessorEnv
 from tests.support.hostile_files import billion_laughs, declaring, deflate_bomb
 

@@ -28,14 +28,14 @@ from fastapi import FastAPI
 from playwright.async_api import Browser
 
 from assessor.api.app import create_app
-from assessor.auth import create_token
-from assessor.baseline import import_baseline
 from assessor.config import AssessorConfig, InfluxSettings
-from assessor.influx_client import InfluxClient
-from assessor.level import load_rules
+from assessor.data.influx_client import InfluxClient
+from assessor.domain.level import load_rules
 from assessor.registry.importer import parse_registry
 from assessor.registry.store import RegistryStore
-from assessor.service import AssessorService
+from assessor.services import AssessorService
+from assessor.services.auth import create_token
+from assessor.services.inputs import import_baseline
 from localservices.influxd import InfluxServer
 from tests.support.assessor_env import REGISTRY_YAML
 from tests.support.browser import Session, chromium_available, launch, new_session

@@ -13,7 +13,7 @@ import re
 import httpx
 import pytest
 
-from assessor.level import ITEMS
+from assessor.domain.level import ITEMS
 from tests.integration.web.conftest import FACTORY, FACTORY_NAME, WebEnv, login
 from tests.support.browser import Session
 

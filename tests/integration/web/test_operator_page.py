@@ -24,14 +24,14 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from assessor.api.app import create_app
-from assessor.auth import create_token
 from assessor.config import AssessorConfig, InfluxSettings
-from assessor.influx_client import InfluxClient
-from assessor.level import load_rules
+from assessor.data.influx_client import InfluxClient
+from assessor.domain.level import load_rules
 from assessor.registry.importer import parse_registry
 from assessor.registry.operator_store import OperatorStore
 from assessor.registry.store import RegistryStore
-from assessor.service import AssessorService
+from assessor.services import AssessorService
+from assessor.services.auth import create_token
 from localservices.influxd import InfluxServer
 from tests.integration.web.conftest import serve
 from tests.support.browser import SCREENSHOTS

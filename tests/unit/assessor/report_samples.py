@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from assessor.domain import DateWindow, Factory, Program, Source, SupportProject
-from assessor.gains import GAIN_KPIS, DailyValue, flag_exclusions, kpi_gain, monthly_trend
-from assessor.kpi.model import KpiPolicy, Totals
-from assessor.level import Evidence, assess, load_rules
-from assessor.report.data import FactoryReportData, Period, PortfolioReportData
-from assessor.service import GainsReport
-from assessor.service import kpi_row as service_kpi_row
+from assessor.domain.gains import GAIN_KPIS, DailyValue, GainsReport, flag_exclusions, kpi_gain, monthly_trend
+from assessor.domain.kpi.model import KpiPolicy, Totals
+from assessor.domain.level import Evidence, assess, load_rules
+from assessor.domain.models import DateWindow, Factory, Program, Source, SupportProject
+from assessor.domain.report.model import FactoryReportData, Period, PortfolioReportData
+from assessor.services.kpis import kpi_row as service_kpi_row
 
 GENERATED = dt.datetime(2024, 5, 5, 1, 30, tzinfo=dt.UTC).timestamp()  # 10:30 in Seoul
 BASELINE = DateWindow(dt.date(2024, 1, 1), dt.date(2024, 1, 10))

@@ -1,6 +1,6 @@
 """Every baseline problem also has a Korean message (RowError.message_ko), for Korean pages.
 
-One bad file per message of assessor/baseline.py; the English message stays as it was."""
+One bad file per message of assessor/domain/baseline.py; the English message stays as it was."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from assessor import baseline
-from assessor.baseline import BaselineError, RowError, parse_baseline
-from assessor.domain import Product
+from assessor.domain import baseline
+from assessor.domain.baseline import BaselineError, RowError, parse_baseline
+from assessor.domain.models import Product
 from assessor.registry import parse_registry
 from tests.unit.assessor_registry import TWO_FACTORIES_YAML
 
@@ -173,7 +173,7 @@ def test_every_error_has_a_korean_message(name: str, data: bytes, english: str):
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
-    """Names of the message functions of assessor.baseline called while the test runs."""
+    """Names of the message functions of assessor.domain.baseline called while the test runs."""
     called: set[str] = set()
 
     def spy(name: str, fn: Callable[..., baseline._Msg]) -> Callable[..., baseline._Msg]:

@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.domain import BreakRule, ShiftCalendar, ShiftRule, Weekday
-from assessor.kpi.calendar import (
+from assessor.domain.kpi.calendar import (
     day_cuts,
     intersect,
     local_days,
@@ -18,6 +17,7 @@ from assessor.kpi.calendar import (
     subtract,
     total,
 )
+from assessor.domain.models import BreakRule, ShiftCalendar, ShiftRule, Weekday
 
 SEOUL = ZoneInfo("Asia/Seoul")
 BERLIN = ZoneInfo("Europe/Berlin")

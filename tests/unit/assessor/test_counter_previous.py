@@ -1,12 +1,12 @@
-"""A counter's readings before a window are judged with the window's (assessor/measured.py)."""
+"""A counter's readings before a window are judged with the window's (assessor/data/signals.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from assessor.domain import Machine
-from assessor.influx_wire import Series
-from assessor.measured import COUNTERS, _context_signals, machine_day_totals
+from assessor.data.influx_wire import Series
+from assessor.data.signals import COUNTERS, _context_signals, machine_day_totals
+from assessor.domain.models import Machine
 
 TAGS = {"line": "l", "machine": "m"}
 DAY = [(dt.date(2024, 3, 4), 0.0, 3600.0)]

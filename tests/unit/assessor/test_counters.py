@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.kpi.calendar import subtract
-from assessor.kpi.counters import (
+from assessor.domain.kpi.calendar import subtract
+from assessor.domain.kpi.counters import (
     CounterResult,
     counter_increase,
     increase_between,
@@ -315,14 +315,14 @@ def test_float_meter_with_resets(pace: float, running: list[bool], reset_at: set
 
 class TestIncreaseSpread:
     def test_step_across_an_edge_is_split_by_time(self):
-        from assessor.kpi.counters import increase_spread
+        from assessor.domain.kpi.counters import increase_spread
 
         # 10 units between t=0 and t=10; planned [0, 4) and [4, 10) in two buckets
         out = increase_spread([(0.0, 100), (10.0, 110)], [[(0.0, 4.0)], [(4.0, 10.0)]])
         assert out == pytest.approx([4.0, 6.0])
 
     def test_time_outside_every_interval_is_dropped(self):
-        from assessor.kpi.counters import increase_spread
+        from assessor.domain.kpi.counters import increase_spread
 
         out = increase_spread([(0.0, 0), (10.0, 10)], [[(0.0, 5.0)]])
         assert out == pytest.approx([5.0])
@@ -332,7 +332,7 @@ class TestIncreaseSpread:
         st.lists(st.floats(0.5, 20), min_size=1, max_size=6),
     )
     def test_buckets_covering_everything_add_up_to_the_whole_increase(self, rises, cut_gaps):
-        from assessor.kpi.counters import counter_increase, increase_spread
+        from assessor.domain.kpi.counters import counter_increase, increase_spread
 
         points, value = [], 0
         for i, rise in enumerate(rises):
@@ -351,7 +351,7 @@ class TestSpreadUnits:
     """Units spread over running time; the share on unknown time is unattributed."""
 
     def test_a_step_goes_to_the_running_time_between_its_readings(self) -> None:
-        from assessor.kpi.counters import spread_units
+        from assessor.domain.kpi.counters import spread_units
 
         # read at 0 and 100; ran 0..30 (day 1) and 70..100 (day 2), idle between
         out = spread_units(
@@ -361,7 +361,7 @@ class TestSpreadUnits:
         assert out == [pytest.approx((30.0, 0.0)), pytest.approx((30.0, 0.0))]
 
     def test_the_share_on_unknown_planned_time_is_unattributed_outside_planned_time_dropped(self) -> None:
-        from assessor.kpi.counters import spread_units
+        from assessor.domain.kpi.counters import spread_units
 
         # 100 units between 0 and 100: ran 0..40, unknown 40..100; planned 0..80 only
         out = spread_units(
@@ -370,7 +370,7 @@ class TestSpreadUnits:
         assert out == [pytest.approx((40.0, 40.0))]
 
     def test_neither_running_nor_unknown_spreads_linearly_and_the_first_reading_anchors(self) -> None:
-        from assessor.kpi.counters import spread_units
+        from assessor.domain.kpi.counters import spread_units
 
         out = spread_units([(0.0, 5), (10.0, 15)], [[(0.0, 4.0)], [(4.0, 10.0)]], running=[], unknown=[])
         assert out == [pytest.approx((4.0, 0.0)), pytest.approx((6.0, 0.0))]
@@ -394,7 +394,7 @@ class TestSpreadUnits:
         """A machine making ``rate`` units per running second, read at two different
         paces (the second reading set also at random times): every bucket gets the same
         credited units, the running seconds in it times the rate."""
-        from assessor.kpi.counters import spread_units
+        from assessor.domain.kpi.counters import spread_units
 
         running, t = [], 0
         for length, runs in changes:
@@ -426,8 +426,8 @@ class TestSpreadUnits:
     def test_credited_and_unattributed_never_exceed_the_increase_and_match_it_when_planned_always(
         self, rises: list[int], running: list[tuple[int, int]], unknown: list[tuple[int, int]]
     ) -> None:
-        from assessor.kpi.calendar import normalise
-        from assessor.kpi.counters import spread_units
+        from assessor.domain.kpi.calendar import normalise
+        from assessor.domain.kpi.counters import spread_units
 
         points, value = [], 0
         for i, rise in enumerate(rises):
@@ -463,7 +463,7 @@ class TestSpreadUnits:
         the result must be what judging every reading and spreading every step by the
         documented rules gives, also where a run holds a reset (-1: the counter restarts
         at 0), a wrap or a glitch (a lower reading, the count going on after it)."""
-        from assessor.kpi.calendar import normalise
+        from assessor.domain.kpi.calendar import normalise
 
         points, value, t = [], 10, 0.0
         for step, gap in zip(steps, gaps, strict=False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessor.csv_cells import safe_cell
+from assessor.domain.csv_cells import safe_cell
 
 
 def test_formula_triggers_become_text() -> None:

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.domain import BreakRule, ShiftCalendar, ShiftRule, Weekday
-from assessor.kpi.calendar import day_cuts, local_days, planned_intervals
-from assessor.kpi.counters import increase_between, increase_within
-from assessor.kpi.formulas import derive_counts, kpis, machine_totals, rollup
-from assessor.kpi.model import Flag, KpiPolicy, Kpis, StateTime, Totals
-from assessor.kpi.timeline import Episode, StateSample, state_episodes, state_time
+from assessor.domain.kpi.calendar import day_cuts, local_days, planned_intervals
+from assessor.domain.kpi.counters import increase_between, increase_within
+from assessor.domain.kpi.formulas import derive_counts, kpis, machine_totals, rollup
+from assessor.domain.kpi.model import Flag, KpiPolicy, Kpis, StateTime, Totals
+from assessor.domain.kpi.timeline import Episode, StateSample, state_episodes, state_time
+from assessor.domain.models import BreakRule, ShiftCalendar, ShiftRule, Weekday
 
 #: shows every KPI the formulas give (as before flags existed), ratios still capped at 1
 LENIENT = KpiPolicy(min_coverage=0.0, performance_tolerance=math.inf, count_rate_tolerance=math.inf)

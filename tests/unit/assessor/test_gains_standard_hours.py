@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessor.baseline import parse_baseline
-from assessor.domain import BaselineDay, BaselineProduct, Product
-from assessor.gains import (
+from assessor.domain.baseline import parse_baseline
+from assessor.domain.gains import (
     FACTORY_GAIN_KPIS,
     GAIN_KPIS,
     STANDARD_KPI,
@@ -22,7 +21,8 @@ from assessor.gains import (
     line_ideal_time,
     mix_unknown_warning,
 )
-from assessor.labels import fmt_kpi, kpi_name
+from assessor.domain.labels import fmt_kpi, kpi_name
+from assessor.domain.models import BaselineDay, BaselineProduct, Product
 from assessor.registry import parse_registry
 
 REGISTRY = """\

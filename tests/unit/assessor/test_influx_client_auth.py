@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from assessor.config import InfluxSettings
-from assessor.influx_client import InfluxClient
+from assessor.data.influx_client import InfluxClient
 
 EMPTY_RESULT = b'{"results":[{"statement_id":0}]}\n'
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.influx_wire import InfluxError, MergedRows, StreamedColumns, flatten_rows
+from assessor.data.influx_wire import InfluxError, MergedRows, StreamedColumns, flatten_rows
 
 values = st.one_of(
     st.none(),

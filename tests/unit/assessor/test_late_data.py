@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from assessor.late_data import stale_days
+from assessor.data.late_data import stale_days
 
 D1, D2, D3 = dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6)
 M = {("l", "a"), ("l", "b")}
@@ -28,7 +28,7 @@ def test_rows_from_before_counts_were_kept_are_computed_once() -> None:
 
 
 def test_rows_of_older_rules_are_not_current() -> None:
-    from assessor.materialize import KPI_RULES_VERSION, current_rules
+    from assessor.data.daily_rows import KPI_RULES_VERSION, current_rules
 
     assert current_rules({"rules_version": KPI_RULES_VERSION})
     assert not current_rules({"rules_version": KPI_RULES_VERSION - 1})

@@ -7,9 +7,9 @@ import dataclasses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessor.domain import Line, Machine
-from assessor.kpi.line_output import line_output
-from assessor.kpi.model import Totals
+from assessor.domain.kpi.line_output import line_output
+from assessor.domain.kpi.model import Totals
+from assessor.domain.models import Line, Machine
 
 
 def totals(count: int, known_s: float) -> Totals:

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.domain import Machine
-from assessor.kpi.calendar import intersect, subtract, total
-from assessor.kpi.formulas import kpis
-from assessor.kpi.model import Totals
-from assessor.kpi.timeline import StateSample
-from assessor.measured import MachineSignals, machine_day_totals
+from assessor.data.signals import MachineSignals, machine_day_totals
+from assessor.domain.kpi.calendar import intersect, subtract, total
+from assessor.domain.kpi.formulas import kpis
+from assessor.domain.kpi.model import Totals
+from assessor.domain.kpi.timeline import StateSample
+from assessor.domain.models import Machine
 from datacontract import LIVENESS_MAX_RECORD_S
 
 GRID = 300.0

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.kpi.formulas import kpis, machine_totals, rollup
-from assessor.kpi.losses import six_big_losses
-from assessor.kpi.model import KpiPolicy, StateTime, Totals
+from assessor.domain.kpi.formulas import kpis, machine_totals, rollup
+from assessor.domain.kpi.losses import six_big_losses
+from assessor.domain.kpi.model import KpiPolicy, StateTime, Totals
 
 LENIENT = KpiPolicy(min_coverage=0.0, performance_tolerance=math.inf)
 

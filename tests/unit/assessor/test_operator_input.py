@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assessor.domain import ShiftCalendar, ShiftRule, Weekday
+from assessor.domain.level import MachineEvidence
+from assessor.domain.models import ShiftCalendar, ShiftRule, Weekday
 from assessor.domain.operator_input import (
     SOURCE_OPERATOR,
     SOURCE_PLC,
@@ -26,7 +27,6 @@ from assessor.domain.operator_input import (
     validate_segments,
     with_operator_reasons,
 )
-from assessor.level import MachineEvidence
 
 WINDOW = (1000.0, 100_000.0)
 

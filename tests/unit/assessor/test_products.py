@@ -1,5 +1,5 @@
 """Products: units and time per product, ideal time per product, changeovers
-(assessor/kpi/products.py, assessor/measured.py, docs/kpi-method.md "Products")."""
+(assessor/domain/kpi/products.py, assessor/data/signals.py, docs/kpi-method.md "Products")."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import datetime as dt
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from assessor.domain import Factory, Line, Machine, Product, ShiftCalendar
-from assessor.kpi.formulas import kpis
-from assessor.kpi.model import KpiPolicy
-from assessor.kpi.products import apportion, product_ideal_s
-from assessor.kpi.timeline import StateSample
-from assessor.measured import MachineSignals, ProductDays, machine_days
-from assessor.service import product_report
+from assessor.data.signals import MachineSignals, ProductDays, machine_days
+from assessor.domain.kpi.formulas import kpis
+from assessor.domain.kpi.model import KpiPolicy
+from assessor.domain.kpi.products import apportion, product_ideal_s
+from assessor.domain.kpi.timeline import StateSample
+from assessor.domain.models import Factory, Line, Machine, Product, ShiftCalendar
+from assessor.services.kpis import product_report
 
 MACHINE = Machine("m-1", "l-1", 30.0)
 DAY = [(dt.date(2024, 3, 4), 0.0, 7200.0)]

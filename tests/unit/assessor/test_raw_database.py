@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from assessor.config import InfluxSettings
-from assessor.domain import Factory
-from assessor.influx_client import InfluxClient, factory_client
+from assessor.data.influx_client import InfluxClient, factory_client
+from assessor.domain.models import Factory
 
 
 def test_the_pattern_names_each_factory_its_own_database_unless_the_registry_names_one() -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import csv
 import io
 
-from assessor.report.csv_export import FACTORY_COLUMNS, factory_csv, number, portfolio_columns, portfolio_csv
+from assessor.domain.report.csv_export import (
+    FACTORY_COLUMNS,
+    factory_csv,
+    number,
+    portfolio_columns,
+    portfolio_csv,
+)
 from tests.unit.assessor.report_samples import factory_data, portfolio_data
 
 

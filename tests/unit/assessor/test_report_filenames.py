@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import unquote
 
-from assessor.domain import Factory
-from assessor.report.filenames import (
+from assessor.domain.models import Factory
+from assessor.domain.report.filenames import (
     ascii_fallback,
     content_disposition,
     factory_file_name,

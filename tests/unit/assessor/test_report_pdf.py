@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assessor.labels import fmt_interval, fmt_kpi, fmt_signed_pct
-from assessor.report.pdf_factory import render_factory_pdf
-from assessor.report.pdf_portfolio import render_portfolio_pdf
+from assessor.domain.labels import fmt_interval, fmt_kpi, fmt_signed_pct
+from assessor.domain.report.pdf_factory import render_factory_pdf
+from assessor.domain.report.pdf_portfolio import render_portfolio_pdf
 from tests.support.report_pdf import embedded_fonts, pdf_text, save_artifact
 from tests.unit.assessor.report_samples import FLAGGED_KPIS, factory_data, portfolio_data
 

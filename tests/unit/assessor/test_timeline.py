@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.kpi.calendar import total
-from assessor.kpi.model import StateTime
-from assessor.kpi.timeline import Episode, StateSample, merge_alive, state_episodes, state_time
+from assessor.domain.kpi.calendar import total
+from assessor.domain.kpi.model import StateTime
+from assessor.domain.kpi.timeline import Episode, StateSample, merge_alive, state_episodes, state_time
 
 
 def samples(*pairs: tuple[float, str]) -> list[StateSample]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assessor.kpi.timeline import Episode
-from assessor.timeline_query import MachineTimeline, Timeline, bucket_for, downtime_by_reason, pareto
+from assessor.domain.downtime import MachineTimeline, Timeline, bucket_for, downtime_by_reason, pareto
+from assessor.domain.kpi.timeline import Episode
 
 ALWAYS = [(0.0, 10_000.0)]
 

@@ -7,9 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.kpi.calendar import intersect, normalise
-from assessor.kpi.timeline import Episode, StateSample, state_episodes
-from assessor.timeline_query import (
+from assessor.domain.downtime import (
     DOWN_STATES,
     SMALL_STOP,
     MachineTimeline,
@@ -18,6 +16,8 @@ from assessor.timeline_query import (
     downtime_by_reason,
     held_until,
 )
+from assessor.domain.kpi.calendar import intersect, normalise
+from assessor.domain.kpi.timeline import Episode, StateSample, state_episodes
 
 ALWAYS = [(0.0, 100_000.0)]
 
@@ -183,6 +183,6 @@ def test_downtime_by_reason_splits_the_planned_down_time_exactly(
 
 
 def _subtract(base: list[tuple[float, float]], holes: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    from assessor.kpi.calendar import subtract
+    from assessor.domain.kpi.calendar import subtract
 
     return subtract(base, holes)

@@ -8,10 +8,10 @@ from urllib.parse import unquote
 import pytest
 from starlette.requests import Request
 
-from assessor import labels
-from assessor.kpi import KpiPolicy, Totals
-from assessor.losses_view import waterfall
-from assessor.service import kpi_row
+from assessor.domain import labels
+from assessor.domain.kpi import KpiPolicy, Totals
+from assessor.domain.losses_view import waterfall
+from assessor.services.kpis import kpi_row
 from assessor.web.base import attachment, same_origin
 from assessor.web.charts import oee_waterfall
 from assessor.web.pages_factory import TOTAL_KEYS, pareto_hours, waterfall_notes
@@ -156,7 +156,7 @@ def test_too_little_data_shows_coverage_and_no_waterfall() -> None:
 
 
 def test_small_stops_are_one_pareto_bar_of_their_own() -> None:
-    from assessor.timeline_query import SMALL_STOP
+    from assessor.domain.downtime import SMALL_STOP
 
     hours = pareto_hours({(SMALL_STOP, ""): 600.0, ("fault", ""): 60.0, ("idle", "자재"): 30.0}, 120.0, "ko")
     assert hours == {"소정지 (2분 미만)": 600.0, "사유 미입력 (고장)": 60.0, "자재": 30.0}
@@ -232,8 +232,8 @@ def test_csv_has_a_bom_and_the_headers() -> None:
 def test_chart_labels_from_the_data_carry_no_markup() -> None:
     # plotly reads links and styles in labels: a downtime reason or machine id from an
     # edge box must reach the operator's page as text
-    from assessor.kpi.timeline import Episode
-    from assessor.timeline_query import MachineTimeline, ParetoBar, Timeline
+    from assessor.domain.downtime import MachineTimeline, ParetoBar, Timeline
+    from assessor.domain.kpi.timeline import Episode
     from assessor.web.charts import downtime_pareto, state_timeline
 
     evil = '<a href="https://e.example/">click</a>'
@@ -245,7 +245,7 @@ def test_chart_labels_from_the_data_carry_no_markup() -> None:
 
 
 def test_odd_numbers_in_the_questionnaire_form_stay_text_for_validation() -> None:
-    from assessor.level import ITEMS
+    from assessor.domain.level import ITEMS
     from assessor.web.forms import form_answers
 
     first = ITEMS[0].id

@@ -3,9 +3,9 @@ a machine whose state is stored on change still counts as sampled."""
 
 from __future__ import annotations
 
-from assessor.evidence_query import state_interval
-from assessor.level import Evidence, MachineEvidence, assess, load_rules
-from assessor.level.evidence import action
+from assessor.data.evidence_query import state_interval
+from assessor.domain.level import Evidence, MachineEvidence, assess, load_rules
+from assessor.domain.level.evidence import action
 
 RULES = load_rules()
 

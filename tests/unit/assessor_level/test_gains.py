@@ -7,8 +7,7 @@ import random
 
 import pytest
 
-from assessor.domain import BaselineDay, Source
-from assessor.gains import (
+from assessor.domain.gains import (
     KPI_DIRECTIONS,
     REFERENCE,
     DailyValue,
@@ -20,6 +19,7 @@ from assessor.gains import (
     kpi_gain,
     monthly_trend,
 )
+from assessor.domain.models import BaselineDay, Source
 
 START = dt.date(2023, 1, 2)
 
@@ -291,7 +291,7 @@ def test_measured_flags_do_not_exclude_a_manual_side() -> None:
 
 
 def test_portfolio_gain_rows_leave_out_a_flagged_side() -> None:
-    from assessor.portfolio import gain_rows
+    from assessor.domain.portfolio import gain_rows
 
     before = {"units_per_hour": (2500.0, 10.0), "defect_rate": (50.0, 2500.0)}
     after = {"units_per_hour": (9000.0, 10.0), "defect_rate": (20.0, 9000.0)}

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from assessor.level.questionnaire import (
+from assessor.domain.level.questionnaire import (
     FIELD_POINTS,
     ITEMS,
     ITEMS_BY_ID,

@@ -11,8 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.domain import Program
-from assessor.level import (
+from assessor.domain.level import (
     DEFAULT_RULES_PATH,
     ITEMS,
     BuildLevel,
@@ -25,8 +24,9 @@ from assessor.level import (
     parse_rules,
     parse_rules_text,
 )
-from assessor.level.evidence import METRICS, Kind, action
-from assessor.level.scoring import SCORE_GATE
+from assessor.domain.level.evidence import METRICS, Kind, action
+from assessor.domain.level.scoring import SCORE_GATE
+from assessor.domain.models import Program
 
 RULES = load_rules()
 
@@ -278,7 +278,7 @@ def test_score_parts_follow_the_field_weights_and_measured_share() -> None:
 
 
 def test_questionnaire_errors_propagate_from_assess() -> None:
-    from assessor.level import QuestionnaireError
+    from assessor.domain.level import QuestionnaireError
 
     with pytest.raises(QuestionnaireError, match=r"answers\.strategy_targets"):
         assess(full_evidence(), {"strategy_targets": 7}, RULES)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assessor.auth import (
+from assessor.registry import RegistryStore, parse_registry
+from assessor.services.auth import (
     Principal,
     Role,
     TokenError,
@@ -17,7 +18,6 @@ from assessor.auth import (
     hash_secret,
     split_token,
 )
-from assessor.registry import RegistryStore, parse_registry
 from tests.unit.assessor_registry import TWO_FACTORIES_YAML
 
 

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assessor.baseline import BaselineError, RowError, import_baseline, parse_baseline
-from assessor.domain import BaselineDay, Factory
+from assessor.domain.baseline import BaselineError, RowError, parse_baseline
+from assessor.domain.models import BaselineDay, Factory
 from assessor.registry import RegistryStore, UnknownFactoryError, parse_registry
+from assessor.services.inputs import import_baseline
 from tests.unit.assessor_registry import TWO_FACTORIES_YAML
 
 CASES = Path(__file__).parents[2] / "testcases" / "baseline"

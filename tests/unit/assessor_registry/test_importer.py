@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assessor.domain import (
+from assessor.domain.models import (
     BaselineDay,
     DateWindow,
     Program,
@@ -19,7 +19,7 @@ from assessor.domain import (
 )
 from assessor.registry import RegistryError, RegistryStore, import_registry, parse_registry
 from assessor.registry.importer import import_command
-from assessor.registry.units import parse_duration
+from configkit.units import parse_duration
 from tests.unit.assessor_registry import ISSUE_YAML, TWO_FACTORIES_YAML
 
 WEEKDAYS = frozenset({Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI})

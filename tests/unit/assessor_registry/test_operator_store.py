@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from assessor.auth import Role, authenticate, create_token
 from assessor.domain.operator_input import OperatorStop, Segment
 from assessor.registry.importer import RegistryError, parse_registry
 from assessor.registry.operator_store import EditWindowClosed, EntryConflict, OperatorStore
 from assessor.registry.schema import MIGRATIONS
 from assessor.registry.store import RegistryStore, _statements
+from assessor.services.auth import Role, authenticate, create_token
 from assessor.web.registry_yaml import factory_yaml
 
 YAML = """\

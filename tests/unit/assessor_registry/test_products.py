@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assessor.domain import Product
+from assessor.domain.models import Product
 from assessor.registry import RegistryError, parse_registry
 
 #: the issue's example, with the machine its override names (cnc-02) on the line: a

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assessor.auth import Role, TokenRecord
-from assessor.domain import (
+from assessor.domain.models import (
     BaselineDay,
     BaselineProduct,
     BreakRule,
@@ -29,6 +28,7 @@ from assessor.domain import (
 )
 from assessor.registry import RegistryStore, RegistryStoreError, UnknownFactoryError, parse_registry
 from assessor.registry.schema import SCHEMA_VERSION
+from assessor.services.auth import Role, TokenRecord
 from tests.unit.assessor_registry import TWO_FACTORIES_YAML
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -392,7 +392,7 @@ def test_a_version_3_database_gains_edge_storage_and_its_factories_read_the_defa
 
 
 def test_edge_storage_survives_a_reimport_and_goes_with_its_factory(store: RegistryStore):
-    from assessor.domain import EdgeStorage
+    from assessor.domain.models import EdgeStorage
 
     text = "factories:\n  - id: f\n    name: F\n"
     store.upsert_factories(parse_registry(text, "t.yaml"))

@@ -13,10 +13,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assessor.baseline import BaselineError, BaselineLimitError, parse_baseline
+from assessor.domain.baseline import BaselineError, BaselineLimitError, parse_baseline
+from assessor.domain.upload_limits import LimitBreach, UploadLimits, check_yaml_events, check_zip
 from assessor.registry import parse_registry
 from assessor.registry.importer import RegistryError, RegistryLimitError
-from assessor.upload_limits import LimitBreach, UploadLimits, check_yaml_events, check_zip
 from tests.support.hostile_files import billion_laughs, declaring, deflate_bomb, spanning, xlsx
 from tests.unit.assessor_registry import ISSUE_YAML, TWO_FACTORIES_YAML
 
