@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assessor.domain.models import Factory, Product
-from assessor.domain.operator_input import DowntimeReason
+from assessor.domain.models import DowntimeReason, Factory, Product
 from assessor.registry.store import RegistryStore
 from assessor.services.auth import Role, authenticate, create_token
 

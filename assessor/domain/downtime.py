@@ -18,6 +18,13 @@ from assessor.domain.operator_input import OperatorStop, fill_unexplained, opera
 DOWN_STATES = frozenset({"idle", "fault", "setup", "stopped"})
 #: the Pareto key of stops shorter than the factory's small-stop limit
 SMALL_STOP = "small_stop"
+#: reason texts that say the PLC knows no reason: a reason register's 0 is commonly
+#: mapped to "none" (docs/kpi-method.md, "Downtime reasons and their source")
+NO_REASON = frozenset({"", "none"})
+
+
+def is_no_reason(reason: str) -> bool:
+    return reason.strip().lower() in NO_REASON
 
 MachineKey = tuple[str, str]  # (line, machine)
 
@@ -116,7 +123,8 @@ def reason_spans(
 ) -> list[tuple[str, float, float]]:
     """Cut ``[lo, hi)`` by the reason in force: the last reason sample, while it holds
     (``until``). ``times`` are the times of ``reasons`` (bisected: a week has thousands
-    of stops). Time no reason covers gets the empty reason."""
+    of stops). Time no reason covers, and a reason saying none (``NO_REASON``), gets the
+    empty reason."""
     first = bisect.bisect_right(times, lo) - 1
     last = bisect.bisect_left(times, hi)
     points = reasons[max(first, 0) : last]
@@ -132,7 +140,7 @@ def reason_spans(
         # a stale reason (beyond the hold, or across a liveness gap) says nothing more
         held = min(until(t), seg_hi)
         if held > seg_lo:
-            spans.append((reason, seg_lo, held))
+            spans.append(("" if is_no_reason(reason) else reason, seg_lo, held))
         if held < seg_hi:
             spans.append(("", max(seg_lo, held), seg_hi))
         cursor = seg_hi

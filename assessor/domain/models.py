@@ -11,10 +11,6 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from assessor.domain.operator_input import DowntimeReason
 
 
 class Weekday(StrEnum):
@@ -112,6 +108,21 @@ class SupportProject:
     baseline: DateWindow
     #: the "after" window; default: from the day after ``end`` to today
     after: DateWindow | None = None
+
+
+@dataclass(frozen=True)
+class DowntimeReason:
+    """One leaf of a factory's reason tree (registry ``downtime_reasons``)."""
+
+    code: str
+    name_ko: str
+    name_en: str
+    category: str
+    planned: bool = False
+
+    def name(self, lang: str) -> str:
+        return self.name_ko if lang == "ko" else (self.name_en or self.name_ko)
+
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from assessor.domain.kpi.model import Totals
+from assessor.domain.models import ShiftCalendar
+
 if TYPE_CHECKING:
     from assessor.domain.level.evidence import MachineEvidence
-    from assessor.domain.models import ShiftCalendar
 
 #: the 4M/5M categories of a downtime reason, in their Korean and English names
 CATEGORIES: dict[str, tuple[str, str]] = {
@@ -47,20 +49,6 @@ class OperatorInputError(ValueError):
     def __init__(self, field: str, message: str):
         self.field = field
         super().__init__(f"{field}: {message}")
-
-
-@dataclass(frozen=True)
-class DowntimeReason:
-    """One leaf of a factory's reason tree (registry ``downtime_reasons``)."""
-
-    code: str
-    name_ko: str
-    name_en: str
-    category: str
-    planned: bool = False
-
-    def name(self, lang: str) -> str:
-        return self.name_ko if lang == "ko" else (self.name_en or self.name_ko)
 
 
 @dataclass(frozen=True)
@@ -266,3 +254,69 @@ def queue_window(cal: ShiftCalendar, now: float) -> tuple[float, float]:
     if len(starts) >= 2:
         return starts[-2], now
     return now - 3 * 86400.0, now
+
+
+# -- scrap and count corrections in the KPIs ---------------------------------------------------
+
+#: (line, machine, local day)
+MachineDay = tuple[str, str, dt.date]
+
+
+@dataclass(frozen=True)
+class LineCounts:
+    """What the line entered for one machine-day: rejects (scrap) and, if corrected, the
+    produced count (docs/kpi-method.md, "Scrap and count corrections")."""
+
+    scrap: int = 0
+    #: the produced count that replaces the measured one; None: not corrected
+    count: int | None = None
+    #: with no whole-day correction: new - old of each shift's latest correction
+    shift_delta: int = 0
+
+
+def line_counts(
+    scrap: Iterable[tuple[MachineDay, int]],
+    corrections: Iterable[tuple[MachineDay, str, int | None, int]],
+) -> dict[MachineDay, LineCounts]:
+    """Per machine-day: the scrap quantities summed; of the corrections, given oldest first
+    as ``(key, shift, old_count, new_count)``, the latest whole-day one (no shift) sets the
+    count, and without one the latest correction of each shift adds new - old."""
+    scrap_of: dict[MachineDay, int] = {}
+    for key, qty in scrap:
+        scrap_of[key] = scrap_of.get(key, 0) + qty
+    day_count: dict[MachineDay, int] = {}
+    shifts: dict[MachineDay, dict[str, int]] = {}
+    for key, shift, old, new in corrections:
+        if not shift:
+            day_count[key] = new
+        else:
+            shifts.setdefault(key, {})[shift] = new - (old or 0)
+    out = {}
+    for key in scrap_of.keys() | day_count.keys() | shifts.keys():
+        delta = 0 if key in day_count else sum(shifts.get(key, {}).values())
+        out[key] = LineCounts(scrap_of.get(key, 0), day_count.get(key), delta)
+    return out
+
+
+def corrected_totals(t: Totals, entered: LineCounts, ideal_cycle_s: float) -> Totals:
+    """A machine-day's totals with the line's entries: the produced count replaced by a
+    correction (or moved by shift corrections), the scrap added to the rejects. Scrap
+    entered for a machine without quality counters grades its output: what was not
+    scrapped counts as good. Performance follows the corrected count (ideal time per unit
+    as measured, else the machine's ideal cycle time)."""
+    total = t.total_count if entered.count is None else entered.count
+    total = max(total + entered.shift_delta, 0)
+    if t.total_count > 0:
+        ideal = t.ideal_run_s * total / t.total_count
+    else:
+        ideal = t.ideal_run_s + total * ideal_cycle_s
+    graded = total if (t.graded == t.total_count or entered.scrap) else min(t.graded, total)
+    reject = min((t.reject_count if t.graded else 0) + entered.scrap, graded)
+    return replace(
+        t,
+        total_count=total,
+        good_count=graded - reject,
+        reject_count=reject,
+        graded_count=graded,
+        ideal_run_s=ideal,
+    )

@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, fi
 from assessor.domain.models import (
     BreakRule,
     DateWindow,
+    DowntimeReason,
     Factory,
     Line,
     Machine,
@@ -34,7 +35,7 @@ from assessor.domain.models import (
     SupportProject,
     Weekday,
 )
-from assessor.domain.operator_input import CATEGORIES, DowntimeReason
+from assessor.domain.operator_input import CATEGORIES
 from assessor.domain.upload_limits import DEFAULT_LIMITS, LimitBreach, UploadLimits, check_yaml_events
 from assessor.registry.store import RegistryStore, RegistryStoreError
 from configkit import ConfigFileError, LineIndex, key_path, parse_duration, read_text

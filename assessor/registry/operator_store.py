@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assessor.domain.operator_input import DowntimeReason, OperatorStop, Segment
+from assessor.domain.models import DowntimeReason
+from assessor.domain.operator_input import OperatorStop, Segment
 from assessor.registry.store import RegistryStore
 
 
@@ -23,7 +24,7 @@ class EntryConflict(Exception):
     """The entry changed since the caller read it (or another tablet explained the same
     stop first); ``current`` is what is stored now."""
 
-    def __init__(self, message: str, current: StoredStop):
+    def __init__(self, message: str, current: StoredStop | ScrapEntry | CountCorrection):
         self.current = current
         super().__init__(message)
 
@@ -55,6 +56,9 @@ class ScrapEntry:
     id: int = 0
     entered_by: str = ""
     entered_at: str = ""
+    updated_by: str = ""
+    updated_at: str = ""
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class CountCorrection:
     id: int = 0
     entered_by: str = ""
     entered_at: str = ""
+    updated_by: str = ""
+    updated_at: str = ""
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -336,8 +343,8 @@ class OperatorStore:
                 return Saved(self._scrap(db, found[0]), created=False)
             cur = db.execute(
                 "INSERT INTO scrap_entries (factory_id, line_id, machine_id, product_id, at, quantity, "
-                "reason_code, comment, entered_by, entered_at, client_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "reason_code, comment, entered_by, entered_at, updated_by, updated_at, client_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     factory_id,
                     e.line,
@@ -347,6 +354,8 @@ class OperatorStore:
                     e.quantity,
                     e.reason,
                     e.comment,
+                    who,
+                    at,
                     who,
                     at,
                     client_id,
@@ -366,12 +375,12 @@ class OperatorStore:
 
     @staticmethod
     def _scrap(db: sqlite3.Connection, sid: int) -> ScrapEntry:
-        line, machine, product, at, qty, reason, comment, eby, eat = db.execute(
+        line, machine, product, at, qty, reason, comment, eby, eat, uby, uat, version = db.execute(
             "SELECT line_id, machine_id, product_id, at, quantity, reason_code, comment, entered_by, "
-            "entered_at FROM scrap_entries WHERE id = ?",
+            "entered_at, updated_by, updated_at, version FROM scrap_entries WHERE id = ?",
             (sid,),
         ).fetchone()
-        return ScrapEntry(line, machine, product, at, qty, reason, comment, sid, eby, eat)
+        return ScrapEntry(line, machine, product, at, qty, reason, comment, sid, eby, eat, uby, uat, version)
 
     def scrap(self, factory_id: str, start: float, end: float) -> list[ScrapEntry]:
         with self.store.transaction() as db:
@@ -399,8 +408,8 @@ class OperatorStore:
                 return Saved(self._correction(db, found[0]), created=False)
             cur = db.execute(
                 "INSERT INTO count_corrections (factory_id, line_id, machine_id, product_id, day, shift, "
-                "old_count, new_count, entered_by, entered_at, client_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "old_count, new_count, entered_by, entered_at, updated_by, updated_at, client_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     factory_id,
                     c.line,
@@ -412,6 +421,8 @@ class OperatorStore:
                     c.new_count,
                     who,
                     at,
+                    who,
+                    at,
                     client_id,
                 ),
             )
@@ -421,12 +432,139 @@ class OperatorStore:
 
     @staticmethod
     def _correction(db: sqlite3.Connection, cid: int) -> CountCorrection:
-        line, machine, product, day, shift, old, new, eby, eat = db.execute(
+        line, machine, product, day, shift, old, new, eby, eat, uby, uat, version = db.execute(
             "SELECT line_id, machine_id, product_id, day, shift, old_count, new_count, entered_by, "
-            "entered_at FROM count_corrections WHERE id = ?",
+            "entered_at, updated_by, updated_at, version FROM count_corrections WHERE id = ?",
             (cid,),
         ).fetchone()
-        return CountCorrection(line, machine, product, day, shift, old, new, cid, eby, eat)
+        return CountCorrection(line, machine, product, day, shift, old, new, cid, eby, eat, uby, uat, version)
+
+    def count_corrections(self, factory_id: str, first_day: str, last_day: str) -> list[CountCorrection]:
+        """The corrections of the days ``first_day`` .. ``last_day`` (ISO dates), oldest first."""
+        with self.store.transaction() as db:
+            ids = [
+                i
+                for (i,) in db.execute(
+                    "SELECT id FROM count_corrections WHERE factory_id = ? AND day >= ? AND day <= ? "
+                    "ORDER BY id",
+                    (factory_id, first_day, last_day),
+                )
+            ]
+            return [self._correction(db, i) for i in ids]
+
+    def edit_scrap(
+        self,
+        factory_id: str,
+        scrap_id: int,
+        version: int,
+        changes: dict[str, object],
+        edit_client_id: str,
+        who: str,
+        window_s: float,
+        now: dt.datetime | None = None,
+    ) -> Saved:
+        """Change a scrap entry's ``quantity``, ``reason`` or ``comment``, by the rules of
+        ``edit_stop`` (version, edit window, a resent edit)."""
+        columns = {"quantity": "quantity", "reason": "reason_code", "comment": "comment"}
+        return self._edit(
+            "scrap_entries",
+            "scrap",
+            self._scrap,
+            columns,
+            factory_id,
+            scrap_id,
+            version,
+            changes,
+            edit_client_id,
+            who,
+            window_s,
+            now,
+        )
+
+    def edit_count_correction(
+        self,
+        factory_id: str,
+        correction_id: int,
+        version: int,
+        changes: dict[str, object],
+        edit_client_id: str,
+        who: str,
+        window_s: float,
+        now: dt.datetime | None = None,
+    ) -> Saved:
+        """Change a correction's ``new_count``, by the rules of ``edit_stop``."""
+        columns = {"new_count": "new_count"}
+        return self._edit(
+            "count_corrections",
+            "count",
+            self._correction,
+            columns,
+            factory_id,
+            correction_id,
+            version,
+            changes,
+            edit_client_id,
+            who,
+            window_s,
+            now,
+        )
+
+    def _edit(
+        self,
+        table: str,
+        entity: str,
+        read: Callable[[sqlite3.Connection, int], ScrapEntry | CountCorrection],
+        columns: dict[str, str],
+        factory_id: str,
+        entry_id: int,
+        version: int,
+        changes: dict[str, object],
+        edit_client_id: str,
+        who: str,
+        window_s: float,
+        now: dt.datetime | None,
+    ) -> Saved:
+        when = now or dt.datetime.now(dt.UTC)
+        at = _now_text(when)
+        with self.store.transaction(write=True) as db:
+            found = db.execute(
+                f"SELECT last_edit_client_id FROM {table} WHERE factory_id = ? AND id = ?",
+                (factory_id, entry_id),
+            ).fetchone()
+            if found is None:
+                raise LookupError(f"no {entity} entry {entry_id}")
+            current = read(db, entry_id)
+            if edit_client_id and edit_client_id == found[0]:
+                return Saved(current, created=False)
+            age = when.timestamp() - dt.datetime.fromisoformat(current.entered_at).timestamp()
+            if age > window_s:
+                raise EditWindowClosed(
+                    f"entries can be changed for {window_s / 3600:g} h after they are made; this one is "
+                    f"{age / 3600:.1f} h old"
+                )
+            if version != current.version:
+                raise EntryConflict(
+                    f"the entry was changed elsewhere (version {current.version}, you had {version}); "
+                    "here is the current one",
+                    current,
+                )
+            wanted = {k: v for k, v in changes.items() if k in columns and v is not None}
+            sets = "".join(f"{columns[k]} = ?, " for k in wanted)
+            db.execute(
+                f"UPDATE {table} SET {sets}updated_by = ?, updated_at = ?, version = version + 1, "
+                "last_edit_client_id = ? WHERE id = ?",
+                (*wanted.values(), who, at, edit_client_id, entry_id),
+            )
+            _audit(
+                db,
+                factory_id,
+                entity,
+                entry_id,
+                [(k, getattr(current, k), v) for k, v in wanted.items()],
+                who,
+                at,
+            )
+            return Saved(read(db, entry_id))
 
     # -- audit --------------------------------------------------------------------------------
 

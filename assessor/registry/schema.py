@@ -184,7 +184,11 @@ CREATE TABLE scrap_entries (
     comment     TEXT NOT NULL DEFAULT '',
     entered_by  TEXT NOT NULL,
     entered_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL DEFAULT '',
+    updated_at  TEXT NOT NULL DEFAULT '',
+    version     INTEGER NOT NULL DEFAULT 1,
     client_id   TEXT NOT NULL,
+    last_edit_client_id TEXT NOT NULL DEFAULT '',
     UNIQUE (factory_id, client_id)
 );
 
@@ -200,7 +204,11 @@ CREATE TABLE count_corrections (
     new_count   INTEGER NOT NULL CHECK (new_count >= 0),
     entered_by  TEXT NOT NULL,
     entered_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL DEFAULT '',
+    updated_at  TEXT NOT NULL DEFAULT '',
+    version     INTEGER NOT NULL DEFAULT 1,
     client_id   TEXT NOT NULL,
+    last_edit_client_id TEXT NOT NULL DEFAULT '',
     UNIQUE (factory_id, client_id)
 );
 

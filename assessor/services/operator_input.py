@@ -266,7 +266,10 @@ class OperatorInputService:
         if reason not in self._codes(f):
             raise OperatorInputError("reason", f"unknown reason code {reason!r}")
         entry = ScrapEntry(line, machine, product, at, quantity, reason, check_comment(comment))
-        return self.store.add_scrap(f.id, entry, client_id, who, self._now())
+        saved = self.store.add_scrap(f.id, entry, client_id, who, self._now())
+        # quality, and with it the level, read the entry from now on
+        self.service.forget_assessment(f.id)
+        return saved
 
     def add_count_correction(
         self,
@@ -294,8 +297,68 @@ class OperatorInputService:
         if new_count < 0:
             raise OperatorInputError("new_count", "a whole number, 0 or more")
         shift = shift.strip()[:40]
+        if shift and old_count is None:
+            raise OperatorInputError("old_count", "a shift's correction needs the count it replaces")
         c = CountCorrection(line, machine, product, when.isoformat(), shift, old_count, new_count)
-        return self.store.add_count_correction(f.id, c, client_id, who, self._now())
+        saved = self.store.add_count_correction(f.id, c, client_id, who, self._now())
+        self.service.forget_assessment(f.id)
+        return saved
+
+    def today_entries(self, f: Factory) -> tuple[str, list[ScrapEntry], list[CountCorrection]]:
+        """The factory's local day, its scrap entries and the corrections of its counts."""
+        tz = ZoneInfo(f.calendar.timezone)
+        today = dt.datetime.fromtimestamp(self.service.clock(), tz).date()
+        start = dt.datetime.combine(today, dt.time(), tz).timestamp()
+        end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tz).timestamp()
+        day = today.isoformat()
+        return day, self.store.scrap(f.id, start, end), self.store.count_corrections(f.id, day, day)
+
+    def edit_scrap(
+        self,
+        f: Factory,
+        scrap_id: int,
+        *,
+        version: int,
+        quantity: int | None,
+        reason: str | None,
+        comment: str | None,
+        client_id: str,
+        who: str,
+    ) -> Saved:
+        check_client_id(client_id)
+        if quantity is not None and quantity <= 0:
+            raise OperatorInputError("quantity", "a whole number above 0")
+        if reason is not None and reason not in self._codes(f):
+            raise OperatorInputError("reason", f"unknown reason code {reason!r}")
+        changes = {
+            "quantity": quantity,
+            "reason": reason,
+            "comment": None if comment is None else check_comment(comment),
+        }
+        saved = self.store.edit_scrap(
+            f.id, scrap_id, version, changes, client_id, who, self.edit_window_s, self._now()
+        )
+        self.service.forget_assessment(f.id)
+        return saved
+
+    def edit_count_correction(
+        self, f: Factory, correction_id: int, *, version: int, new_count: int, client_id: str, who: str
+    ) -> Saved:
+        check_client_id(client_id)
+        if new_count < 0:
+            raise OperatorInputError("new_count", "a whole number, 0 or more")
+        saved = self.store.edit_count_correction(
+            f.id,
+            correction_id,
+            version,
+            {"new_count": new_count},
+            client_id,
+            who,
+            self.edit_window_s,
+            self._now(),
+        )
+        self.service.forget_assessment(f.id)
+        return saved
 
     def _now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.service.clock(), dt.UTC)

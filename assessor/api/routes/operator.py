@@ -144,6 +144,9 @@ class ScrapOut(BaseModel):
     comment: str
     entered_by: str
     entered_at: str
+    updated_by: str
+    updated_at: str
+    version: int
     created: bool
 
 
@@ -169,7 +172,33 @@ class CountOut(BaseModel):
     new_count: int
     entered_by: str
     entered_at: str
+    updated_by: str
+    updated_at: str
+    version: int
     created: bool
+
+
+class ScrapEdit(BaseModel):
+    client_id: str
+    version: int
+    quantity: int | None = None
+    reason: str | None = Field(None, max_length=64)
+    comment: str | None = None
+
+
+class CountEdit(BaseModel):
+    client_id: str
+    version: int
+    new_count: int
+
+
+class TodayOut(BaseModel):
+    """Today's scrap entries and count corrections of the factory (its local day)."""
+
+    day: str
+    edit_window_s: float
+    scrap: list[ScrapOut]
+    counts: list[CountOut]
 
 
 class AuditOut(BaseModel):
@@ -273,7 +302,14 @@ def bad(exc: OperatorInputError) -> ApiError:
 
 
 def conflict(exc: EntryConflict) -> ApiError:
-    return ApiError(409, str(exc), "version", {"current": stop_out(exc.current).model_dump()})
+    current = exc.current
+    if isinstance(current, StoredStop):
+        body = stop_out(current).model_dump()
+    elif isinstance(current, ScrapEntry):
+        body = ScrapOut(**vars(current), created=False).model_dump()
+    else:
+        body = CountOut(**vars(current), created=False).model_dump()
+    return ApiError(409, str(exc), "version", {"current": body})
 
 
 @router.get("/queue", response_model=QueueOut)
@@ -304,7 +340,12 @@ async def get_queue(id: str, p: Caller, ops: Ops) -> QueueOut:
     )
 
 
-@router.post("/stops", response_model=SavedStop, status_code=201)
+@router.post(
+    "/stops",
+    response_model=SavedStop,
+    status_code=201,
+    responses={200: {"model": SavedStop, "description": "a resend of an entry already stored"}},
+)
 async def post_stop(id: str, p: Caller, ops: Ops, body: StopIn, request: Request) -> Any:
     f = factory(ops.service, p, id)
     try:
@@ -361,7 +402,12 @@ async def get_audit(id: str, stop_id: int, p: Caller, ops: Ops) -> list[AuditOut
     return [AuditOut(**vars(a)) for a in ops.store.audit(f.id, "stop", stop_id)]
 
 
-@router.post("/scrap", response_model=ScrapOut, status_code=201)
+@router.post(
+    "/scrap",
+    response_model=ScrapOut,
+    status_code=201,
+    responses={200: {"model": ScrapOut, "description": "a resend of an entry already stored"}},
+)
 async def post_scrap(id: str, p: Caller, ops: Ops, body: ScrapIn, request: Request) -> Any:
     f = factory(ops.service, p, id)
     try:
@@ -385,7 +431,12 @@ async def post_scrap(id: str, p: Caller, ops: Ops, body: ScrapIn, request: Reque
     return out if saved.created else JSONResponse(out.model_dump(), 200)
 
 
-@router.post("/counts", response_model=CountOut, status_code=201)
+@router.post(
+    "/counts",
+    response_model=CountOut,
+    status_code=201,
+    responses={200: {"model": CountOut, "description": "a resend of an entry already stored"}},
+)
 async def post_count(id: str, p: Caller, ops: Ops, body: CountIn, request: Request) -> Any:
     f = factory(ops.service, p, id)
     try:
@@ -407,3 +458,67 @@ async def post_count(id: str, p: Caller, ops: Ops, body: CountIn, request: Reque
     assert isinstance(c, CountCorrection)
     out = CountOut(**vars(c), created=saved.created)
     return out if saved.created else JSONResponse(out.model_dump(), 200)
+
+
+@router.get("/today", response_model=TodayOut)
+async def get_today(id: str, p: Caller, ops: Ops) -> TodayOut:
+    f = factory(ops.service, p, id)
+    day, scrap, counts = ops.today_entries(f)
+    return TodayOut(
+        day=day,
+        edit_window_s=ops.edit_window_s,
+        scrap=[ScrapOut(**vars(e), created=False) for e in scrap],
+        counts=[CountOut(**vars(c), created=False) for c in counts],
+    )
+
+
+def _edited(call: Any) -> Any:
+    """Storage outcomes of an edit as API errors."""
+    try:
+        return call()
+    except OperatorInputError as exc:
+        raise bad(exc) from None
+    except LookupError:
+        raise ApiError(404, "no such entry for this factory", "entry_id") from None
+    except EntryConflict as exc:
+        raise conflict(exc) from None
+    except EditWindowClosed as exc:
+        raise ApiError(403, str(exc), "entry_id") from None
+
+
+@router.put("/scrap/{entry_id}", response_model=ScrapOut)
+async def put_scrap(
+    id: str, entry_id: int, p: Caller, ops: Ops, body: ScrapEdit, request: Request
+) -> ScrapOut:
+    f = factory(ops.service, p, id)
+    saved = _edited(
+        lambda: ops.edit_scrap(
+            f,
+            entry_id,
+            version=body.version,
+            quantity=body.quantity,
+            reason=body.reason,
+            comment=body.comment,
+            client_id=body.client_id,
+            who=who(p, request),
+        )
+    )
+    return ScrapOut(**vars(saved.entry), created=saved.created)
+
+
+@router.put("/counts/{entry_id}", response_model=CountOut)
+async def put_count(
+    id: str, entry_id: int, p: Caller, ops: Ops, body: CountEdit, request: Request
+) -> CountOut:
+    f = factory(ops.service, p, id)
+    saved = _edited(
+        lambda: ops.edit_count_correction(
+            f,
+            entry_id,
+            version=body.version,
+            new_count=body.new_count,
+            client_id=body.client_id,
+            who=who(p, request),
+        )
+    )
+    return CountOut(**vars(saved.entry), created=saved.created)

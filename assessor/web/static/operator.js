@@ -14,6 +14,7 @@
     second: "2-digit", hour12: false,
   });
   let data = null;
+  let today = null;
   let dialogState = null;
   let flushing = false;
 
@@ -101,8 +102,13 @@
           say(T.op_saved, "ok");
         } else if (r.status === 409) {
           const cur = body && body.error && body.error.details && body.error.details.current;
-          const text = cur ? cur.segments.map((s) => reasonName(s.reason)).join(" → ") +
-            (cur.comment ? ` · ${cur.comment}` : "") : "";
+          let text = "";
+          if (cur && cur.segments) {
+            text = cur.segments.map((s) => reasonName(s.reason)).join(" → ") + (cur.comment ? ` · ${cur.comment}` : "");
+          } else if (cur) {
+            // a scrap entry or a count correction
+            text = cur.quantity !== undefined ? `${cur.quantity} · ${reasonName(cur.reason)}` : `${cur.new_count}`;
+          }
           say(fmt("op_conflict", { current: text }), "error");
         } else {
           say(fmt("op_refused", { message: (body && body.error && body.error.message) || r.status }), "error");
@@ -129,6 +135,8 @@
       if (!r.ok) { say(fmt("op_refused", { message: r.status }), "error"); return; }
       data = await r.json();
       localStorage.setItem(`${OUTBOX}:last`, JSON.stringify(data));
+      const t = await fetch(`${api}/today`, { credentials: "same-origin" });
+      if (t.ok) today = await t.json();
     } catch (e) {
       data = data || JSON.parse(localStorage.getItem(`${OUTBOX}:last`) || "null");
     }
@@ -175,6 +183,36 @@
         e.comment ? el("span", { class: "op-comment" }, e.comment) : null,
         el("span", { class: "muted" }, `${T.op_by} ${e.updated_by}`),
         pending.has(`edit:${e.id}`) ? el("span", { class: "op-pending" }, T.op_queued) : edit));
+    }
+    renderToday(pending);
+  }
+
+  // today's scrap and count corrections, each editable by the version it shows
+  function renderToday(pending) {
+    const lists = [
+      ["op-scrap-today", today ? today.scrap : [], "scrap", "quantity", 1],
+      ["op-count-today", today ? today.counts : [], "counts", "new_count", 0],
+    ];
+    for (const [id, entries, path, field, min] of lists) {
+      const list = $(id);
+      list.replaceChildren();
+      if (!entries.length) list.append(el("li", { class: "op-note" }, T.op_none_today));
+      for (const e of entries) {
+        const key = `${path}:${e.id}`;
+        const input = el("input", { type: "number", min: String(min), step: "1", inputmode: "numeric",
+          class: "op-today-value", "aria-label": T.op_edit });
+        input.value = String(e[field]);
+        const save = el("button", { type: "button", class: "op-secondary op-edit" }, T.op_save);
+        save.addEventListener("click", () => {
+          enqueue("PUT", `/${path}/${e.id}`, { client_id: newId(), version: e.version, [field]: Number(input.value) }, key);
+        });
+        const what = path === "scrap" ? `${reasonName(e.reason)}` : `${e.day}${e.shift ? " · " + e.shift : ""}`;
+        list.append(el("li", { class: "op-entry", "data-id": String(e.id) },
+          el("strong", {}, machineName(e.line, e.machine)),
+          el("span", { class: "op-facts" }, what),
+          el("span", { class: "muted" }, `${T.op_by} ${e.updated_by}`),
+          pending.has(key) ? el("span", { class: "op-pending" }, T.op_queued) : el("span", {}, input, save)));
+      }
     }
   }
 

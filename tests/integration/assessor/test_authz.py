@@ -398,7 +398,7 @@ ALLOWED = {
 async def line_env(env: AssessorEnv) -> AssessorEnv:
     from dataclasses import replace
 
-    from assessor.domain.operator_input import DowntimeReason
+    from assessor.domain.models import DowntimeReason
 
     tree = tuple(DowntimeReason(code, code, code, cat) for code, cat in REASONS_YAML_TREE)
     env.store.upsert_factories([replace(f, downtime_reasons=tree) for f in env.store.factories()])

@@ -298,6 +298,13 @@ async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
     await wait_for(lambda: len(env.ops.scrap(FACTORY, 0, time.time() + 60)) == 1, "the scrap entry")
     scrap = env.ops.scrap(FACTORY, 0, time.time() + 60)[0]
     assert (scrap.machine, scrap.quantity, scrap.reason) == ("press-b", 4, "breakdown")
+    # today's list shows it; an edit there changes it by the version it showed
+    row = a.locator(f'#op-scrap-today li[data-id="{scrap.id}"]')
+    await expect(row).to_contain_text("설비 고장")
+    await row.locator("input").fill("6")
+    await row.locator("button").tap()
+    await wait_for(lambda: env.ops.scrap(FACTORY, 0, time.time() + 60)[0].quantity == 6, "the scrap edit")
+    assert env.ops.scrap(FACTORY, 0, time.time() + 60)[0].version == 2
 
     # English
     await a.goto(env.url(f"/factories/{FACTORY}/operator?lang=en"))

@@ -10,17 +10,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from assessor.domain.kpi.model import Totals
 from assessor.domain.level import MachineEvidence
 from assessor.domain.models import ShiftCalendar, ShiftRule, Weekday
 from assessor.domain.operator_input import (
     SOURCE_OPERATOR,
     SOURCE_PLC,
+    LineCounts,
     OperatorInputError,
     OperatorStop,
     Segment,
     Stop,
+    corrected_totals,
     fill_unexplained,
     fit_to_episode,
+    line_counts,
     queue_window,
     reason_queue,
     split,
@@ -158,3 +162,65 @@ def test_operator_reasons_count_as_recorded_reasons_for_the_level() -> None:
     machines = [MachineEvidence("m1", has_data=True), MachineEvidence("m2", has_data=True)]
     got = with_operator_reasons(machines, {"m2"})
     assert [m.has_downtime_reasons for m in got] == [False, True]
+
+
+# -- scrap and count corrections in the KPIs ---------------------------------------------------
+
+
+def _totals(total: int, reject: int, graded: int | None = None) -> Totals:
+    return Totals(
+        planned_s=3600.0,
+        run_s=3000.0,
+        idle_s=0.0,
+        fault_s=600.0,
+        setup_s=0.0,
+        stopped_s=0.0,
+        planned_stop_s=0.0,
+        unknown_s=0.0,
+        ideal_run_s=float(total),
+        total_count=total,
+        good_count=total - reject,
+        reject_count=reject,
+        failures=1,
+        repair_s=600.0,
+        graded_count=graded,
+    )
+
+
+KEY = ("line-1", "press-01", dt.date(2024, 3, 4))
+
+
+def test_latest_whole_day_correction_wins_and_shift_corrections_add_their_change():
+    got = line_counts(
+        [(KEY, 5), (KEY, 7)],
+        [(KEY, "A", 100, 110), (KEY, "A", 100, 120), (KEY, "B", 50, 40)],
+    )
+    assert got[KEY] == LineCounts(scrap=12, count=None, shift_delta=20 - 10)
+    got = line_counts([], [(KEY, "", None, 900), (KEY, "A", 100, 120), (KEY, "", 900, 950)])
+    assert got[KEY] == LineCounts(scrap=0, count=950, shift_delta=0)
+
+
+def test_scrap_adds_to_measured_rejects_and_a_correction_replaces_the_count():
+    t = corrected_totals(_totals(1000, 10), LineCounts(scrap=40, count=1200), 1.0)
+    assert (t.total_count, t.reject_count, t.good_count, t.graded) == (1200, 50, 1150, 1200)
+    assert t.ideal_run_s == pytest.approx(1200.0)
+
+
+def test_scrap_grades_the_output_of_a_machine_without_quality_counters():
+    t = corrected_totals(_totals(1000, 0, graded=0), LineCounts(scrap=30), 1.0)
+    assert (t.reject_count, t.good_count, t.graded) == (30, 970, 1000)
+    untouched = corrected_totals(_totals(1000, 0, graded=0), LineCounts(count=800), 1.0)
+    assert (untouched.total_count, untouched.graded) == (800, 0)
+
+
+@given(
+    total=st.integers(0, 10_000),
+    reject=st.integers(0, 10_000),
+    scrap=st.integers(0, 10_000),
+    count=st.none() | st.integers(0, 10_000),
+)
+def test_corrected_counts_stay_consistent(total, reject, scrap, count):
+    reject = min(reject, total)
+    t = corrected_totals(_totals(total, reject), LineCounts(scrap=scrap, count=count), 1.0)
+    assert 0 <= t.reject_count <= t.graded <= t.total_count
+    assert t.good_count + t.reject_count == t.graded
