@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from assessor.domain.downtime import reason_spans
 from assessor.domain.kpi.model import Totals
 from assessor.domain.level import MachineEvidence
 from assessor.domain.models import ShiftCalendar, ShiftRule, Weekday
@@ -224,3 +225,9 @@ def test_corrected_counts_stay_consistent(total, reject, scrap, count):
     t = corrected_totals(_totals(total, reject), LineCounts(scrap=scrap, count=count), 1.0)
     assert 0 <= t.reject_count <= t.graded <= t.total_count
     assert t.good_count + t.reject_count == t.graded
+
+
+@pytest.mark.parametrize("said", ["none", "None", " NONE ", ""])
+def test_a_plc_reason_saying_none_is_no_reason(said):
+    spans = reason_spans([(0.0, said), (50.0, "jam")], [0.0, 50.0], 0.0, 100.0, lambda t: t + 1000.0)
+    assert spans == [("", 0.0, 50.0), ("jam", 50.0, 100.0)]

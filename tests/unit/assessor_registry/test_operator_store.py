@@ -11,7 +11,13 @@ import pytest
 
 from assessor.domain.operator_input import OperatorStop, Segment
 from assessor.registry.importer import RegistryError, parse_registry
-from assessor.registry.operator_store import EditWindowClosed, EntryConflict, OperatorStore
+from assessor.registry.operator_store import (
+    CountCorrection,
+    EditWindowClosed,
+    EntryConflict,
+    OperatorStore,
+    ScrapEntry,
+)
 from assessor.registry.schema import MIGRATIONS
 from assessor.registry.store import RegistryStore, _statements
 from assessor.services.auth import Role, authenticate, create_token
@@ -96,6 +102,32 @@ def test_stale_version_is_refused_and_nothing_is_lost(store: RegistryStore) -> N
     assert not ops.edit_stop("f1", sid, 1, seg, None, "e-a", "line:a", 86400, T0).created
     changes = [(a.field, a.old_value is not None, a.who) for a in ops.audit("f1", "stop", sid)]
     assert changes[-1] == ("segments", True, "line:a")
+
+
+def test_scrap_and_count_edits_follow_the_same_version_rules(store: RegistryStore) -> None:
+    ops = OperatorStore(store)
+    scrap = ops.add_scrap("f1", ScrapEntry("l1", "m1", "", 100.0, 4, "jam"), "s-1", "line:a", T0).entry
+    edited = ops.edit_scrap("f1", scrap.id, 1, {"quantity": 6}, "se-a", "line:a", 86400, T0).entry
+    assert (edited.quantity, edited.version, edited.updated_by) == (6, 2, "line:a")
+    with pytest.raises(EntryConflict) as exc:
+        ops.edit_scrap("f1", scrap.id, 1, {"quantity": 9}, "se-b", "line:b", 86400, T0)
+    assert exc.value.current.quantity == 6
+    assert not ops.edit_scrap("f1", scrap.id, 1, {"quantity": 6}, "se-a", "line:a", 86400, T0).created
+    assert [(a.field, a.old_value, a.new_value) for a in ops.audit("f1", "scrap", scrap.id)][-1] == (
+        "quantity",
+        "4",
+        "6",
+    )
+    c = CountCorrection("l1", "m1", "", "2024-03-06", "", None, 100)
+    count = ops.add_count_correction("f1", c, "c-1", "line:a", T0).entry
+    with pytest.raises(EditWindowClosed):
+        ops.edit_count_correction(
+            "f1", count.id, 1, {"new_count": 90}, "ce-1", "line:a", 86400, T0 + dt.timedelta(hours=25)
+        )
+    ops.edit_count_correction("f1", count.id, 1, {"new_count": 90}, "ce-2", "line:a", 86400, T0)
+    with pytest.raises(EntryConflict):
+        ops.edit_count_correction("f1", count.id, 1, {"new_count": 80}, "ce-3", "line:b", 86400, T0)
+    assert [x.new_count for x in ops.count_corrections("f1", "2024-03-06", "2024-03-06")] == [90]
 
 
 def test_edit_window(store: RegistryStore) -> None:
