@@ -469,7 +469,10 @@ def _route_paths(env: AssessorEnv) -> list[str]:
 
     app = env.client._transport.app  # type: ignore[attr-defined]
     paths = []
-    for route in app.routes:
+    routes = list(app.routes)
+    # routes of an included APIRouter sit behind one entry of app.routes
+    routes += [r for x in app.routes if hasattr(x, "original_router") for r in x.original_router.routes]
+    for route in routes:
         if isinstance(route, APIRoute) and "GET" in route.methods and "/operator" not in route.path:
             paths.append(route.path.replace("{id}", DEMO).replace("{factory_id}", DEMO))
     return sorted(set(paths))
