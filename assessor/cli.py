@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     tok = sub.add_parser("token", help="API tokens")
     tok_sub = tok.add_subparsers(dest="action", required=True)
     create = tok_sub.add_parser("create", help="create a token; it is printed once")
-    create.add_argument("--role", choices=["operator", "factory"], required=True)
+    create.add_argument("--role", choices=["operator", "factory", "line"], required=True)
     create.add_argument("--factory")
     create.add_argument("--label", default="")
     create.add_argument("--config", type=Path, dest="config_sub")

@@ -121,6 +121,11 @@ class TargetSettings(_Strict):
     pass_share: float = Field(1.0, gt=0, le=1)
 
 
+class OperatorSettings(_Strict):
+    #: how long after it was made an entry from the line (a stop's reason) may be changed
+    edit_window: Seconds = Field(24 * 3600.0, gt=0)
+
+
 class ServerSettings(_Strict):
     listen: str = "127.0.0.1:8080"
     #: addresses of reverse proxies whose X-Forwarded-Proto/For are believed. Behind a
@@ -136,6 +141,7 @@ class AssessorConfig(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     kpi: KpiSettings = Field(default_factory=KpiSettings)
     targets: TargetSettings = Field(default_factory=TargetSettings)
+    operator_input: OperatorSettings = Field(default_factory=OperatorSettings)
     #: what reading one uploaded baseline file or registry text may cost
     uploads: UploadLimits = Field(default_factory=UploadLimits)
 

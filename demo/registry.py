@@ -1,4 +1,4 @@
-"""The demo's registry entries and its two API tokens.
+"""The demo's registry entries and its API tokens (operator, factory, line tablet).
 
 Tokens are stored hashed in the registry, so the plaintext exists only once: in
 ``<var>/demo-tokens.txt`` (mode 0600), written when the demo first creates them. A later
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assessor.domain.models import Factory, Product
+from assessor.domain.models import DowntimeReason, Factory, Product
 from assessor.registry.store import RegistryStore
 from assessor.services.auth import Role, authenticate, create_token
 
@@ -73,12 +73,25 @@ def demo_kpis(index: int) -> list[dict[str, object]]:
     return kpis
 
 
+#: the reasons the demo's line tablets offer (docs/registry.md, "downtime_reasons[]")
+DEMO_REASONS: tuple[DowntimeReason, ...] = (
+    DowntimeReason("breakdown", "설비 고장", "Breakdown", "machine"),
+    DowntimeReason("jam", "자재 걸림", "Jam", "material"),
+    DowntimeReason("material_wait", "자재 대기", "Waiting for material", "material"),
+    DowntimeReason("no_operator", "작업자 부재", "No operator", "man"),
+    DowntimeReason("changeover", "품종 교체", "Changeover", "method", planned=True),
+    DowntimeReason("quality_check", "품질 확인", "Quality check", "measurement"),
+)
+
+
 @dataclass(frozen=True)
 class DemoTokens:
     operator: str
     factory: str
     factory_id: str
     created: bool = False
+    #: a line tablet's token of the same factory (docs/web.md, "At the line")
+    line: str = ""
 
 
 def prepare_registry(
@@ -86,7 +99,13 @@ def prepare_registry(
 ) -> None:
     """Store the factories (an upsert: each replaces its earlier definition) and give each
     factory questionnaire answers, unless someone has answered for it already."""
-    store.upsert_factories(factories)
+    # the line tablets' reason list, for a factory whose entry brings none
+    store.upsert_factories(
+        [
+            f if f.downtime_reasons else dataclasses.replace(f, downtime_reasons=DEMO_REASONS)
+            for f in factories
+        ]
+    )
     now = dt.datetime.now(dt.UTC)
     for f in factories:
         if not store.answers(f.id) and f.id in answers:
@@ -109,6 +128,7 @@ def _valid(store: RegistryStore, token: str | None, role: Role, factory_id: str 
 
 def _write(path: Path, tokens: DemoTokens) -> None:
     text = f"{_HEADER}operator={tokens.operator}\nfactory:{tokens.factory_id}={tokens.factory}\n"
+    text += f"line:{tokens.factory_id}={tokens.line}\n"
     # created with 0600 from the start: the tokens are never readable by others, not even briefly
     fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -126,14 +146,26 @@ def demo_tokens(store: RegistryStore, var: Path, factory_id: str) -> DemoTokens:
     saved = _read(path) if path.exists() else {}
     operator = saved.get("operator")
     factory = saved.get(f"factory:{factory_id}")
+    line = saved.get(f"line:{factory_id}")
     if _valid(store, operator, Role.OPERATOR, None) and _valid(store, factory, Role.FACTORY, factory_id):
         assert operator is not None and factory is not None
-        return DemoTokens(operator, factory, factory_id)
+        if _valid(store, line, Role.LINE, factory_id):
+            assert line is not None
+            return DemoTokens(operator, factory, factory_id, line=line)
+        # a tokens file from before the line role: add the tablet's token, keep the others
+        tokens = DemoTokens(operator, factory, factory_id, line=_line_token(store, factory_id))
+        _write(path, tokens)
+        return tokens
     tokens = DemoTokens(
         create_token(store, Role.OPERATOR, label="demo operator"),
         create_token(store, Role.FACTORY, factory_id, label="demo factory"),
         factory_id,
         created=True,
+        line=_line_token(store, factory_id),
     )
     _write(path, tokens)
     return tokens
+
+
+def _line_token(store: RegistryStore, factory_id: str) -> str:
+    return create_token(store, Role.LINE, factory_id, label="demo line tablet")

@@ -573,6 +573,8 @@ def banner(
             f"  API 문서 / API docs:             {url}docs",
             f"  운영자 토큰 / Operator token:    {tokens.operator}",
             f"  공장 토큰 / Factory token ({tokens.factory_id}): {tokens.factory}",
+            f"  현장 태블릿 토큰 / Line tablet token ({tokens.factory_id}): {tokens.line}  "
+            f"({url}factories/{tokens.factory_id}/operator)",
             f"  InfluxDB:                        {influx.url}  "
             f"(관리자 / admin login: {opts.var / access.ADMIN_FILE})",
             "  공장별 DB / Per-factory databases: factory_<id>, each written only by the factory's own "

@@ -153,6 +153,8 @@ class ParamsSpec(_Strict):
     fault_reasons: dict[int, float] | None = None
     idle_probability: float | None = Field(None, ge=0, le=1)
     idle_mean: Duration | None = None
+    #: reason code of a wait (default 301, material wait); 0: the PLC gives no reason
+    idle_reason: int | None = Field(None, ge=0)
     #: changeover after this many units (0: never)
     setup_every_units: int | None = Field(None, ge=0)
     #: changeover after this much running time (0: never)
@@ -204,6 +206,8 @@ class ParamsSpec(_Strict):
             changes["fault_reasons"] = tuple(sorted(self.fault_reasons.items()))
         put("idle_probability", self.idle_probability)
         put("idle_mean_s", self.idle_mean)
+        if self.idle_reason is not None:
+            changes["idle_reason"] = self.idle_reason
         if self.setup_every_units is not None:
             changes["setup_every_units"] = self.setup_every_units or None
         if self.setup_every is not None:

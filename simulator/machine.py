@@ -219,6 +219,8 @@ class MachineParams:
     #: chance that a finished unit is followed by a wait for material
     idle_probability: float = 0.002
     idle_mean_s: float = 300.0
+    #: reason code a wait reports; 0 (REASON_NONE): a PLC that does not know why it waits
+    idle_reason: int = REASON_MATERIAL_WAIT
     #: changeover after this many units or this much running time (None: never)
     setup_every_units: int | None = None
     setup_every_s: float | None = None
@@ -881,7 +883,7 @@ class MachineModel:
         elif self._units_to_idle <= 0:
             self._units_to_idle = _geometric(self._rng_idle, p.idle_probability)
             dur = _gamma_ms(self._rng_idle, p.idle_mean_s)
-            self._enter(t, MachineState.IDLE, REASON_MATERIAL_WAIT, t + dur)
+            self._enter(t, MachineState.IDLE, p.idle_reason, t + dur)
         else:
             # nothing fired (a clock was refreshed): keep running without a new episode
             self._start_run(t)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from assessor.api.body_limit import BodyLimit
 from assessor.api.docs import install_api_docs
 from assessor.api.errors import install_error_handlers
+from assessor.api.line_guard import install_line_guard
 from assessor.api.params import EARLIEST, LATEST, MAX_GAINS_WINDOW_DAYS, MAX_WINDOW_DAYS, parse_time
 from assessor.api.routes import (
     assessment,
@@ -17,6 +18,7 @@ from assessor.api.routes import (
     gains,
     health,
     kpis,
+    operator,
     portfolio,
     questionnaire,
     registry,
@@ -50,6 +52,7 @@ ROUTERS = (
     portfolio,
     reports,
     targets,
+    operator,
 )
 
 
@@ -73,6 +76,7 @@ def create_app(
     for module in ROUTERS:
         app.include_router(module.router)
     install_web(app, service)
+    install_line_guard(app)
     if extra is not None:
         extra(app)
     return app

@@ -121,6 +121,11 @@ class KpiRow(KpiFields):  # type: ignore[misc, valid-type]
     line: str | None = None
     machine: str | None = None
     day: dt.date | None = None
+    #: rejects entered at the line (scrap), included in ``reject_count``
+    line_scrap: int
+    #: where ``total_count`` comes from: the machines' counters, count corrections
+    #: entered at the line, or both (some machine-days corrected)
+    count_source: Literal["measured", "line", "measured+line"]
 
 
 class ProductKpiRow(KpiFields):  # type: ignore[misc, valid-type]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from assessor.data.influx_client import InfluxClient, Series
 from assessor.data.influxql import UnsafeIdentifier, check_id, ident, tag_equals, time_range
 from assessor.domain.level import Evidence, MachineEvidence
 from assessor.domain.models import Factory
+from assessor.domain.operator_input import with_operator_reasons
 from datacontract import (
     FIELD_ALIVE_S,
     MEASUREMENT_LIVENESS,
@@ -188,11 +189,14 @@ async def factory_evidence(
     now: float | None = None,
     keys: list[str] | None = None,
     kpis_row: Mapping[str, Any] | None = None,
+    explained_machines: Iterable[str] = (),
 ) -> Evidence:
     """``kpis_row``: the factory KPI row behind ``kpis_computable`` (``flags``,
     ``coverage``); a flagged availability, performance or quality is left out, and the
-    gate says why."""
+    gate says why. ``explained_machines``: machines whose stops people at the line gave
+    reasons for in the window; they record downtime reasons as a PLC that sends them."""
     machines, days = await machine_evidence(client, factory, window_days, now=now, keys=keys)
+    machines = with_operator_reasons(machines, explained_machines)
     return Evidence.from_machines(
         machines,
         kpis_computable=kpis_computable,

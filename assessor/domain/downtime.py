@@ -7,16 +7,24 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from assessor.domain.kpi.calendar import Interval, intersect
+from assessor.domain.kpi.calendar import Interval, intersect, total
 from assessor.domain.kpi.timeline import STOP_STATES, Episode
+from assessor.domain.operator_input import OperatorStop, fill_unexplained, operator_segments
 
 #: known planned time that is not running: the availability loss the Pareto breaks down
 DOWN_STATES = frozenset({"idle", "fault", "setup", "stopped"})
 #: the Pareto key of stops shorter than the factory's small-stop limit
 SMALL_STOP = "small_stop"
+#: reason texts that say the PLC knows no reason: a reason register's 0 is commonly
+#: mapped to "none" (docs/kpi-method.md, "Downtime reasons and their source")
+NO_REASON = frozenset({"", "none"})
+
+
+def is_no_reason(reason: str) -> bool:
+    return reason.strip().lower() in NO_REASON
 
 MachineKey = tuple[str, str]  # (line, machine)
 
@@ -106,7 +114,7 @@ def held_until(alive: Sequence[Interval] | None, hold_s: float) -> Callable[[flo
     return until
 
 
-def _reason_spans(
+def reason_spans(
     reasons: list[tuple[float, str]],
     times: list[float],
     lo: float,
@@ -115,7 +123,8 @@ def _reason_spans(
 ) -> list[tuple[str, float, float]]:
     """Cut ``[lo, hi)`` by the reason in force: the last reason sample, while it holds
     (``until``). ``times`` are the times of ``reasons`` (bisected: a week has thousands
-    of stops). Time no reason covers gets the empty reason."""
+    of stops). Time no reason covers, and a reason saying none (``NO_REASON``), gets the
+    empty reason."""
     first = bisect.bisect_right(times, lo) - 1
     last = bisect.bisect_left(times, hi)
     points = reasons[max(first, 0) : last]
@@ -131,7 +140,7 @@ def _reason_spans(
         # a stale reason (beyond the hold, or across a liveness gap) says nothing more
         held = min(until(t), seg_hi)
         if held > seg_lo:
-            spans.append((reason, seg_lo, held))
+            spans.append(("" if is_no_reason(reason) else reason, seg_lo, held))
         if held < seg_hi:
             spans.append(("", max(seg_lo, held), seg_hi))
         cursor = seg_hi
@@ -158,23 +167,84 @@ def downtime_by_reason(
     reason, so the Pareto shows them as one bar of their own. 0 turns that off.
     """
     out: dict[tuple[str, str], float] = defaultdict(float)
+    for (state, reason, _), seconds in downtime_by_reason_source(
+        timeline, planned, small_stop_s=small_stop_s
+    ).items():
+        out[(state, reason)] += seconds
+    return dict(out)
+
+
+def reason_pieces(
+    timeline: Timeline, *, small_stop_s: float = 0.0, operator: Sequence[OperatorStop] = ()
+) -> Iterator[tuple[MachineKey, Episode, str, str, float, float]]:
+    """``(machine, episode, reason, source, lo, hi)`` for each piece of each down episode:
+    a small stop is one piece with state SMALL_STOP; elsewhere time the PLC gave no reason
+    for takes the reason people entered for that stop (``operator``), and the source says
+    which (``plc``, ``operator``, or ``""`` for none)."""
     for m in timeline.machines:
-        reasons = timeline.reasons.get((m.line, m.machine), [])
+        key = (m.line, m.machine)
+        reasons = timeline.reasons.get(key, [])
         times = [t for t, _ in reasons]
         until = held_until(m.alive, timeline.hold_s)
         for ep in m.episodes:
             if ep.state not in DOWN_STATES:
                 continue
             if is_small_stop(ep, small_stop_s, timeline.start, timeline.end):
-                seconds = sum(b - a for a, b in intersect(planned, [(ep.start, ep.end)]))
-                if seconds > 0:
-                    out[(SMALL_STOP, "")] += seconds
+                yield key, Episode(SMALL_STOP, ep.start, ep.end, ep.continued), "", "", ep.start, ep.end
                 continue
-            for reason, lo, hi in _reason_spans(reasons, times, ep.start, ep.end, until):
-                seconds = sum(b - a for a, b in intersect(planned, [(lo, hi)]))
-                if seconds > 0:
-                    out[(ep.state, reason.strip())] += seconds
+            spans = reason_spans(reasons, times, ep.start, ep.end, until)
+            segments = operator_segments(operator, m.line, m.machine, ep.start, ep.end)
+            for reason, source, lo, hi in fill_unexplained(spans, segments):
+                yield key, ep, reason, source, lo, hi
+
+
+def downtime_by_reason_source(
+    timeline: Timeline,
+    planned: list[Interval],
+    *,
+    small_stop_s: float = 0.0,
+    operator: Sequence[OperatorStop] = (),
+) -> dict[tuple[str, str, str], float]:
+    """(state, reason, source) -> seconds of planned down time, by ``reason_pieces``."""
+    out: dict[tuple[str, str, str], float] = defaultdict(float)
+    pieces = reason_pieces(timeline, small_stop_s=small_stop_s, operator=operator)
+    for _, ep, reason, source, lo, hi in pieces:
+        seconds = sum(b - a for a, b in intersect(planned, [(lo, hi)]))
+        if seconds > 0:
+            out[(ep.state, reason, source)] += seconds
     return dict(out)
+
+
+@dataclass(frozen=True)
+class ReasonStat:
+    reason: str
+    #: ``plc``, ``operator`` or "" (no reason given)
+    source: str
+    stops: int
+    down_s: float
+    #: running time of the period per stop with this reason; None: no stop
+    mtbf_s: float | None
+    #: down time of this reason per stop
+    mttr_s: float | None
+
+
+def reason_stats(pieces: Iterable[tuple], planned: list[Interval], running_s: float) -> list[ReasonStat]:
+    """Per (reason, source): stops (an episode counts once per reason it holds), planned
+    down seconds, MTBF (running time / stops) and MTTR (down time / stops); largest down
+    time first. Small stops are left out, as from availability."""
+    down: dict[tuple[str, str], float] = {}
+    stops: dict[tuple[str, str], set[tuple]] = {}
+    for key, ep, reason, source, lo, hi in pieces:
+        if ep.state == SMALL_STOP:
+            continue
+        k = (reason, source)
+        down[k] = down.get(k, 0.0) + total(intersect(planned, [(lo, hi)]))
+        stops.setdefault(k, set()).add((key, ep.start))
+    out = []
+    for k, seconds in down.items():
+        n = len(stops[k])
+        out.append(ReasonStat(k[0], k[1], n, seconds, running_s / n, seconds / n))
+    return sorted(out, key=lambda r: (-r.down_s, r.reason))
 
 
 def pareto(seconds_by_label: dict[str, float], rest_label: str, limit: int = 12) -> list[ParetoBar]:

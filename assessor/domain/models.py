@@ -152,6 +152,21 @@ class SupportProject:
 
 
 @dataclass(frozen=True)
+class DowntimeReason:
+    """One leaf of a factory's reason tree (registry ``downtime_reasons``)."""
+
+    code: str
+    name_ko: str
+    name_en: str
+    category: str
+    planned: bool = False
+
+    def name(self, lang: str) -> str:
+        return self.name_ko if lang == "ko" else (self.name_en or self.name_ko)
+
+
+
+@dataclass(frozen=True)
 class Factory:
     id: str
     name: str
@@ -170,6 +185,8 @@ class Factory:
     #: provisioned (``assessor edge provision``); None: the assessor's
     #: ``influx.raw_database`` pattern
     raw_database: str | None = None
+    #: the factory's downtime reason tree (registry ``downtime_reasons``)
+    downtime_reasons: tuple[DowntimeReason, ...] = ()
 
     @property
     def machines(self) -> tuple[Machine, ...]:

@@ -22,6 +22,7 @@ _TOKEN = re.compile(r"^fl_([0-9a-f]{16})_([A-Za-z0-9_-]{32,128})$")
 class Role(StrEnum):
     OPERATOR = "operator"  # Technopark staff: every factory
     FACTORY = "factory"  # one company: its own factory only
+    LINE = "line"  # staff at a line: the operator input of one factory, nothing else
 
 
 class TokenError(ValueError):
@@ -56,7 +57,12 @@ class Principal:
     def can_see(self, factory_id: str) -> bool:
         if self.role is Role.OPERATOR:
             return True
-        return self.factory_id is not None and self.factory_id == factory_id
+        # a line token reads no figures: only the operator input routes take it
+        return self.role is Role.FACTORY and self.factory_id is not None and self.factory_id == factory_id
+
+    def can_enter(self, factory_id: str) -> bool:
+        """May record downtime reasons, scrap and count corrections for the factory."""
+        return self.role is Role.OPERATOR or (self.factory_id is not None and self.factory_id == factory_id)
 
 
 def hash_secret(secret: str) -> str:

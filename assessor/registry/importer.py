@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, fi
 from assessor.domain.models import (
     BreakRule,
     DateWindow,
+    DowntimeReason,
     Factory,
     Line,
     Machine,
@@ -34,6 +35,7 @@ from assessor.domain.models import (
     SupportProject,
     Weekday,
 )
+from assessor.domain.operator_input import CATEGORIES
 from assessor.domain.upload_limits import DEFAULT_LIMITS, LimitBreach, UploadLimits, check_yaml_events
 from assessor.registry.store import RegistryStore, RegistryStoreError
 from assessor.registry.targets_spec import ProjectKpiSpec, check_kpis, to_project_kpi
@@ -280,6 +282,26 @@ class ProductSpec(_Strict):
     machines: dict[Id, CycleTime] = {}
 
 
+class DowntimeReasonSpec(_Strict):
+    """A reason people at the line can give for a stop (docs/registry.md)."""
+
+    code: Id
+    #: 사람, 설비, 자재, 방법, 측정 or man, machine, material, method, measurement
+    category: str
+    name_ko: Name
+    name_en: Text = ""
+    planned: bool = False
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, v: object) -> str:
+        by_name = {ko: key for key, (ko, _) in CATEGORIES.items()} | {k: k for k in CATEGORIES}
+        text = str(v).strip().lower() if isinstance(v, str) else v
+        if text not in by_name:
+            raise ValueError(f"expected one of {', '.join(by_name)}, got {v!r}")
+        return by_name[text]
+
+
 class WindowSpec(_Strict):
     start: Date
     end: Date
@@ -329,6 +351,8 @@ class FactorySpec(_Strict):
     products: list[ProductSpec] = []
     lines: list[LineSpec] = []
     support_projects: list[SupportProjectSpec] = []
+    #: the reasons line staff choose from for a stop (docs/registry.md)
+    downtime_reasons: list[DowntimeReasonSpec] = []
 
     @field_validator("employees")
     @classmethod
@@ -353,6 +377,7 @@ _SPECS: tuple[type[BaseModel], ...] = (
     MachineSpec,
     LineSpec,
     ProductSpec,
+    DowntimeReasonSpec,
     WindowSpec,
     SupportProjectSpec,
     ProjectKpiSpec,
@@ -482,6 +507,11 @@ def _check(spec: RegistrySpec, report: _Report) -> None:
             )
         _check_products(f, at, report)
         _repeats(
+            [(r.code, (*at, "downtime_reasons", j, "code")) for j, r in enumerate(f.downtime_reasons)],
+            "downtime reason code",
+            report,
+        )
+        _repeats(
             [(p.id, (*at, "support_projects", j, "id")) for j, p in enumerate(f.support_projects)],
             "support project id",
             report,
@@ -555,6 +585,9 @@ def to_factory(f: FactorySpec) -> Factory:
                 },
             )
             for p in f.products
+        ),
+        downtime_reasons=tuple(
+            DowntimeReason(r.code, r.name_ko, r.name_en, r.category, r.planned) for r in f.downtime_reasons
         ),
     )
 

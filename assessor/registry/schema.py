@@ -121,6 +121,115 @@ CREATE TABLE baseline_days (
 );
 """
 
+OPERATOR_DDL = """
+CREATE TABLE tokens_v7 (
+    id          TEXT PRIMARY KEY,
+    role        TEXT NOT NULL CHECK (role IN ('operator', 'factory', 'line')),
+    factory_id  TEXT REFERENCES factories(id) ON DELETE CASCADE,
+    token_hash  TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL,
+    label       TEXT NOT NULL DEFAULT '',
+    revoked_at  TEXT,
+    CHECK ((role = 'operator') = (factory_id IS NULL))
+);
+INSERT INTO tokens_v7 SELECT id, role, factory_id, token_hash, created_at, label, revoked_at FROM tokens;
+DROP TABLE tokens;
+ALTER TABLE tokens_v7 RENAME TO tokens;
+
+CREATE TABLE downtime_reasons (
+    factory_id TEXT NOT NULL REFERENCES factories (id) ON DELETE CASCADE,
+    code       TEXT NOT NULL,
+    planned    INTEGER NOT NULL CHECK (planned IN (0, 1)),
+    category   TEXT NOT NULL CHECK (category IN ('man', 'machine', 'material', 'method', 'measurement')),
+    name_ko    TEXT NOT NULL,
+    name_en    TEXT NOT NULL DEFAULT '',
+    position   INTEGER NOT NULL,
+    PRIMARY KEY (factory_id, code)
+);
+
+-- times are epoch seconds (REAL), entered_at ISO 8601 UTC; segments: JSON
+-- [[start, end, reason], ...] covering [stop_start, stop_end); client_id: made by the
+-- tablet, so a resent entry is recognised
+CREATE TABLE stop_reasons (
+    id          INTEGER PRIMARY KEY,
+    factory_id  TEXT NOT NULL REFERENCES factories (id) ON DELETE CASCADE,
+    line_id     TEXT NOT NULL,
+    machine_id  TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT '',
+    stop_start  REAL NOT NULL,
+    stop_end    REAL NOT NULL CHECK (stop_end > stop_start),
+    segments    TEXT NOT NULL,
+    reason_code TEXT NOT NULL,
+    comment     TEXT NOT NULL DEFAULT '',
+    entered_by  TEXT NOT NULL,
+    entered_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    version     INTEGER NOT NULL DEFAULT 1,
+    client_id   TEXT NOT NULL,
+    last_edit_client_id TEXT NOT NULL DEFAULT '',
+    UNIQUE (factory_id, client_id)
+);
+CREATE INDEX stop_reasons_machine ON stop_reasons (factory_id, line_id, machine_id, stop_start);
+
+CREATE TABLE scrap_entries (
+    id          INTEGER PRIMARY KEY,
+    factory_id  TEXT NOT NULL REFERENCES factories (id) ON DELETE CASCADE,
+    line_id     TEXT NOT NULL,
+    machine_id  TEXT NOT NULL,
+    product_id  TEXT NOT NULL DEFAULT '',
+    at          REAL NOT NULL,
+    quantity    INTEGER NOT NULL CHECK (quantity > 0),
+    reason_code TEXT NOT NULL,
+    comment     TEXT NOT NULL DEFAULT '',
+    entered_by  TEXT NOT NULL,
+    entered_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL DEFAULT '',
+    updated_at  TEXT NOT NULL DEFAULT '',
+    version     INTEGER NOT NULL DEFAULT 1,
+    client_id   TEXT NOT NULL,
+    last_edit_client_id TEXT NOT NULL DEFAULT '',
+    UNIQUE (factory_id, client_id)
+);
+
+CREATE TABLE count_corrections (
+    id          INTEGER PRIMARY KEY,
+    factory_id  TEXT NOT NULL REFERENCES factories (id) ON DELETE CASCADE,
+    line_id     TEXT NOT NULL,
+    machine_id  TEXT NOT NULL,
+    product_id  TEXT NOT NULL DEFAULT '',
+    day         TEXT NOT NULL,
+    shift       TEXT NOT NULL DEFAULT '',
+    old_count   INTEGER,
+    new_count   INTEGER NOT NULL CHECK (new_count >= 0),
+    entered_by  TEXT NOT NULL,
+    entered_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL DEFAULT '',
+    updated_at  TEXT NOT NULL DEFAULT '',
+    version     INTEGER NOT NULL DEFAULT 1,
+    client_id   TEXT NOT NULL,
+    last_edit_client_id TEXT NOT NULL DEFAULT '',
+    UNIQUE (factory_id, client_id)
+);
+
+-- no foreign key: the trail outlives what it describes
+CREATE TABLE operator_audit (
+    id         INTEGER PRIMARY KEY,
+    factory_id TEXT NOT NULL,
+    entity     TEXT NOT NULL,
+    entity_id  INTEGER NOT NULL,
+    field      TEXT NOT NULL,
+    old_value  TEXT,
+    new_value  TEXT,
+    who        TEXT NOT NULL,
+    at         TEXT NOT NULL
+);
+CREATE TRIGGER operator_audit_no_update BEFORE UPDATE ON operator_audit
+BEGIN SELECT RAISE(ABORT, 'operator_audit is append-only'); END;
+CREATE TRIGGER operator_audit_no_delete BEFORE DELETE ON operator_audit
+BEGIN SELECT RAISE(ABORT, 'operator_audit is append-only'); END;
+"""
+
 #: version reached -> DDL that takes the database there from the version before
 MIGRATIONS: dict[int, str] = {
     1: DDL_V1,
@@ -163,6 +272,10 @@ CREATE TABLE product_machine_times (
     # a manual log row's production per product, as JSON [[product, produced, defects], ...];
     # NULL: the log had no product column (docs/registry.md, "Baseline logs")
     6: "ALTER TABLE baseline_days ADD COLUMN products TEXT;",
+    # what people at the line enter (docs/registry.md, "Operator input"): the reason tree,
+    # reasons for stops, scrap, count corrections and their append-only audit trail; and
+    # the per-factory line role (SQLite cannot change a CHECK: the tokens table is rebuilt)
+    7: OPERATOR_DDL,
     # a support project's chosen KPIs with baseline and target, and the results entered by
     # hand with their evidence (docs/targets.md). The results have no foreign key to the
     # project: like the baseline logs they are history and stay through a registry import.

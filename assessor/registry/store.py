@@ -213,6 +213,9 @@ class RegistryStore:
                     (f.id, line.id, m.id, m.name, m.ideal_cycle_time_s, mpos, int(m.line_output)),
                 )
         RegistryStore._write_products(db, f)
+        from assessor.registry.operator_store import OperatorStore
+
+        OperatorStore.write_reason_tree(db, f.id, f.downtime_reasons)
         cal = f.calendar
         for pos, s in enumerate(cal.shifts):
             db.execute(
@@ -365,6 +368,7 @@ class RegistryStore:
         storage = db.execute(
             "SELECT database FROM edge_storage WHERE factory_id = ?", (factory_id,)
         ).fetchone()
+        from assessor.registry.operator_store import OperatorStore
         return Factory(
             id=fid,
             name=name,
@@ -376,6 +380,7 @@ class RegistryStore:
             small_stop_s=small_stop_s,
             products=RegistryStore._read_products(db, factory_id),
             raw_database=storage[0] if storage else None,
+            downtime_reasons=OperatorStore.read_reason_tree(db, factory_id),
         )
 
     # -- edge storage ------------------------------------------------------------
@@ -434,8 +439,8 @@ class RegistryStore:
         )
 
     def add_token(self, record: TokenRecord) -> None:
-        if (record.role is Role.FACTORY) != (record.factory_id is not None):
-            raise ValueError("a factory token needs a factory id, an operator token must not have one")
+        if (record.role is not Role.OPERATOR) != (record.factory_id is not None):
+            raise ValueError("a factory or line token needs a factory id; an operator token has none")
         with self.transaction(write=True) as db:
             if record.factory_id is not None:
                 self.require_factory(db, record.factory_id)

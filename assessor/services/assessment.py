@@ -5,6 +5,7 @@ from __future__ import annotations
 from assessor.data.evidence_query import factory_evidence
 from assessor.domain.level import Assessment, assess
 from assessor.domain.models import Factory
+from assessor.registry.operator_store import OperatorStore
 from assessor.services.kpis import KpiQueries
 
 
@@ -24,8 +25,16 @@ class Assessments(KpiQueries):
         oee_factors = ("availability", "performance", "quality")
         flagged = {f["kpi"] for f in recent.get("flags", [])}
         computable = all(recent.get(k) is not None and k not in flagged for k in oee_factors)
+        explained = OperatorStore(self.store).machines_with_reasons(factory.id, now - 30 * 86400.0, now)
         evidence = await factory_evidence(
-            self.raw(factory), factory, 30, computable, now=now, keys=keys, kpis_row=recent
+            self.raw(factory),
+            factory,
+            30,
+            computable,
+            now=now,
+            keys=keys,
+            kpis_row=recent,
+            explained_machines=explained,
         )
         result = assess(evidence, self.store.answers(factory.id), self.rules)
         self._assessments[factory.id] = (now, result)

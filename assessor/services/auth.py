@@ -50,10 +50,10 @@ def create_token(
     try:
         role = Role(role)
     except ValueError:
-        raise TokenError(f"unknown role {role!r}; expected operator, factory") from None
-    if role is Role.FACTORY:
+        raise TokenError(f"unknown role {role!r}; expected operator, factory, line") from None
+    if role is not Role.OPERATOR:
         if not factory_id:
-            raise TokenError("a factory token needs the id of its factory")
+            raise TokenError(f"a {role.value} token needs the id of its factory")
         if store.factory(factory_id) is None:
             raise TokenError(f"unknown factory {factory_id!r}; import it into the registry first")
     elif factory_id is not None:

@@ -25,8 +25,11 @@ from assessor.domain.kpi.formulas import kpis, rollup
 from assessor.domain.kpi.losses import six_big_losses
 from assessor.domain.kpi.model import KpiPolicy, Totals
 from assessor.domain.models import Factory
+from assessor.domain.operator_input import LineCounts, corrected_totals, line_counts
+from assessor.registry.operator_store import OperatorStore
 from assessor.services.core import ServiceCore
 
+ONE_DAY = dt.timedelta(days=1)
 Group = Literal["machine", "line", "factory"]
 ProductGroup = Literal["product", "machine,product"]
 #: longest window of per-product KPIs: they are computed from the raw data on every
@@ -75,6 +78,39 @@ class KpiQueries(ServiceCore):
                         small_stop_s=self.cfg.kpi.small_stop_for(factory),
                     )
                 )
+        return self._with_line_entries(factory, out, start, end)
+
+    def line_counts(self, factory: Factory, start: float, end: float) -> dict[DayKey, LineCounts]:
+        """Scrap and count corrections entered at the line for the days of ``[start, end)``.
+        They are applied when totals are read, never stored with the materialised days, so
+        an entry counts at once and a late edit needs no day computed again."""
+        tz = ZoneInfo(factory.calendar.timezone)
+        days = [d for d, _, _ in local_days(factory.calendar.timezone, start, end)]
+        if not days:
+            return {}
+        store = OperatorStore(self.store)
+        first, last = days[0], days[-1]
+        scrap = [
+            ((e.line, e.machine, dt.datetime.fromtimestamp(e.at, tz).date()), e.quantity)
+            for e in store.scrap(factory.id, day_start(factory, first), day_start(factory, last + ONE_DAY))
+        ]
+        corrections = [
+            ((c.line, c.machine, dt.date.fromisoformat(c.day)), c.shift, c.old_count, c.new_count)
+            for c in store.count_corrections(factory.id, first.isoformat(), last.isoformat())
+        ]
+        return line_counts(scrap, corrections)
+
+    def _with_line_entries(
+        self, factory: Factory, totals: dict[DayKey, Totals], start: float, end: float
+    ) -> dict[DayKey, Totals]:
+        entered = self.line_counts(factory, start, end)
+        if not entered:
+            return totals
+        cycle = {(m.line_id, m.id): m.ideal_cycle_time_s for m in factory.machines}
+        out = dict(totals)
+        for key, counts in entered.items():
+            if key in out:
+                out[key] = corrected_totals(out[key], counts, cycle.get(key[:2], 0.0))
         return out
 
     async def _materialise(self, factory: Factory, days: Sequence[DaySpan]) -> dict[DayKey, Totals]:
@@ -120,10 +156,31 @@ class KpiQueries(ServiceCore):
         }
 
     async def kpi_rows(
-        self, factory: Factory, start: float, end: float, group: Group, granularity: Granularity
+        self,
+        factory: Factory,
+        start: float,
+        end: float,
+        group: Group,
+        granularity: Granularity,
+        *,
+        sources: bool = False,
     ) -> list[dict[str, Any]]:
+        """``sources``: each row also says what of its counts the line entered
+        (``line_scrap``: rejects from scrap entries; ``count_source``: ``measured``,
+        ``line`` (every machine-day's count corrected) or ``measured+line``)."""
         totals = await self.day_totals(factory, start, end)
-        return self._rows(factory, totals, start, end, group, granularity)
+        rows = self._rows(factory, totals, start, end, group, granularity)
+        if sources:
+            entered = self.line_counts(factory, start, end)
+            for row in rows:
+                keys = [k for k in totals if _in_row(row, k)]
+                mine = [entered[k] for k in keys if k in entered]
+                corrected = sum(1 for e in mine if e.count is not None or e.shift_delta)
+                row["line_scrap"] = sum(e.scrap for e in mine)
+                row["count_source"] = (
+                    "measured" if not corrected else "line" if corrected == len(keys) else "measured+line"
+                )
+        return rows
 
     def _rows(
         self,
@@ -245,6 +302,16 @@ def product_report(
             for (line, machine, a, b), (n, setup_s) in sorted(pairs.items())
         ],
     }
+
+
+def _in_row(row: dict[str, Any], key: DayKey) -> bool:
+    """Whether a machine-day is one of those a KPI row sums."""
+    line, machine, day = key
+    return (
+        row.get("line", line) == line
+        and row.get("machine", machine) == machine
+        and row.get("day", day.isoformat()) == day.isoformat()
+    )
 
 
 def kpi_row(t: Totals, policy: KpiPolicy) -> dict[str, Any]:

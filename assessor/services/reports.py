@@ -32,6 +32,7 @@ from assessor.domain.report.model import (
 from assessor.domain.report.pdf_completion import render_completion_pdf
 from assessor.domain.report.pdf_factory import render_factory_pdf
 from assessor.domain.report.pdf_portfolio import render_portfolio_pdf
+from assessor.services.operator_input import OperatorInputService
 from assessor.services.targets import project_targets
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ async def collect_factory(
     recent = await _period(service, factory, "recent_30d", recent_window(factory, now))
     periods.append(recent)
     assessment = await service.assessment(factory)
+    reasons = await OperatorInputService(service).recent_reason_stats(factory, now)
     return FactoryReportData(
         factory=factory,
         project=project,
@@ -82,6 +84,7 @@ async def collect_factory(
         generated_at=now,
         periods=tuple(periods),
         small_stop_s=service.cfg.kpi.small_stop_for(factory),
+        reasons=tuple(reasons),
     )
 
 

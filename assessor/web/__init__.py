@@ -25,10 +25,11 @@ def plotly_js() -> tuple[Path, str]:
 
 def install_web(app: FastAPI, service: AssessorService) -> None:
     """Mount the dashboard pages and their static files on ``app``."""
-    from assessor.web import forms, pages_factory, pages_portfolio, session, targets
+    from assessor.web import forms, pages_factory, pages_operator, pages_portfolio, session, targets
     from assessor.web.base import STATIC, Web
 
     web = Web(service)
+    app.state.web = web
     js_path, version = plotly_js()
     web.env.globals["plotly_version"] = version
 
@@ -44,4 +45,5 @@ def install_web(app: FastAPI, service: AssessorService) -> None:
     pages_factory.install(app, web)
     forms.install(app, web)
     targets.install(app, web)
+    pages_operator.install(app, web)
     app.mount("/static", StaticFiles(directory=STATIC), name="web-static")

@@ -67,6 +67,8 @@ class Web:
     def landing(p: Principal) -> str:
         if p.role is Role.OPERATOR or p.factory_id is None:
             return "/portfolio"
+        if p.role is Role.LINE:
+            return f"/factories/{quote(p.factory_id, safe='')}/operator"
         return f"/factories/{quote(p.factory_id, safe='')}"
 
     @staticmethod

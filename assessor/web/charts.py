@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -120,8 +120,11 @@ def _local(ts: float, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def state_timeline(timeline: Timeline, tz_name: str, lang: Lang) -> Figure:
-    """One horizontal bar per episode (base = start, length = duration), a trace per state."""
+def state_timeline(
+    timeline: Timeline, tz_name: str, lang: Lang, reasons: Mapping[tuple[str, str, float], str] | None = None
+) -> Figure:
+    """One horizontal bar per episode (base = start, length = duration), a trace per state;
+    ``reasons``: (line, machine, episode start) -> the stop's reasons, shown on hover."""
     tz = ZoneInfo(tz_name)
     by_state: dict[str, dict[str, list[Any]]] = {}
     rows = []
@@ -133,7 +136,9 @@ def state_timeline(timeline: Timeline, tz_name: str, lang: Lang) -> Figure:
             d["base"].append(_local(ep.start, tz))
             d["x"].append(round((ep.end - ep.start) * 1000))
             d["y"].append(label)
-            d["text"].append(f"{_local(ep.start, tz)[:16]} – {_local(ep.end, tz)[11:16]}")
+            why = (reasons or {}).get((m.line, m.machine, ep.start))
+            span = f"{_local(ep.start, tz)[:16]} – {_local(ep.end, tz)[11:16]}"
+            d["text"].append(f"{span}<br>{_plain(why)}" if why else span)
     traces = []
     for state, colour in STATE_COLOURS.items():
         d = by_state.get(state)

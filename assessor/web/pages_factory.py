@@ -12,16 +12,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from assessor.domain import labels
-from assessor.domain.downtime import SMALL_STOP, downtime_by_reason, pareto
+from assessor.domain.downtime import SMALL_STOP, pareto
 from assessor.domain.gains import FACTORY_GAIN_KPIS
-from assessor.domain.kpi.calendar import planned_intervals
 from assessor.domain.labels import Lang
 from assessor.domain.level.evidence import METRICS, format_threshold, format_value
 from assessor.domain.level.scoring import SCORE_GATE, Assessment
 from assessor.domain.losses_view import waterfall
 from assessor.domain.models import Factory
 from assessor.services.errors import InfluxError
-from assessor.web import charts
+from assessor.services.operator_input import OperatorInputService
+from assessor.web import charts, pages_operator
 from assessor.web.base import Web, attachment
 from assessor.web.i18n import t
 from assessor.web.targets import target_sections
@@ -263,10 +263,11 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
     has_kpis = any(r.get("coverage") for r in daily)
     timeline = await service.state_timeline(f, tl_p.start, tl_p.end)
     small_stop_s = service.cfg.kpi.small_stop_for(f)
-    by_reason = downtime_by_reason(
-        timeline, planned_intervals(f.calendar, tl_p.start, tl_p.end), small_stop_s=small_stop_s
-    )
+    # reasons entered at the line fill in where the PLC gave none (docs/kpi-method.md)
+    operator_input = OperatorInputService(service)
+    by_reason = pages_operator.by_reason_labelled(operator_input.downtime_by_source(f, timeline), f, lang)
     bars = pareto(pareto_hours(by_reason, small_stop_s, lang), t("other_reasons", lang))
+    reason_rows = pages_operator.reason_rows(operator_input.reason_stats(f, timeline), f, lang)
     # per product over the timeline period (at most a month of raw data), only for a
     # factory that registers its products
     products = await service.product_kpis(f, tl_p.start, tl_p.end, "product", "total") if f.products else None
@@ -285,13 +286,19 @@ async def factory_context(web: Web, request: Request, f: Factory, lang: Lang) ->
         "trend_fig": charts.kpi_trend(daily, lang) if has_kpis else None,
         "waterfall_fig": charts.oee_waterfall(totals, lang) if has_kpis else None,
         "waterfall_notes": waterfall_notes(totals, lang) if has_kpis else [],
-        "timeline_fig": charts.state_timeline(timeline, f.calendar.timezone, lang)
+        "timeline_fig": charts.state_timeline(
+            timeline,
+            f.calendar.timezone,
+            lang,
+            pages_operator.timeline_reasons(operator_input.episode_reasons(f, timeline), f, lang),
+        )
         if timeline.has_data
         else None,
         "timeline_bucket": timeline.bucket_s,
         "pareto_fig": charts.downtime_pareto(bars, lang) if bars else None,
         "small_stop_limit": labels.fmt_duration(small_stop_s, lang),
         "pareto_rows": bars,
+        "reason_rows": reason_rows,
         "products": product_tables(products, lang),
         "assessment": assessment,
         "gates": gate_rows(assessment, lang),

@@ -135,6 +135,14 @@ def factory_dict(f: Factory) -> dict[str, Any]:
     ]
     if f.support_projects:
         out["support_projects"] = [_project(p) for p in f.support_projects]
+    if f.downtime_reasons:
+        # written back, or editing the factory on the page would drop its reason tree
+        out["downtime_reasons"] = [
+            {"code": r.code, "category": r.category, "name_ko": r.name_ko}
+            | ({"name_en": r.name_en} if r.name_en else {})
+            | ({"planned": True} if r.planned else {})
+            for r in f.downtime_reasons
+        ]
     return out
 
 

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--history-days", "8", "--factories", "2"]
 OPERATOR = re.compile(r"Operator token:\s+(fl_\S+)")
 FACTORY = re.compile(r"Factory token \(demo-factory\):\s+(fl_\S+)")
+LINE = re.compile(r"Line tablet token \(demo-factory\):\s+(fl_\S+)")
 DASHBOARD = re.compile(r"Dashboard:\s+(http://127\.0\.0\.1:\d+/)")
 INFLUX = re.compile(r"InfluxDB:\s+(http://127\.0\.0\.1:\d+)")
 EDGE = re.compile(r"Edge login \(demo-factory\): (\S+) / (\S+)")
@@ -173,6 +174,12 @@ def test_demo_loads_once_serves_collects_and_stops_cleanly(tmp_path):
             assert g["improvement"] > 0.1, g
         status, _ = _get(f"{base}api/v1/factories/hanul-auto/gains?project={project}", factory)
         assert status == 403
+        # the line tablet's token: the factory's operator input and its reason list, nothing else
+        line = LINE.search(out)
+        assert line and line[1] in tokens_file.read_text(), out
+        status, queue = _get(f"{base}api/v1/factories/demo-factory/operator/queue", line[1])
+        assert status == 200 and {r["code"] for r in queue["reasons"]} >= {"breakdown", "changeover"}
+        assert _get(f"{base}api/v1/portfolio", line[1])[0] == 403
 
         # a few seconds of live collection from both kinds of machine
         deadline = time.monotonic() + 30

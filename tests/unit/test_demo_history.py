@@ -242,3 +242,20 @@ def test_the_manual_log_has_a_product_column(plans):
     assert any(len(r.products) >= 2 for r in rows)
     back = parse_baseline(baseline_csv(rows, plan.factory), "log.csv", factory=plan.factory)
     assert [r.products for r in back] == [r.products for r in rows]
+
+
+def test_the_live_factory_has_stops_its_plc_gives_no_reason_for(plans):
+    # the line tablet's queue: waits of the CNC come with reason "none" (code 0), which
+    # the assessor takes for no reason (docs/kpi-method.md)
+    live = next(p for p in plans if p.factory.id == "demo-factory")
+    cnc = next(i for i, m in enumerate(live.machines) if m.machine == "cnc-01")
+    runs: list[float] = []
+    began = None
+    for t, fields in _measured(live, cnc):
+        unexplained = fields.get("state") == "idle" and fields.get("downtime_reason") == "none"
+        if unexplained and began is None:
+            began = t
+        elif not unexplained and began is not None and "state" in fields:
+            runs.append(t - began)
+            began = None
+    assert sum(1 for r in runs if r >= 5 * 60) >= 3, runs

@@ -34,4 +34,4 @@ async def get_kpis(
         if e - s > MAX_PRODUCT_WINDOW_DAYS * 86400:
             raise ApiError(400, f"end: per-product window longer than {MAX_PRODUCT_WINDOW_DAYS} days", "end")
         return respond(head | await service.product_kpis(f, s, e, group, granularity))
-    return respond(head | {"rows": await service.kpi_rows(f, s, e, group, granularity)})
+    return respond(head | {"rows": await service.kpi_rows(f, s, e, group, granularity, sources=True)})

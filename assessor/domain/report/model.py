@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from assessor.domain.downtime import ReasonStat
 from assessor.domain.gains import GainsReport, KpiGain
 from assessor.domain.level import Assessment
 from assessor.domain.models import DateWindow, Factory, SupportProject
@@ -45,6 +46,9 @@ class FactoryReportData:
     periods: tuple[Period, ...] = ()
     #: the factory's small-stop limit, seconds (for the losses note)
     small_stop_s: float | None = None
+    #: downtime by reason and source (PLC or line) over the last ``reason_days`` days
+    reasons: tuple[ReasonStat, ...] = ()
+    reason_days: int = 7
 
     def gain(self, kpi: str) -> KpiGain | None:
         if self.gains is None:

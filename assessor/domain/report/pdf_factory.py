@@ -39,6 +39,7 @@ from assessor.domain.models import DateWindow
 from assessor.domain.report import charts
 from assessor.domain.report.model import FactoryReportData
 from assessor.domain.report.pdf_common import TEXT_WIDTH, build_pdf, cell, facts, para, table
+from assessor.domain.report.pdf_reasons import reasons_section
 from assessor.domain.report.text import reference_source, tr
 
 RECENT_KPIS = (
@@ -80,6 +81,7 @@ def render_factory_pdf(data: FactoryReportData, lang: Lang) -> bytes:
     story += _charts(data, lang)
     story += level_section(data.assessment, lang)
     story += _recent(data, lang)
+    story += reasons_section(data, lang)
     story += _method(data, lang)
     generated = f"{fmt_time(data.generated_at)} ({DISPLAY_TZ})"
     return build_pdf(

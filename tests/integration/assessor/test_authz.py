@@ -309,3 +309,209 @@ async def test_registry_import_is_for_operators_only(env: AssessorEnv, caller: s
         # the factory user's own view is unchanged
         listed = await env.client.get("/api/v1/factories", headers=env.auth(caller))
         assert [f["id"] for f in listed.json()] == [caller]
+
+
+# -- the line role and the operator input routes ----------------------------------------------
+
+LINE = "line"
+REASONS_YAML_TREE = (("jam", "machine"), ("wait", "material"))
+#: a stop of press-01 an hour before the pinned now
+STOP_START = NOW - 3600.0
+
+
+def _stop_body(client_id: str) -> dict[str, Any]:
+    return {
+        "client_id": client_id,
+        "line": "line-1",
+        "machine": "press-01" if client_id.startswith("d") else "m1",
+        "state": "fault",
+        "start": STOP_START,
+        "end": STOP_START + 600,
+        "segments": [{"start": STOP_START, "end": STOP_START + 600, "reason": "jam"}],
+    }
+
+
+def _client_id(factory_id: str) -> str:
+    # unique per request: each cell of the matrix must store its own entry
+    import uuid
+
+    return ("d" if factory_id == DEMO else "o") + uuid.uuid4().hex
+
+
+OPERATOR_ENDPOINTS = [
+    Endpoint("op-queue", "GET", "/api/v1/factories/{id}/operator/queue"),
+    Endpoint(
+        "op-post-stop",
+        "POST",
+        "/api/v1/factories/{id}/operator/stops",
+        lambda f: {"json": _stop_body(_client_id(f))},
+    ),
+    Endpoint(
+        "op-put-stop",
+        "PUT",
+        "/api/v1/factories/{id}/operator/stops/999999",
+        lambda f: {"json": {"client_id": _client_id(f), "version": 1, "comment": "x"}},
+    ),
+    Endpoint("op-audit", "GET", "/api/v1/factories/{id}/operator/stops/999999/audit"),
+    Endpoint(
+        "op-scrap",
+        "POST",
+        "/api/v1/factories/{id}/operator/scrap",
+        lambda f: {
+            "json": {
+                "client_id": _client_id(f),
+                "line": "line-1",
+                "machine": "press-01" if f == DEMO else "m1",
+                "at": STOP_START,
+                "quantity": 2,
+                "reason": "jam",
+            }
+        },
+    ),
+    Endpoint(
+        "op-count",
+        "POST",
+        "/api/v1/factories/{id}/operator/counts",
+        lambda f: {
+            "json": {
+                "client_id": _client_id(f),
+                "line": "line-1",
+                "machine": "press-01" if f == DEMO else "m1",
+                "day": "2024-03-05",
+                "new_count": 100,
+            }
+        },
+    ),
+]
+#: what an allowed caller gets from each operator route (the PUT and audit name no entry)
+ALLOWED = {
+    "op-queue": 200,
+    "op-post-stop": 201,
+    "op-put-stop": 404,
+    "op-audit": 200,
+    "op-scrap": 201,
+    "op-count": 201,
+}
+
+
+@pytest.fixture
+async def line_env(env: AssessorEnv) -> AssessorEnv:
+    from dataclasses import replace
+
+    from assessor.domain.models import DowntimeReason
+
+    tree = tuple(DowntimeReason(code, code, code, cat) for code, cat in REASONS_YAML_TREE)
+    env.store.upsert_factories([replace(f, downtime_reasons=tree) for f in env.store.factories()])
+    env.tokens[LINE] = create_token(env.store, "line", DEMO, "line-1 tablet")
+    return env
+
+
+def _operator_entries(env: AssessorEnv, factory_id: str) -> int:
+    with env.store.transaction() as db:
+        return sum(
+            db.execute(f"SELECT count(*) FROM {t} WHERE factory_id = ?", (factory_id,)).fetchone()[0]
+            for t in ("stop_reasons", "scrap_entries", "count_corrections")
+        )
+
+
+#: (caller, target) -> allowed; a factory's own users may enter too, the line role only there
+OPERATOR_ACCESS = {
+    ("operator", DEMO): True,
+    ("operator", OTHER): True,
+    (DEMO, DEMO): True,
+    (DEMO, OTHER): False,
+    (OTHER, DEMO): False,
+    (LINE, DEMO): True,
+    (LINE, OTHER): False,
+    (LINE, UNKNOWN): False,
+}
+
+
+@pytest.mark.parametrize(
+    ("caller", "target"), list(OPERATOR_ACCESS), ids=[f"{c}->{t}" for c, t in OPERATOR_ACCESS]
+)
+@pytest.mark.parametrize("ep", OPERATOR_ENDPOINTS, ids=lambda ep: ep.name)
+async def test_operator_route_access(line_env: AssessorEnv, ep: Endpoint, caller: str, target: str) -> None:
+    r = await call(line_env, ep, target, line_env.auth(caller))
+    if OPERATOR_ACCESS[(caller, target)]:
+        assert r.status_code == ALLOWED[ep.name], r.text
+        return
+    assert r.status_code == 403, r.text
+    assert_error_body(r)
+    assert _operator_entries(line_env, target) == 0 if target != UNKNOWN else True
+
+
+@pytest.mark.parametrize("caller", list(UNAUTHENTICATED))
+@pytest.mark.parametrize("ep", OPERATOR_ENDPOINTS, ids=lambda ep: ep.name)
+async def test_operator_routes_refuse_the_unauthenticated(
+    line_env: AssessorEnv, ep: Endpoint, caller: str
+) -> None:
+    r = await call(line_env, ep, DEMO, UNAUTHENTICATED[caller](line_env))
+    assert r.status_code == 401, r.text
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert _operator_entries(line_env, DEMO) == 0
+
+
+@pytest.mark.parametrize("target", [DEMO, OTHER, UNKNOWN])
+@pytest.mark.parametrize("ep", ALL_ENDPOINTS, ids=lambda ep: ep.name)
+async def test_line_token_is_refused_on_every_other_route(
+    line_env: AssessorEnv, ep: Endpoint, target: str
+) -> None:
+    r = await call(line_env, ep, target, line_env.auth(LINE))
+    assert r.status_code == 403, r.text
+    assert_error_body(r)
+    assert_no_side_effects(line_env, ep, target)
+
+
+def _route_paths(env: AssessorEnv) -> list[str]:
+    """Every GET path the app serves, with the demo factory's id filled in."""
+    from fastapi.routing import APIRoute
+
+    app = env.client._transport.app  # type: ignore[attr-defined]
+    paths = []
+    routes = list(app.routes)
+    # routes of an included APIRouter sit behind one entry of app.routes
+    routes += [r for x in app.routes if hasattr(x, "original_router") for r in x.original_router.routes]
+    for route in routes:
+        if isinstance(route, APIRoute) and "GET" in route.methods and "/operator" not in route.path:
+            paths.append(route.path.replace("{id}", DEMO).replace("{factory_id}", DEMO))
+    return sorted(set(paths))
+
+
+async def test_line_session_is_refused_on_every_page_and_route_but_its_own(line_env: AssessorEnv) -> None:
+    client = line_env.client
+    client.cookies.set("fl_session", line_env.tokens[LINE])
+    open_paths = {"/", "/login", "/healthz"}
+    paths = [p for p in _route_paths(line_env) if "{" not in p and not p.startswith("/static/")]
+    refused = [p for p in paths if p not in open_paths]
+    assert "/portfolio" in refused and f"/factories/{DEMO}" in refused and "/api/v1/portfolio" in refused
+    for path in refused:
+        r = await client.get(path)
+        assert r.status_code == 403, path
+    own = await client.get(f"/factories/{DEMO}/operator")
+    assert own.status_code == 200 and "현장 입력" in own.text
+    assert (await client.get(f"/factories/{OTHER}/operator")).status_code == 403
+    start = await client.get("/")
+    assert start.status_code == 303 and start.headers["location"] == f"/factories/{DEMO}/operator"
+
+
+async def test_resend_is_stored_once_and_a_stale_edit_gets_the_current_entry(line_env: AssessorEnv) -> None:
+    url = f"/api/v1/factories/{DEMO}/operator/stops"
+    body = _stop_body("d-resend-1")
+    first = await line_env.client.post(url, json=body, headers=line_env.auth(LINE))
+    again = await line_env.client.post(url, json=body, headers=line_env.auth(LINE))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["entry"]["id"] == again.json()["entry"]["id"] and again.json()["created"] is False
+    sid = first.json()["entry"]["id"]
+    edit = {"client_id": "e-1", "version": 1, "segments": [{**body["segments"][0], "reason": "wait"}]}
+    assert (
+        await line_env.client.put(f"{url}/{sid}", json=edit, headers=line_env.auth(LINE))
+    ).status_code == 200
+    stale = await line_env.client.put(
+        f"{url}/{sid}",
+        json={"client_id": "e-2", "version": 1, "comment": "late"},
+        headers=line_env.auth(DEMO),
+    )
+    assert stale.status_code == 409
+    current = stale.json()["error"]["details"]["current"]
+    assert current["version"] == 2 and current["segments"][0]["reason"] == "wait" and current["comment"] == ""
