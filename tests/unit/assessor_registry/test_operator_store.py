@@ -18,7 +18,7 @@ from assessor.registry.operator_store import (
     OperatorStore,
     ScrapEntry,
 )
-from assessor.registry.schema import MIGRATIONS
+from assessor.registry.schema import MIGRATIONS, SCHEMA_VERSION
 from assessor.registry.store import RegistryStore, _statements
 from assessor.services.auth import Role, authenticate, create_token
 from assessor.web.registry_yaml import factory_yaml
@@ -164,7 +164,7 @@ def test_line_tokens_after_migrating_a_version_6_database(tmp_path: Path) -> Non
     )
     db.close()
     with RegistryStore(path) as store:
-        assert store.schema_version() == 7
+        assert store.schema_version() == SCHEMA_VERSION
         assert store.token("0123456789abcdef") is not None
         token = create_token(store, "line", "f1", "line 1 tablet")
         p = authenticate(store, token)
