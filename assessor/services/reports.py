@@ -72,6 +72,7 @@ async def collect_factory(
     recent = await _period(service, factory, "recent_30d", recent_window(factory, now))
     periods.append(recent)
     assessment = await service.assessment(factory)
+    targets = await project_targets(service, factory, project) if project and project.kpis else None
     return FactoryReportData(
         factory=factory,
         project=project,
@@ -82,6 +83,7 @@ async def collect_factory(
         generated_at=now,
         periods=tuple(periods),
         small_stop_s=service.cfg.kpi.small_stop_for(factory),
+        targets=targets,
     )
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from assessor.domain.gains import GainsReport, KpiGain
 from assessor.domain.level import Assessment
 from assessor.domain.models import DateWindow, Factory, SupportProject
+from assessor.domain.targets import ProjectTargets
 
 #: length of the "recent KPIs" period, in complete local days
 RECENT_DAYS = 30
@@ -45,6 +46,8 @@ class FactoryReportData:
     periods: tuple[Period, ...] = ()
     #: the factory's small-stop limit, seconds (for the losses note)
     small_stop_s: float | None = None
+    #: the project's own targets (docs/targets.md); None: no project, or one without KPIs
+    targets: ProjectTargets | None = None
 
     def gain(self, kpi: str) -> KpiGain | None:
         if self.gains is None:
