@@ -17,7 +17,9 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
+from assessor.domain.lead_time import OrderLogRow
 from assessor.domain.models import BaselineDay, BaselineProduct, Factory
 from assessor.domain.upload_limits import (
     DEFAULT_LIMITS,
@@ -116,7 +118,28 @@ COLUMNS: tuple[Column, ...] = (
         ("product_id", "part", "품목", "제품", "품번", "품명", "제품명", "품목명", "품목코드"),
     ),
 )
-_BY_FIELD = {c.field: c for c in COLUMNS}
+
+#: an order log: one row per production order (or per stretch of work on it), for the
+#: lead time of the "before" period (docs/targets.md, "Lead time"); a file is either a
+#: daily log or an order log, told apart by its header
+ORDER_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "order_id",
+        True,
+        ("order", "order_no", "주문번호", "작업지시번호", "지시번호", "오더번호", "수주번호", "작업지시"),
+    ),
+    Column(
+        "start",
+        True,
+        ("order_start", "started", "시작", "시작일시", "시작시각", "작업시작", "착수", "착수일시"),
+    ),
+    Column(
+        "finish",
+        True,
+        ("order_finish", "finished", "end", "완료", "완료일시", "완료시각", "작업완료", "종료", "종료일시"),
+    ),
+)
+_BY_FIELD = {c.field: c for c in (*COLUMNS, *ORDER_COLUMNS)}
 
 # unit or remark in brackets after a header: 가동시간(h), 전력량 [kWh]
 _BRACKETED = re.compile(r"[(\[（［].*?[)\]）］]")
@@ -128,7 +151,10 @@ def _normalise(header: str) -> str:
     return re.sub(r"[\s_\-.·]+", "", text)
 
 
-_HEADER_FIELD: dict[str, str] = {_normalise(name): c.field for c in COLUMNS for name in (c.field, *c.aliases)}
+_HEADER_FIELD: dict[str, str] = {
+    _normalise(name): c.field for c in (*COLUMNS, *ORDER_COLUMNS) for name in (c.field, *c.aliases)
+}
+_ORDER_FIELDS = frozenset(c.field for c in ORDER_COLUMNS)
 
 # a title or a note may stand above the header; look for the header this far down
 _HEADER_SEARCH_ROWS = 20
@@ -153,6 +179,9 @@ _FIELD_KO = {
     "orders_on_time": "납기준수건수",
     "orders_total": "주문건수",
     "product": "품목",
+    "order_id": "주문번호",
+    "start": "시작일시",
+    "finish": "완료일시",
 }
 
 
@@ -355,6 +384,28 @@ def _msg_duplicate(day: object, line: object, row: int) -> _Msg:
     )
 
 
+def _msg_not_instant(value: Cell) -> _Msg:
+    return _Msg(
+        f"not a date and time: {_shown(value)}; expected YYYY-MM-DD HH:MM",
+        f"날짜와 시각이 아닙니다: {_shown(value)}. YYYY-MM-DD HH:MM 형식으로 입력하세요.",
+    )
+
+
+def _msg_no_time(value: Cell) -> _Msg:
+    return _Msg(
+        f"needs the time of day as well as the date, got {_shown(value)}",
+        f"날짜와 함께 시각도 입력하세요 (입력값 {_shown(value)}).",
+    )
+
+
+def _msg_finish_before_start(finish: dt.datetime, start: dt.datetime) -> _Msg:
+    f, s = finish.strftime("%Y-%m-%d %H:%M"), start.strftime("%Y-%m-%d %H:%M")
+    return _Msg(
+        f"the order finishes ({f}) before it starts ({s})",
+        f"완료일시({f})가 시작일시({s})보다 앞섭니다.",
+    )
+
+
 # -- reading the file into rows of cells ------------------------------------------
 
 
@@ -484,26 +535,30 @@ def _blank(cells: Iterable[Cell]) -> bool:
 
 
 def _find_header(grid: Grid) -> int:
-    """Index into grid of the header row: the first row with a date column among the first
-    non-blank rows, else the first non-blank row (whose missing columns are then reported)."""
+    """Index into grid of the header row: the first row with a date (or an order number)
+    column among the first non-blank rows, else the first non-blank row (whose missing
+    columns are then reported)."""
     candidates = [i for i, (_, cells) in enumerate(grid) if not _blank(cells)][:_HEADER_SEARCH_ROWS]
     if not candidates:
         raise _refused(_msg_empty())
     for i in candidates:
-        if "date" in _known_fields(grid[i][1]):
+        if {"date", "order_id"} & _known_fields(grid[i][1]):
             return i
     return candidates[0]
 
 
-def _map_columns(row: int, cells: Sequence[Cell]) -> dict[str, tuple[int, str]]:
-    """field -> (cell index, header as written)."""
+def _map_columns(
+    row: int, cells: Sequence[Cell], kind: Sequence[Column] = COLUMNS
+) -> dict[str, tuple[int, str]]:
+    """field -> (cell index, header as written), for the columns of one kind of log."""
+    wanted = {c.field for c in kind}
     found: dict[str, tuple[int, str]] = {}
     errors: list[RowError] = []
     for index, cell in enumerate(cells):
         if not isinstance(cell, str):
             continue
         field = _HEADER_FIELD.get(_normalise(cell))
-        if field is None:
+        if field is None or field not in wanted:
             continue  # remarks (비고) and other columns of the factory's own sheet
         if field in found:
             errors.append(_error(row, cell.strip(), _msg_same_field(field, found[field][1], cell.strip())))
@@ -513,7 +568,7 @@ def _map_columns(row: int, cells: Sequence[Cell]) -> dict[str, tuple[int, str]]:
     if (pair[0] in found) != (pair[1] in found):
         given, lacking = pair if pair[0] in found else pair[::-1]
         errors.append(_error(row, found[given][1], _msg_pair_column(given, lacking)))
-    missing = [c for c in COLUMNS if c.required and c.field not in found]
+    missing = [c for c in kind if c.required and c.field not in found]
     if missing:
         errors.insert(0, _error(row, "", _msg_missing_columns(missing)))
     if errors:
@@ -828,10 +883,17 @@ def parse_baseline(
     Raises BaselineError listing every bad row and column, BaselineLimitError for a file
     over ``limits``; then nothing may be stored.
     """
+    return _parse_days(_read_grid(data, filename, limits), factory)
+
+
+def _read_grid(data: bytes, filename: str, limits: UploadLimits) -> Grid:
     try:
-        grid = _grid(data, filename, limits)
+        return _grid(data, filename, limits)
     except LimitBreach as breach:
         raise BaselineLimitError(breach) from None
+
+
+def _parse_days(grid: Grid, factory: Factory) -> list[BaselineDay]:
     header_index = _find_header(grid)
     header_row, header_cells = grid[header_index]
     columns = _map_columns(header_row, header_cells)
@@ -841,3 +903,106 @@ def parse_baseline(
     if not days:
         raise _refused(_msg_no_rows(), header_row)
     return days
+
+
+# -- order logs ---------------------------------------------------------------------
+
+_INSTANT_TEXT = re.compile(
+    r"^(\d{4})\s*([-./])\s*(\d{1,2})\s*\2\s*(\d{1,2})\.?\s*[ T]\s*(\d{1,2}):(\d{2})(?::(\d{2}))?$"
+)
+
+
+def _naive_instant(value: Cell) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        raise _Bad(_msg_no_time(value))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if float(value).is_integer():
+            raise _Bad(_msg_no_time(value))
+        if _SERIAL_RANGE[0] <= value < _SERIAL_RANGE[1]:
+            # an Excel date-time that lost its format: days since 1899-12-30, the time as a fraction
+            return dt.datetime(1899, 12, 30) + dt.timedelta(days=value)
+        raise _Bad(_msg_not_instant(value))
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        if m := _INSTANT_TEXT.match(text):
+            year, _, month, day, hour, minute, second = m.groups()
+            try:
+                return dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
+            except ValueError:
+                raise _Bad(_msg_not_instant(value)) from None
+        if ":" in text:  # fromisoformat takes a bare date as midnight: a time must be written
+            try:
+                return dt.datetime.fromisoformat(text)  # with an offset, as machines write it
+            except ValueError:
+                pass
+        try:
+            _date(text)
+        except _Bad:
+            raise _Bad(_msg_not_instant(value)) from None
+        raise _Bad(_msg_no_time(value))
+    raise _Bad(_msg_not_instant(value))
+
+
+def _instant_in(tz: ZoneInfo) -> Callable[[Cell], dt.datetime]:
+    """A cell as an aware date and time; a time without a zone is the factory's."""
+
+    def convert(value: Cell) -> dt.datetime:
+        when = _naive_instant(value)
+        return when if when.tzinfo is not None else when.replace(tzinfo=tz)
+
+    return convert
+
+
+def _parse_orders(
+    grid: Grid, header_index: int, columns: dict[str, tuple[int, str]], factory: Factory
+) -> tuple[list[OrderLogRow], list[RowError]]:
+    instant = _instant_in(ZoneInfo(factory.calendar.timezone))
+    rows: list[OrderLogRow] = []
+    errors: list[RowError] = []
+    for row, cells in grid[header_index + 1 :]:
+        if _blank(cells):
+            continue
+        reader = _RowReader(row, cells, columns)
+        order = reader.read("order_id", _text)
+        start = reader.read("start", instant)
+        finish = reader.read("finish", instant)
+        if start is not None and finish is not None and finish < start:
+            reader.fail("finish", _msg_finish_before_start(finish, start))
+        if reader.errors:
+            errors.extend(reader.errors)
+            continue
+        rows.append(OrderLogRow(order, start, finish, row))
+    return rows, errors
+
+
+@dataclass(frozen=True)
+class BaselineLog:
+    """A parsed upload: a daily log (``days``) or an order log (``orders``), never both."""
+
+    days: list[BaselineDay]
+    orders: list[OrderLogRow]
+
+    @property
+    def rows(self) -> int:
+        return len(self.days) + len(self.orders)
+
+
+def parse_log(
+    data: bytes, filename: str, *, factory: Factory, limits: UploadLimits = DEFAULT_LIMITS
+) -> BaselineLog:
+    """A daily production log or, when its header has an order number column (주문번호,
+    order_id), an order log of (order, start, finish) rows. Raises as ``parse_baseline``."""
+    grid = _read_grid(data, filename, limits)
+    header_index = _find_header(grid)
+    header_row, header_cells = grid[header_index]
+    if "order_id" not in _known_fields(header_cells):
+        return BaselineLog(_parse_days(grid, factory), [])
+    columns = _map_columns(header_row, header_cells, ORDER_COLUMNS)
+    orders, errors = _parse_orders(grid, header_index, columns, factory)
+    if errors:
+        raise BaselineError(errors)
+    if not orders:
+        raise _refused(_msg_no_rows(), header_row)
+    return BaselineLog([], orders)

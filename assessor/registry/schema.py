@@ -8,7 +8,7 @@ reads back exactly as it was imported.
 from __future__ import annotations
 
 #: Bump when the DDL changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 DDL_V1 = """
 CREATE TABLE schema_version (
@@ -306,4 +306,18 @@ CREATE TABLE kpi_results (
     entered_at  TEXT NOT NULL
 );
 CREATE INDEX kpi_results_by_project ON kpi_results (factory_id, project_id, kpi);""",
+    # manual order logs: an order's start and finish, for the lead time of the "before"
+    # period (docs/targets.md, "Lead time"); history like the daily logs, so no foreign key
+    # to lines. start and finish are instants (UTC ISO 8601); an order may have several
+    # rows (worked, stopped, taken up again), kept in file order by position.
+    9: """CREATE TABLE baseline_orders (
+    factory_id  TEXT NOT NULL REFERENCES factories (id) ON DELETE CASCADE,
+    order_id    TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    start       TEXT NOT NULL,
+    finish      TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    PRIMARY KEY (factory_id, order_id, position)
+);""",
 }

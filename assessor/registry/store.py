@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+from assessor.domain.lead_time import OrderLogRow
 from assessor.domain.models import (
     BaselineDay,
     BaselineProduct,
@@ -602,6 +603,55 @@ class RegistryStore:
                 )
                 for day, line_id, hours, workers, produced, defects, energy, on_time, total, products in (
                     db.execute(sql, params)
+                )
+            ]
+
+    def replace_orders(
+        self,
+        factory_id: str,
+        rows: Sequence[OrderLogRow],
+        source_name: str,
+        imported_at: dt.datetime | None = None,
+    ) -> int:
+        """Store a factory's manual order log, the file being the truth for the orders it
+        names: every stored row of an order in ``rows`` is replaced (a corrected file
+        fixes an order), other orders stay. Returns the number of stored rows removed."""
+        stamp = _instant_text(imported_at or dt.datetime.now(dt.UTC), "imported_at")
+        orders = sorted({r.order_id for r in rows})
+        with self.transaction(write=True) as db:
+            self.require_factory(db, factory_id)
+            removed = db.execute(
+                "DELETE FROM baseline_orders WHERE factory_id = ? "
+                "AND order_id IN (SELECT value FROM json_each(?))",
+                (factory_id, json.dumps(orders, ensure_ascii=False)),
+            ).rowcount
+            db.executemany(
+                "INSERT INTO baseline_orders (factory_id, order_id, position, start, finish, source_name, "
+                "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        factory_id,
+                        r.order_id,
+                        i,
+                        _instant_text(r.start, "start"),
+                        _instant_text(r.finish, "finish"),
+                        source_name,
+                        stamp,
+                    )
+                    for i, r in enumerate(rows)
+                ],
+            )
+            return removed
+
+    def baseline_orders(self, factory_id: str) -> list[OrderLogRow]:
+        """The factory's manual order log, by order then file order; times in UTC."""
+        with self.transaction() as db:
+            return [
+                OrderLogRow(order, dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(finish))
+                for order, start, finish in db.execute(
+                    "SELECT order_id, start, finish FROM baseline_orders WHERE factory_id = ? "
+                    "ORDER BY order_id, position",
+                    (factory_id,),
                 )
             ]
 

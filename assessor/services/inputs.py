@@ -7,14 +7,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from assessor.domain.baseline import parse_baseline
+from assessor.domain.baseline import parse_log
+from assessor.domain.lead_time import OrderLogRow
 from assessor.domain.level import validate_answers
 from assessor.domain.models import BaselineDay, Factory
 from assessor.domain.upload_limits import DEFAULT_LIMITS, UploadLimits
 from assessor.registry.store import RegistryStore, UnknownFactoryError
 from assessor.services.assessment import Assessments
 from assessor.services.targets import forget as forget_targets
-from assessor.services.upload_worker import import_baseline_bounded, parse_registry_bounded
+from assessor.services.upload_worker import import_baseline_bounded, parse_registry_bounded, store_log
 
 #: the largest baseline log and registry text either door (API, web form) takes
 MAX_UPLOAD_BYTES = 20 * 2**20
@@ -30,10 +31,17 @@ class Inputs(Assessments):
         self.forget_assessment(factory.id)
         return valid
 
-    async def store_baseline(self, factory: Factory, data: bytes, filename: str) -> list[BaselineDay]:
-        """Parse a daily production log in a bounded worker process and store it; a refused
-        file (BaselineError, BaselineLimitError) stores nothing."""
-        return await import_baseline_bounded(self.store, factory, data, filename, self.cfg.uploads)
+    async def store_baseline(
+        self, factory: Factory, data: bytes, filename: str
+    ) -> list[BaselineDay] | list[OrderLogRow]:
+        """Parse a daily production log, or an order log, in a bounded worker process and
+        store it; a refused file (BaselineError, BaselineLimitError) stores nothing. The
+        rows stored: days, or orders (whose lead-time baseline is then stale)."""
+        log = await import_baseline_bounded(self.store, factory, data, filename, self.cfg.uploads)
+        if log.orders:
+            forget_targets(self, factory.id)  # type: ignore[arg-type]
+            return log.orders
+        return log.days
 
     async def import_registry(self, text: str, source: str) -> list[Factory]:
         """Parse registry YAML in a bounded worker process and store every factory in it
@@ -50,14 +58,14 @@ class Inputs(Assessments):
 
 def import_baseline(
     store: RegistryStore, factory_id: str, data: bytes, filename: str, limits: UploadLimits = DEFAULT_LIMITS
-) -> list[BaselineDay]:
-    """Parse a log file against the factory's registry entry and store it with
-    ``RegistryStore.replace_baseline``; a refused file (BaselineError) stores nothing.
-    This parses in the calling process (command line, demo); the server uses
-    ``Inputs.store_baseline``, which parses in a bounded worker."""
+) -> list[BaselineDay] | list[OrderLogRow]:
+    """Parse a log file (a daily log or an order log) against the factory's registry entry
+    and store it with ``RegistryStore.replace_baseline`` (``replace_orders``); a refused
+    file (BaselineError) stores nothing. This parses in the calling process (command line,
+    demo); the server uses ``Inputs.store_baseline``, which parses in a bounded worker."""
     factory = store.factory(factory_id)
     if factory is None:
         raise UnknownFactoryError(factory_id)
-    days = parse_baseline(data, filename, factory=factory, limits=limits)
-    store.replace_baseline(factory_id, days, source_name=filename)
-    return days
+    log = parse_log(data, filename, factory=factory, limits=limits)
+    store_log(store, factory_id, log, filename)
+    return log.orders or log.days

@@ -74,6 +74,7 @@ async def collect_factory(
     periods.append(recent)
     assessment = await service.assessment(factory)
     reasons = await OperatorInputService(service).recent_reason_stats(factory, now)
+    targets = await project_targets(service, factory, project) if project and project.kpis else None
     return FactoryReportData(
         factory=factory,
         project=project,
@@ -85,6 +86,7 @@ async def collect_factory(
         periods=tuple(periods),
         small_stop_s=service.cfg.kpi.small_stop_for(factory),
         reasons=tuple(reasons),
+        targets=targets,
     )
 
 

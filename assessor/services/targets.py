@@ -18,7 +18,13 @@ from assessor.data.orders import finished_orders
 from assessor.domain.gains import DailyValue, side_source
 from assessor.domain.kpi.formulas import kpis, rollup
 from assessor.domain.kpi.model import Totals
-from assessor.domain.lead_time import OrderSpan, daily_medians, median_lead_time_h
+from assessor.domain.lead_time import (
+    OrderSpan,
+    daily_medians,
+    finished_in,
+    median_lead_time_h,
+    spans_from_log,
+)
 from assessor.domain.models import DateWindow, Factory, Source, SupportProject
 from assessor.domain.targets import (
     CatalogueKpi,
@@ -102,7 +108,9 @@ async def _compute(service: AssessorService, factory: Factory, project: SupportP
     after = service.after_window(factory, project)
     chosen = [(k, catalogue_kpi(k.kpi)) for k in project.kpis]
     # only what a side needs: a stated baseline or an entered result reads no data
-    before = await _sides(service, factory, project.baseline, {c.id for k, c in chosen if k.baseline is None})
+    before = await _sides(
+        service, factory, project.baseline, {c.id for k, c in chosen if k.baseline is None}, logs=True
+    )
     result = await _sides(
         service, factory, after, {c.id for k, c in chosen if k.result_source is ResultSource.DATA}
     )
@@ -126,9 +134,15 @@ async def _compute(service: AssessorService, factory: Factory, project: SupportP
 class _Values:
     days: dict[str, list[DailyValue]]
     orders: list[OrderSpan]
+    #: where the orders came from: "measured" (InfluxDB) or "manual" (an order log)
+    orders_source: str = "measured"
 
 
-async def _sides(service: AssessorService, factory: Factory, w: DateWindow, wanted: set[str]) -> _Values:
+async def _sides(
+    service: AssessorService, factory: Factory, w: DateWindow, wanted: set[str], *, logs: bool = False
+) -> _Values:
+    """The KPIs' values over a window; ``logs``: a window with no orders in the data may
+    take them from the factory's manual order log (the baseline, before the edge box)."""
     if not wanted:
         return _Values({}, [])
     days = dict(await service.side_values(factory, w)) if wanted & set(_SIDE_KPI) else {}
@@ -139,6 +153,9 @@ async def _sides(service: AssessorService, factory: Factory, w: DateWindow, want
     orders: list[OrderSpan] = []
     if "manufacturing_lead_time" in wanted and end > start:
         orders = await finished_orders(service.raw(factory), factory, start, end)
+        if not orders and logs:
+            logged = spans_from_log(service.store.baseline_orders(factory.id), factory.calendar.timezone)
+            return _Values(days, finished_in(logged, start, end), "manual")
     return _Values(days, orders)
 
 
@@ -171,7 +188,10 @@ def _measured_side(c: CatalogueKpi, values: _Values, intervals: bool = True) -> 
         times = [s.lead_time_h for s in values.orders]
         ci = bootstrap_interval(times, median_or_none) if intervals else None
         return Side(
-            median_lead_time_h(values.orders), "measured" if times else "", len(times), *(ci or (None, None))
+            median_lead_time_h(values.orders),
+            values.orders_source if times else "",
+            len(times),
+            *(ci or (None, None)),
         )
     days = values.days.get(c.id, [])
     pairs = [(d.num, d.den) for d in days]

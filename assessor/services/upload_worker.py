@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
-from assessor.domain.baseline import BaselineError, BaselineLimitError, RowError, parse_baseline
-from assessor.domain.models import BaselineDay, Factory
+from assessor.domain.baseline import BaselineError, BaselineLimitError, BaselineLog, RowError, parse_log
+from assessor.domain.models import Factory
 from assessor.domain.upload_limits import LimitBreach, UploadLimits
 from assessor.registry.importer import RegistryError, RegistryLimitError, parse_registry
 from assessor.registry.store import RegistryStore
@@ -40,7 +40,7 @@ Result = tuple[Any, ...]
 
 def _baseline_job(data: bytes, filename: str, factory: Factory, limits: UploadLimits) -> Result:
     try:
-        return ("ok", parse_baseline(data, filename, factory=factory, limits=limits))
+        return ("ok", parse_log(data, filename, factory=factory, limits=limits))
     except BaselineLimitError as exc:
         return ("breach", exc.breach)
     except BaselineError as exc:
@@ -143,8 +143,8 @@ def _process_breach(result: Result, limits: UploadLimits) -> LimitBreach:
 
 async def parse_baseline_bounded(
     data: bytes, filename: str, factory: Factory, limits: UploadLimits
-) -> list[BaselineDay]:
-    """``parse_baseline`` in a worker process; raises BaselineError (BaselineLimitError
+) -> BaselineLog:
+    """``parse_log`` in a worker process; raises BaselineError (BaselineLimitError
     over a limit, the worker's time and memory included)."""
     result = await _in_worker(_baseline_job, (data, filename, factory, limits), limits)
     if result[0] == "ok":
@@ -157,11 +157,19 @@ async def parse_baseline_bounded(
 
 async def import_baseline_bounded(
     store: RegistryStore, factory: Factory, data: bytes, filename: str, limits: UploadLimits
-) -> list[BaselineDay]:
+) -> BaselineLog:
     """``assessor.services.inputs.import_baseline`` for the server: parse in a worker, store here."""
-    days = await parse_baseline_bounded(data, filename, factory, limits)
-    store.replace_baseline(factory.id, days, source_name=filename)
-    return days
+    log = await parse_baseline_bounded(data, filename, factory, limits)
+    store_log(store, factory.id, log, filename)
+    return log
+
+
+def store_log(store: RegistryStore, factory_id: str, log: BaselineLog, filename: str) -> None:
+    """A parsed log into the registry: daily rows or order rows, whichever the file held."""
+    if log.orders:
+        store.replace_orders(factory_id, log.orders, source_name=filename)
+    else:
+        store.replace_baseline(factory_id, log.days, source_name=filename)
 
 
 async def parse_registry_bounded(text: str, source: str, limits: UploadLimits) -> list[Factory]:

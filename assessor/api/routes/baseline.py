@@ -1,4 +1,5 @@
-"""Manual daily production logs (CSV or XLSX) for a factory's "before" period."""
+"""Manual daily production logs (CSV or XLSX) for a factory's "before" period, and order
+logs (order, start, finish) for its lead time (docs/targets.md)."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response

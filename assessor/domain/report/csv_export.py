@@ -55,6 +55,22 @@ FACTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tier", "지원 유형"),
     ("score", "점수"),
     ("warnings", "주의 사항"),
+    # the project's own targets (docs/targets.md), as GET .../targets gives them; a chosen
+    # KPI the gains do not compare (lead time, inventory days, ...) gets a row of its own
+    ("targets_met", "목표 달성 지표 수"),
+    ("targets_total", "목표 지표 수"),
+    ("targets_status", "목표 판정"),
+    ("target_baseline", "목표 기준값"),
+    ("target_baseline_source", "목표 기준값 출처"),
+    ("target_text", "목표 (계획서)"),
+    ("target", "목표값"),
+    ("target_result", "달성값"),
+    ("target_result_low", "달성값 95% 하한"),
+    ("target_result_high", "달성값 95% 상한"),
+    ("target_result_source", "달성값 출처"),
+    ("target_achievement", "달성률"),
+    ("target_status", "목표 달성 판정"),
+    ("target_reason", "판정 보류 사유"),
     ("generated_at", "생성 일시"),
 )
 
@@ -185,7 +201,47 @@ def factory_csv(data: FactoryReportData, lang: Lang) -> bytes:
         if (gain := data.gain(kpi)) is not None:
             row |= _gain_cells(gain, lang)
         rows.append(row)
+    _add_targets(rows, data, common, lang)
     return _write(FACTORY_COLUMNS, rows, lang)
+
+
+def _add_targets(
+    rows: list[dict[str, str]], data: FactoryReportData, common: dict[str, str], lang: Lang
+) -> None:
+    """The project's targets into the KPI rows, with a row for each chosen KPI the gains
+    do not compare; exact numbers, as the completion pack's CSV writes them."""
+    t = data.targets
+    if t is None:
+        return
+    v = t.verdict
+    verdict = {"targets_met": number(v.met), "targets_total": number(v.total), "targets_status": v.status}
+    by_kpi = {r["kpi"]: r for r in rows}
+    for r in rows:
+        r |= verdict
+    for k in t.kpis:
+        row = by_kpi.get(k.kpi)
+        if row is None:
+            row = {
+                **common,
+                **verdict,
+                "kpi": k.kpi,
+                "kpi_name": k.name_ko if lang == "ko" else k.name_en,
+                "direction": tr(k.direction, lang) if lang == "ko" else k.direction,
+            }
+            rows.append(row)
+        row |= {
+            "target_baseline": number(k.baseline.value),
+            "target_baseline_source": k.baseline.source,
+            "target_text": k.target_text,
+            "target": number(k.target),
+            "target_result": number(k.result.value),
+            "target_result_low": number(k.result.low),
+            "target_result_high": number(k.result.high),
+            "target_result_source": k.result.source,
+            "target_achievement": number(k.achievement),
+            "target_status": k.status,
+            "target_reason": k.reason,
+        }
 
 
 def _portfolio_row(r: dict[str, Any], employees: int | None, lang: Lang, generated: float) -> dict[str, str]:

@@ -12,6 +12,7 @@ from assessor.domain.downtime import ReasonStat
 from assessor.domain.gains import GainsReport, KpiGain
 from assessor.domain.level import Assessment
 from assessor.domain.models import DateWindow, Factory, SupportProject
+from assessor.domain.targets import ProjectTargets
 
 #: length of the "recent KPIs" period, in complete local days
 RECENT_DAYS = 30
@@ -49,6 +50,8 @@ class FactoryReportData:
     #: downtime by reason and source (PLC or line) over the last ``reason_days`` days
     reasons: tuple[ReasonStat, ...] = ()
     reason_days: int = 7
+    #: the project's own targets (docs/targets.md); None: no project, or one without KPIs
+    targets: ProjectTargets | None = None
 
     def gain(self, kpi: str) -> KpiGain | None:
         if self.gains is None:

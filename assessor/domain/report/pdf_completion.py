@@ -14,7 +14,10 @@ from assessor.domain.models import DateWindow
 from assessor.domain.report.completion import CompletionData, achievement_text, value_text
 from assessor.domain.report.pdf_common import TEXT_WIDTH, build_pdf, cell, facts, para, table
 from assessor.domain.report.pdf_factory import level_section, window_text
+from assessor.domain.report.pdf_targets import verdict_text
 from assessor.domain.targets import KpiTarget
+
+__all__ = ["render_completion_pdf", "source_text", "t", "verdict_text"]
 
 _T: dict[str, tuple[str, str]] = {
     "title": ("스마트공장 지원사업 완료 성과 증빙", "Smart-factory support project: completion evidence"),
@@ -98,11 +101,6 @@ _T: dict[str, tuple[str, str]] = {
 def t(key: str, lang: Lang) -> str:
     ko, en = _T[key]
     return ko if lang == "ko" else en
-
-
-def verdict_text(met: int, total: int, lang: Lang) -> str:
-    """ "목표 달성 3/4" / "targets met 3/4", as the portfolio shows it."""
-    return f"목표 달성 {met}/{total}" if lang == "ko" else f"targets met {met}/{total}"
 
 
 def source_text(k: KpiTarget, lang: Lang) -> str:

@@ -40,6 +40,7 @@ from assessor.domain.report import charts
 from assessor.domain.report.model import FactoryReportData
 from assessor.domain.report.pdf_common import TEXT_WIDTH, build_pdf, cell, facts, para, table
 from assessor.domain.report.pdf_reasons import reasons_section
+from assessor.domain.report.pdf_targets import targets_section
 from assessor.domain.report.text import reference_source, tr
 
 RECENT_KPIS = (
@@ -78,6 +79,7 @@ def render_factory_pdf(data: FactoryReportData, lang: Lang) -> bytes:
     if data.gains is not None:
         story += _gains(data.gains.gains, lang)
         story += _warnings(data.gains.gains, lang)
+    story += targets_section(data.targets, lang)
     story += _charts(data, lang)
     story += level_section(data.assessment, lang)
     story += _recent(data, lang)

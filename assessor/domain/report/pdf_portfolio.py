@@ -23,6 +23,7 @@ from assessor.domain.labels import (
 )
 from assessor.domain.report.model import PortfolioReportData
 from assessor.domain.report.pdf_common import TEXT_WIDTH, build_pdf, cell, facts, para, table
+from assessor.domain.report.pdf_targets import project_verdict_text
 from assessor.domain.report.text import reference_source, tr
 
 #: the gains a portfolio line has room for: the programme's headline KPIs
@@ -112,6 +113,15 @@ def _health_cell(row: dict[str, Any], lang: Lang) -> str:
     return f"{fmt_num(h['reporting'])}/{fmt_num(h['machines'])} · {tr('last_data', lang)}: {last}"
 
 
+def _targets_cell(row: dict[str, Any], lang: Lang) -> str:
+    """The latest project's own targets, as the portfolio's ``targets``: met of total and
+    the verdict; "–" when the project chose no KPIs."""
+    v = row.get("targets")
+    if not v:
+        return "–"
+    return project_verdict_text(v["met"], v["total"], v["status"], lang).replace(" · ", "\n")
+
+
 def _factory_table(rows: Sequence[dict[str, Any]], lang: Lang) -> Flowable:
     head = [
         word("company", lang),
@@ -121,6 +131,7 @@ def _factory_table(rows: Sequence[dict[str, Any]], lang: Lang) -> Flowable:
         tr("oee_7d", lang),
         word("project", lang),
         tr("key_gains", lang),
+        tr("targets", lang),
         tr("data_health", lang),
     ]
     body = [
@@ -132,9 +143,10 @@ def _factory_table(rows: Sequence[dict[str, Any]], lang: Lang) -> Flowable:
             cell(_oee_cell(r, lang), "cell_right"),
             r.get("project") or "–",
             _gains_cell(r, lang),
+            _targets_cell(r, lang),
             _health_cell(r, lang),
         ]
         for r in rows
     ]
-    widths = [TEXT_WIDTH * x for x in (0.14, 0.07, 0.08, 0.13, 0.08, 0.1, 0.25, 0.15)]
+    widths = [TEXT_WIDTH * x for x in (0.13, 0.06, 0.07, 0.12, 0.07, 0.09, 0.23, 0.1, 0.13)]
     return table([head, *body], widths)

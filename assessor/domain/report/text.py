@@ -81,6 +81,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "last_data": ("최종 수집", "Last data"),
     "machines_reporting": ("수집 설비", "Machines reporting"),
     "key_gains": ("주요 개선율 (참고치)", "Key gains (reference)"),
+    "targets": ("지원사업 목표", "Project targets"),
     "never": ("없음", "never"),
     "questionnaire_missing": (
         "설문 미응답: 점수에는 측정 부분만 반영되었습니다.",

@@ -3,6 +3,7 @@ real influxd, a result entered with its evidence, and the completion pack read b
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import time
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assessor.domain.report.completion import value_text
+from assessor.domain.report.completion import achievement_text, value_text
 from assessor.domain.targets import KpiTarget, Side
 from tests.support.report_pdf import pdf_text
 
@@ -237,3 +238,77 @@ async def test_portfolio_report_csv_carries_the_targets(env):
     row = next(x.split(",") for x in lines[1:] if x.startswith("tgt-factory,"))
     got = {k: row[head.index(k)] for k in ("targets_met", "targets_total", "targets_status")}
     assert got == {"targets_met": "2", "targets_total": "4", "targets_status": "fail"}
+
+
+def section(text: str, start: str, end: str) -> str:
+    return text[text.index(start) : text.index(end, text.index(start))]
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+async def test_factory_report_pdf_shows_the_targets_as_the_api_gives_them(env, lang):
+    body = await targets(env)
+    r = await env.client.get(
+        "/api/v1/factories/tgt-factory/report",
+        params={"format": "pdf", "lang": lang},
+        headers=env.auth("operator"),
+    )
+    assert r.status_code == 200, r.text
+    text = pdf_text(r.content)
+    title, note = (
+        ("지원사업 성과지표 목표", "사업계획서의")
+        if lang == "ko"
+        else ("Support project targets", "The project's own")
+    )
+    got = section(text, title, note)
+    verdict = "목표 달성 2/4 · 미달" if lang == "ko" else "targets met 2/4 · failed"
+    assert f"sp-2026 · {verdict}" in got
+    rows = body["kpis"]
+    for row, nxt in zip(rows, [*rows[1:], None], strict=True):
+        kpi = as_kpi(row)
+        # each KPI's row, from its name to the next KPI's: the numbers in the API's order
+        name = kpi.name_ko if lang == "ko" else kpi.name_en
+        after = (nxt["name_ko"] if lang == "ko" else nxt["name_en"]) if nxt else note
+        cells = section(got + note, name, after)
+        shown = [
+            value_text(kpi, kpi.baseline.value),
+            value_text(kpi, kpi.target),
+            value_text(kpi, kpi.result.value),
+            achievement_text(kpi),
+        ]
+        at = [cells.find(s, cells.find(shown[i - 1]) + 1 if i else 0) for i, s in enumerate(shown)]
+        assert -1 not in at and at == sorted(at), (cells, shown)
+
+
+async def test_factory_report_csv_carries_the_targets_exactly(env):
+    body = await targets(env)
+    r = await env.client.get(
+        "/api/v1/factories/tgt-factory/report",
+        params={"format": "csv", "lang": "en"},
+        headers=env.auth("operator"),
+    )
+    assert r.status_code == 200, r.text
+    rows = {x["kpi"]: x for x in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))}
+    for k in body["kpis"]:
+        row = rows[k["kpi"]]
+        for column, value in (
+            ("target_baseline", k["baseline"]["value"]),
+            ("target", k["target"]),
+            ("target_result", k["result"]["value"]),
+            ("target_achievement", k["achievement"]),
+        ):
+            assert (float(row[column]) if row[column] else None) == value, (k["kpi"], column)
+        assert (row["target_status"], row["target_text"]) == (k["status"], k["target_text"])
+    assert {(x["targets_met"], x["targets_total"], x["targets_status"]) for x in rows.values()} == {
+        ("2", "4", "fail")
+    }
+
+
+@pytest.mark.parametrize(("lang", "shown"), [("ko", "목표 달성 2/4 미달"), ("en", "targets met 2/4 failed")])
+async def test_portfolio_pdf_has_the_targets_column(env, lang, shown):
+    r = await env.client.get(
+        "/api/v1/portfolio/report", params={"format": "pdf", "lang": lang}, headers=env.auth("operator")
+    )
+    assert r.status_code == 200, r.text
+    text = pdf_text(r.content)
+    assert ("지원사업 목표" if lang == "ko" else "Project targets") in text
+    assert shown in text

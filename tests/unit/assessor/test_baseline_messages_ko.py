@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 
 from assessor.domain import baseline
-from assessor.domain.baseline import BaselineError, RowError, parse_baseline
+from assessor.domain.baseline import BaselineError, RowError, parse_log
 from assessor.domain.models import Product
 from assessor.registry import parse_registry
 from tests.unit.assessor_registry import TWO_FACTORIES_YAML
@@ -154,12 +154,31 @@ CASES: list[tuple[str, str, bytes, str]] = [
         csv(PRODUCTS, "2022-09-01,line-1,20,3,100,1,A-100", "2022-09-01,line-1,8,3,100,1,B-200"),
         "the product rows of 2022-09-01, line 'line-1' add up to 28 hours worked",
     ),
+    # order logs (docs/targets.md, "Lead time")
+    (
+        "not-instant",
+        "orders.csv",
+        csv("주문번호,시작일시,완료일시", "A,어제,2026-02-20 09:00"),
+        "not a date and time",
+    ),
+    (
+        "no-time",
+        "orders.csv",
+        csv("order_id,start,finish", "A,2026-02-20,2026-02-20 09:00"),
+        "needs the time",
+    ),
+    (
+        "finish-before-start",
+        "orders.csv",
+        csv("order_id,start,finish", "A,2026-02-20 10:00,2026-02-20 09:00"),
+        "the order finishes (2026-02-20 09:00) before it starts (2026-02-20 10:00)",
+    ),
 ]
 
 
 def refused(name: str, data: bytes) -> list[RowError]:
     with pytest.raises(BaselineError) as info:
-        parse_baseline(data, name, factory=FACTORY)
+        parse_log(data, name, factory=FACTORY)
     return info.value.errors
 
 

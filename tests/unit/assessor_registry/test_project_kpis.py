@@ -12,7 +12,7 @@ import pytest
 from assessor.domain.targets import ProjectKpi, ResultSource, Target
 from assessor.registry import targets as stored
 from assessor.registry.importer import RegistryError, parse_registry
-from assessor.registry.schema import MIGRATIONS
+from assessor.registry.schema import MIGRATIONS, SCHEMA_VERSION
 from assessor.registry.store import RegistryStore, _statements
 from assessor.web.registry_yaml import factory_yaml
 
@@ -121,7 +121,7 @@ def test_a_version_6_registry_gains_the_kpi_tables_and_keeps_its_factories(tmp_p
     db.commit()
     db.close()
     with RegistryStore(path) as store:
-        assert store.schema_version() == 8
+        assert store.schema_version() == SCHEMA_VERSION
         assert store.factory("old") is not None
         (f,) = parse_registry(ISSUE_YAML)
         store.upsert_factories([f])
