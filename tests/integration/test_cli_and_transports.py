@@ -17,6 +17,7 @@ from tests.support.collector_config import ISSUE_EXAMPLE_REGISTERS, collector_ya
 from tests.support.modbus_server import encode_value, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+TAGS = ("time", "factory", "line", "machine")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +56,22 @@ async def test_run_once_delivers_and_exits_0(modbus_server, influxd, influx_db, 
     )
     result = await asyncio.to_thread(cli, "run", "--config", str(path), "--once")
     assert result.returncode == 0, result.stderr
-    assert influxd.count("machine_data", influx_db) >= 1
+    # one poll of the issue's register map reads three blocks (holding 0-13, input 0,
+    # discrete 3), each stored as one point stamped when it was read: exactly three points,
+    # every value once
+    rows = influxd.points("machine_data", influx_db)
+    fields = [{k: v for k, v in r.items() if v is not None and k not in TAGS} for r in rows]
+    assert sorted(fields, key=sorted) == sorted(
+        [
+            {"state": "running", "state_code": 1, "count_total": 0, "count_reject": 0},
+            {"temperature": 0.0},
+            {"door_open": False},
+        ],
+        key=sorted,
+    )
+    assert len({r["time"] for r in rows}) == 3
+    assert influxd.count("machine_data", influx_db) == 3
+    assert {r["machine"] for r in rows} == {"press-01"}
 
 
 async def test_run_once_with_influxdb_unreachable_exits_1_and_keeps_the_samples(modbus_server, tmp_path):
