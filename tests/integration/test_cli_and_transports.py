@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pymodbus.framer import FramerType
@@ -138,10 +139,17 @@ async def test_units_behind_one_gateway_share_a_connection_one_request_at_a_time
     ]
     cfg = parse_config(collector_yaml(influxd.url, influx_db, tmp_path / "spool", devices), env={})
     stop = asyncio.Event()
-    task = asyncio.create_task(Collector(cfg).run(stop))
-    await asyncio.sleep(1.0)
-    stop.set()
-    await task
+    collector = Collector(cfg)
+    task = asyncio.create_task(collector.run(stop))
+    try:
+        # three full polls of each unit, however long the machine takes to get there
+        deadline = time.monotonic() + 30
+        while min(collector.metrics.values.labels(m)._value.get() for m in ("press-01", "press-02")) < 18:
+            assert time.monotonic() < deadline, "units not polled three times within 30 s"
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await task
     assert plc.connects == 1, "devices behind one gateway must share its connection"
     assert {r.device_id for r in plc.requests} == {1, 2}
     # never a second request before the previous answer went out
