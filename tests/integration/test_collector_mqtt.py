@@ -812,8 +812,8 @@ class FuzzRun:
     json and value messages are predicted by the oracle of tests/support/mqtt_fuzz.py,
     written from docs/mqtt.md without the collector's mapping code, so a mapping bug shows
     as a difference. Sparkplug messages are predicted by the collector's own tracker and
-    mapper (their rules are pinned by tests/unit/test_sparkplug_tracker.py and
-    test_mqtt_mapping.py): there this test is about the path through the real broker —
+    mapper (checked against an oracle on hundreds of message sequences in
+    tests/unit/test_sparkplug_oracle.py): there this test is about the path through the broker —
     every message counted, stored as mapped or dead-lettered, nothing lost or blocking."""
 
     def __init__(self, collector: CollectorThread, pub: MqttPeer, influxd, db: str) -> None:
