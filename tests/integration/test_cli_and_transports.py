@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pymodbus.framer import FramerType
@@ -17,6 +18,7 @@ from tests.support.collector_config import ISSUE_EXAMPLE_REGISTERS, collector_ya
 from tests.support.modbus_server import encode_value, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+TAGS = ("time", "factory", "line", "machine")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +57,22 @@ async def test_run_once_delivers_and_exits_0(modbus_server, influxd, influx_db, 
     )
     result = await asyncio.to_thread(cli, "run", "--config", str(path), "--once")
     assert result.returncode == 0, result.stderr
-    assert influxd.count("machine_data", influx_db) >= 1
+    # one poll of the issue's register map reads three blocks (holding 0-13, input 0,
+    # discrete 3), each stored as one point stamped when it was read: exactly three points,
+    # every value once
+    rows = influxd.points("machine_data", influx_db)
+    fields = [{k: v for k, v in r.items() if v is not None and k not in TAGS} for r in rows]
+    assert sorted(fields, key=sorted) == sorted(
+        [
+            {"state": "running", "state_code": 1, "count_total": 0, "count_reject": 0},
+            {"temperature": 0.0},
+            {"door_open": False},
+        ],
+        key=sorted,
+    )
+    assert len({r["time"] for r in rows}) == 3
+    assert influxd.count("machine_data", influx_db) == 3
+    assert {r["machine"] for r in rows} == {"press-01"}
 
 
 async def test_run_once_with_influxdb_unreachable_exits_1_and_keeps_the_samples(modbus_server, tmp_path):
@@ -122,10 +139,17 @@ async def test_units_behind_one_gateway_share_a_connection_one_request_at_a_time
     ]
     cfg = parse_config(collector_yaml(influxd.url, influx_db, tmp_path / "spool", devices), env={})
     stop = asyncio.Event()
-    task = asyncio.create_task(Collector(cfg).run(stop))
-    await asyncio.sleep(1.0)
-    stop.set()
-    await task
+    collector = Collector(cfg)
+    task = asyncio.create_task(collector.run(stop))
+    try:
+        # three full polls of each unit, however long the machine takes to get there
+        deadline = time.monotonic() + 30
+        while min(collector.metrics.values.labels(m)._value.get() for m in ("press-01", "press-02")) < 18:
+            assert time.monotonic() < deadline, "units not polled three times within 30 s"
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await task
     assert plc.connects == 1, "devices behind one gateway must share its connection"
     assert {r.device_id for r in plc.requests} == {1, 2}
     # never a second request before the previous answer went out

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from collector.mqtt.mapping import BadMessage, Sample, SubscriptionMapper
+from collector.mqtt.mapping import BadMessage, SubscriptionMapper
 from collector.mqtt.sparkplug import SparkplugTracker
 from collector.mqtt.sparkplug_codec import (
     DataType,
@@ -29,6 +29,16 @@ from collector.mqtt.sparkplug_codec import (
     make_metric,
 )
 from datacontract.lineprotocol import encode_point, series_prefix
+from tests.support.mqtt_fuzz import (
+    FUZZ_MAX_PAYLOAD,
+    FUZZ_SUBS,
+    Expected,
+    Refused,
+    expect_json,
+    expect_value,
+    json_payload,
+    value_payload,
+)
 from tests.support.mqtt_publisher import (
     CollectorThread,
     MqttPeer,
@@ -778,145 +788,33 @@ def test_sparkplug_partly_resolvable_message_is_counted_once(mosquitto, influxd,
 # --- fuzz: random payloads through the real broker ---------------------------------------------
 #
 # Each example publishes about 20 payloads at QoS 1, every one on a topic of its own (so a
-# machine tag of its own). The expected outcome of each message comes from the collector's
-# own mapping code run locally: the test checks that the path broker -> source -> spool ->
-# InfluxDB keeps every decision, loses nothing, duplicates nothing and survives everything.
+# machine tag of its own). The expected outcome of each message comes from the
+# oracle of tests/support/mqtt_fuzz.py (json, value) or the collector's own Sparkplug code:
+# the test checks that the path broker -> source -> spool -> InfluxDB keeps every decision,
+# loses nothing, duplicates nothing and survives everything.
 
 FUZZ_SETTINGS = settings(
-    max_examples=4,
+    # hundreds of examples of the mapping run against the oracle in
+    # tests/unit/test_mqtt_fuzz_oracle.py; here each example is a round trip
+    max_examples=20,
     # each example costs a round trip through broker, spool and InfluxDB: report, do not shrink
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
 )
-FUZZ_MAX_PAYLOAD = 600
-FUZZ_SUBS = """\
-    - topic: fz/json/+/+
-      machine: "{2}-{3}"
-      timestamp: {path: $.ts, unit: ms}
-      fields:
-        v: {type: float}
-        n: {type: int, optional: true}
-        s: {type: string, optional: true}
-        ok: {type: bool, optional: true}
-    - topic: fz/value/+/+
-      format: value
-      machine: "{2}-{3}"
-      field: v
-      type: float
-    - topic: spBv1.0/fz/NBIRTH/+
-      format: sparkplug_b
-    - topic: spBv1.0/fz/NDATA/+
-      format: sparkplug_b
-    - topic: spBv1.0/fz/NDEATH/+
-      format: sparkplug_b
-    - topic: spBv1.0/fz/+/+/+
-      format: sparkplug_b
-"""
 SPARKPLUG_FILTERS = [line.split("topic: ")[1] for line in FUZZ_SUBS.splitlines() if "spBv1.0" in line]
-
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=12)
-)
-json_docs = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=12,
-)
-numberish = (
-    st.floats(allow_nan=False, allow_infinity=False)
-    | st.integers(min_value=-(2**64), max_value=2**64)
-    | st.sampled_from(["12", " -3.5 ", "1e3", "nan", "inf", "hot", "", "0x10"])
-    | st.booleans()
-    | st.none()
-)
-
-
-@st.composite
-def good_json_sample(draw: st.DrawFn, now_ms: int) -> dict[str, object]:
-    ts = now_ms - draw(st.integers(0, 86_400_000))
-    doc: dict[str, object] = {
-        "ts": draw(st.sampled_from([ts, str(ts), ts + 0.5])),
-        "v": draw(
-            st.floats(allow_nan=False, allow_infinity=False)
-            | st.integers(-(2**53), 2**53)
-            | st.integers(-999, 999).map(lambda i: f" {i} ")
-        ),
-    }
-    if draw(st.booleans()):
-        doc["n"] = draw(st.integers(-(2**63), 2**63 - 1) | st.just(3.0))
-    if draw(st.booleans()):
-        doc["s"] = draw(st.text(max_size=20) | st.integers() | st.booleans())
-    if draw(st.booleans()):
-        doc["ok"] = draw(st.sampled_from([True, False, 0, 1, "true", "FALSE"]))
-    return doc
-
-
-@st.composite
-def odd_json_sample(draw: st.DrawFn, now_ms: int) -> dict[str, object]:
-    """A sample with something off: far-future or missing time stamp, values of the wrong
-    type or out of range, text too long for max_payload_bytes."""
-    doc = draw(good_json_sample(now_ms))
-    what = draw(st.sampled_from(["future", "no ts", "null ts", "no v", "v", "n", "s", "ok"]))
-    if what == "future":
-        doc["ts"] = now_ms + draw(st.integers(3_600_000, 86_400_000))
-    elif what in ("no ts", "no v"):
-        doc.pop(what[3:])
-    elif what == "null ts":
-        doc["ts"] = None
-    elif what == "s":
-        doc["s"] = draw(st.text(min_size=600, max_size=700) | json_docs)
-    elif what == "ok":
-        doc["ok"] = draw(st.sampled_from(["yes", 2, None, [], 0.5]))
-    else:
-        doc[what] = draw(numberish | st.integers(2**63, 2**70) | json_docs)
-    return doc
-
-
-def json_sample(now_ms: int) -> st.SearchStrategy[dict[str, object]]:
-    return st.one_of(good_json_sample(now_ms), good_json_sample(now_ms), odd_json_sample(now_ms))
-
-
-@st.composite
-def json_payload(draw: st.DrawFn, now_ms: int) -> bytes:
-    kind = draw(st.sampled_from(["bytes", "doc", "sample", "sample", "sample", "array", "array", "nan"]))
-    if kind == "bytes":
-        return draw(st.binary(max_size=40))
-    if kind == "doc":
-        return json.dumps(draw(json_docs)).encode()
-    if kind == "sample":
-        return json.dumps(draw(json_sample(now_ms)), ensure_ascii=draw(st.booleans())).encode()
-    if kind == "array":
-        return json.dumps(draw(st.lists(json_sample(now_ms), min_size=0, max_size=4))).encode()
-    return b'{"ts": %d, "v": NaN}' % now_ms
-
-
-@st.composite
-def value_payload(draw: st.DrawFn) -> bytes:
-    return draw(
-        st.binary(max_size=30)
-        | st.from_regex(r" ?-?[0-9]{1,20}(\.[0-9]{0,8})?([eE][+-]?[0-9]{1,3})? ?", fullmatch=True).map(
-            str.encode
-        )
-        | st.floats(allow_nan=False).map(lambda f: repr(f).encode())
-        | st.sampled_from([b"true", b"nan", b"inf", b"", b" ", b"1_000", "１２".encode()])
-        | st.text(max_size=10).map(str.encode)
-    )
 
 
 class FuzzRun:
-    """A collector, a publisher and the local mapping that predicts each message's fate.
+    """A collector, a publisher and the predicted fate of each message.
 
-    The prediction calls the collector's own mapping (``SubscriptionMapper.map`` and
-    ``map_sparkplug``): this test is about the path through the real broker — every
-    message published is counted, stored exactly as mapped or dead-lettered, and nothing
-    is lost or blocks later messages. The mapping rules themselves are pinned by the unit
-    tests of tests/unit/test_mqtt_mapping.py and the format tests above."""
+    json and value messages are predicted by the oracle of tests/support/mqtt_fuzz.py,
+    written from docs/mqtt.md without the collector's mapping code, so a mapping bug shows
+    as a difference. Sparkplug messages are predicted by the collector's own tracker and
+    mapper (checked against an oracle on hundreds of message sequences in
+    tests/unit/test_sparkplug_oracle.py): there this test is about the path through the broker —
+    every message counted, stored as mapped or dead-lettered, nothing lost or blocking."""
 
     def __init__(self, collector: CollectorThread, pub: MqttPeer, influxd, db: str) -> None:
         self.collector = collector
@@ -938,22 +836,24 @@ class FuzzRun:
     def mapper(self, topic: str) -> SubscriptionMapper:
         return next(m for m in self.mappers if m.topic_matches(topic))
 
-    def expect(self, topic: str, payload: bytes) -> tuple[bool, bool, list[Sample]]:
+    def expect(self, topic: str, payload: bytes) -> tuple[bool, bool, list[Expected]]:
         """(stored, rejected, samples) the collector should reach for one message."""
+        oracle = {"json": expect_json, "value": expect_value}.get(topic.split("/")[1])
+        if oracle is not None:
+            try:
+                return True, False, oracle(topic, payload, self.arrival)
+            except Refused:
+                return False, True, []
         mapper = self.mapper(topic)
-        problems: list[str] = []
         try:
-            if mapper.sub.format == "sparkplug_b":
-                samples, problems, _ = mapper.map_sparkplug(self.tracker, topic, payload, self.arrival)
-                if problems and not samples:
-                    return False, True, []
-            else:
-                samples = mapper.map(topic, payload, self.arrival)
+            samples, problems, _ = mapper.map_sparkplug(self.tracker, topic, payload, self.arrival)
+            if problems and not samples:
+                return False, True, []
             for s in samples:
                 encode_point(series_prefix("machine_data", {"machine": s.machine}), list(s.fields), s.ts_ns)
         except (BadMessage, ValueError):
             return False, True, []
-        return True, bool(problems), samples
+        return True, bool(problems), [Expected(s.machine, dict(s.fields), s.ts_ns) for s in samples]
 
     def check(self, filters: list[str], messages: list[tuple[str, bytes]]) -> None:
         before = {f: self.collector.counts(f) for f in filters}
@@ -987,7 +887,7 @@ class FuzzRun:
         )
         self.check_rows(expected)
 
-    def check_rows(self, expected: list[tuple[str, bytes, bool, bool, list[Sample]]]) -> None:
+    def check_rows(self, expected: list[tuple[str, bytes, bool, bool, list[Expected]]]) -> None:
         timed: dict[str, dict[int, dict[str, object]]] = {}
         arrival: dict[str, list[dict[str, object]]] = {}
         for _t, _p, _ok, _bad, samples in expected:
@@ -1053,6 +953,7 @@ def fuzz_run(mosquitto, influxd, influx_db, tmp_path):
         collector.stop()
 
 
+@pytest.mark.slow
 @FUZZ_SETTINGS
 @given(data=st.data())
 def test_fuzz_json_payloads(fuzz_run: FuzzRun, data: st.DataObject) -> None:
@@ -1061,6 +962,7 @@ def test_fuzz_json_payloads(fuzz_run: FuzzRun, data: st.DataObject) -> None:
     fuzz_run.check(["fz/json/+/+"], [(f"fz/json/e{ex}/{i}", p) for i, p in enumerate(payloads)])
 
 
+@pytest.mark.slow
 @FUZZ_SETTINGS
 @given(data=st.data())
 def test_fuzz_value_payloads(fuzz_run: FuzzRun, data: st.DataObject) -> None:
@@ -1132,6 +1034,7 @@ def sparkplug_message(draw: st.DrawFn, node: str, base_ms: int) -> tuple[str, by
     return topic, sp(ts_ms, 0 if verb == "NBIRTH" else seq, *metrics)
 
 
+@pytest.mark.slow
 @FUZZ_SETTINGS
 @given(data=st.data())
 def test_fuzz_sparkplug_payloads(fuzz_run: FuzzRun, data: st.DataObject) -> None:

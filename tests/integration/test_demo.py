@@ -123,7 +123,6 @@ class LiveDemo:
 
 def test_demo_loads_once_serves_collects_and_stops_cleanly(tmp_path):
     var = tmp_path / "var"
-    t0 = time.monotonic()
     first = subprocess.run(
         _command(var, "--exit-when-ready"), cwd=ROOT, capture_output=True, text=True, timeout=150
     )
@@ -143,7 +142,6 @@ def test_demo_loads_once_serves_collects_and_stops_cleanly(tmp_path):
     admin = (saved["user"], saved["password"])
     first_edge = EDGE.search(out)
     assert first_edge, out
-    assert time.monotonic() - t0 < 90
 
     demo = LiveDemo(_command(var))
     try:

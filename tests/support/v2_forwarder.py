@@ -7,6 +7,14 @@ success, JSON errors ``{"code": ..., "message": ...}``) and stores through the r
 /write into database ``bucket``. The client library, the HTTP exchange and the storage are
 real; only the 2.x server's front door is stood in for.
 
+Its answers follow InfluxDB OSS 2.x's documented write responses
+(docs.influxdata.com/influxdb/v2/write-data/troubleshoot/, .../api/response-codes/), not
+1.x's: points refused for their content (field type conflict, outside retention: 1.x's
+400 "partial write ... dropped=N") come back as 422; malformed line protocol as 400;
+a body over ``max_body_bytes`` as 413; a bad token as 401 with 2.x's JSON body. 429 and
+503 with Retry-After, which 2.x sends when it is rate limited or not ready, are injected
+with ``fail_next``. Every error body is 2.x's ``{"code": ..., "message": ...}``.
+
 It runs its own event loop in a thread, so sync and async tests (and the blocking
 influxdb-client) can use it alike.
 """
@@ -61,6 +69,7 @@ class V2Forwarder:
         host: str = "127.0.0.1",
         ssl_context: ssl.SSLContext | None = None,
         target_ssl: ssl.SSLContext | bool = True,
+        max_body_bytes: int | None = None,
     ) -> None:
         self.target_url = target_url.rstrip("/")
         self.token = token
@@ -69,7 +78,9 @@ class V2Forwarder:
         self.port = 0
         self._ssl_context = ssl_context
         self._target_ssl = target_ssl
+        self.max_body_bytes = max_body_bytes
         self._writes: list[ForwardedWrite] = []
+        self._faults: list[tuple[int, dict[str, str]]] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -86,6 +97,12 @@ class V2Forwarder:
         """Write requests seen so far (also refused ones)."""
         with self._lock:
             return list(self._writes)
+
+    def fail_next(self, status: int, retry_after: str | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` writes with ``status`` (and Retry-After) without storing."""
+        headers = {} if retry_after is None else {"Retry-After": retry_after}
+        with self._lock:
+            self._faults.extend([(status, headers)] * times)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -179,6 +196,13 @@ class V2Forwarder:
         return response
 
     async def _answer_write(self, request: web.Request, body: bytes) -> web.Response:
+        with self._lock:
+            fault = self._faults.pop(0) if self._faults else None
+        if fault is not None:
+            status, fault_headers = fault
+            return self._error(status, f"{ERROR_CODES.get(status, 'error')} (injected)", fault_headers)
+        if self.max_body_bytes is not None and len(body) > self.max_body_bytes:
+            return self._error(413, "unable to read data: http: request body too large")
         auth = request.headers.get("Authorization", "")
         scheme, _, credential = auth.partition(" ")
         if scheme not in ("Token", "Bearer") or credential != self.token:
@@ -211,7 +235,7 @@ class V2Forwarder:
                 relay = {}
                 if "Retry-After" in upstream.headers:
                     relay["Retry-After"] = upstream.headers["Retry-After"]
-                return self._error(upstream.status, _error_text(raw), relay)
+                return self._error(_v2_status(upstream.status, text := _error_text(raw)), text, relay)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return self._error(503, f"storage unreachable: {exc}")
 
@@ -229,6 +253,14 @@ class V2Forwarder:
                 "commit": "forwarder",
             }
         )
+
+
+def _v2_status(status: int, text: str) -> int:
+    """2.x's status for a 1.x answer: a partial write (points refused for their content, the
+    rest stored) is 422 Unprocessable Entity there; 1.x says 400."""
+    if status == 400 and "partial write" in text and "unable to parse" not in text:
+        return 422
+    return status
 
 
 def _error_text(raw: bytes) -> str:

@@ -19,8 +19,12 @@ from hypothesis import strategies as st
 
 from datacontract import field_key_problem, measurement_problem, tag_key_problem, tag_value_problem
 from datacontract.lineprotocol import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_KEY_BYTES,
     TIME_MAX_NS,
     TIME_MIN_NS,
+    SeriesEncoder,
     encode_point,
     field_key,
     format_value,
@@ -412,3 +416,54 @@ def test_encode_point_refusals() -> None:
         encode_point(b"m,t=" + b"x" * 65526, [("ff", 1)], 1)
     assert encode_point(b"m,t=" + b"x" * 65526, [("f", 1)], 1)
     assert encode_point(b"m", [("a", 1)], TIME_MIN_NS).endswith(b" -9223372036854775806")
+
+
+# -- limits and the per-device encoder ---------------------------------------------------------
+
+
+def test_time_range_is_int64_without_its_two_extremes() -> None:
+    """1.x refuses INT64_MIN, INT64_MIN + 1 and INT64_MAX as times ("time outside range")."""
+    prefix = series_prefix("m", {})
+    for ts in (INT64_MIN + 2, INT64_MAX - 1):
+        assert encode_point(prefix, [("v", 1)], ts).endswith(b" %d" % ts)
+    for ts in (INT64_MIN + 1, INT64_MAX):
+        with pytest.raises(ValueError, match="time range"):
+            encode_point(prefix, [("v", 1)], ts)
+
+
+@pytest.mark.parametrize(("name", "key"), [("a,b", b"a\\,b"), ("a b", b"a\\ b"), ("a, b", b"a\\,\\ b")])
+def test_measurement_comma_or_space_alone_is_escaped(name: str, key: bytes) -> None:
+    assert measurement_key(name) == key
+
+
+field_values = st.one_of(
+    st.booleans(),
+    st.integers(INT64_MIN, INT64_MAX),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=8),
+)
+
+
+@given(
+    fields=st.dictionaries(st.sampled_from(["state", "count total", "t,x", "v=1"]), field_values, min_size=1),
+    ts=st.integers(TIME_MIN_NS, TIME_MAX_NS),
+)
+def test_series_encoder_writes_what_encode_point_writes(fields: dict[str, object], ts: int) -> None:
+    prefix = series_prefix("machine_data", {"machine": "press 01"})
+    encoder = SeriesEncoder(prefix, ["state", "count total", "t,x", "v=1"])
+    assert encoder.encode(list(fields.items()), ts) == encode_point(prefix, list(fields.items()), ts)
+
+
+def test_series_encoder_refusals() -> None:
+    prefix = series_prefix("m", {"machine": "a"})
+    encoder = SeriesEncoder(prefix, ["v"])
+    with pytest.raises(ValueError, match="at least one field"):
+        encoder.encode([], 1)
+    for ts in (INT64_MAX, INT64_MIN + 1):
+        with pytest.raises(ValueError, match="time range"):
+            encoder.encode([("v", 1)], ts)
+    # the key limit counts the series key, "#!~#" and the longest field key
+    long_prefix = b"m,t=" + b"v" * (MAX_KEY_BYTES - len("m,t=") - len("#!~#") - 10)
+    SeriesEncoder(long_prefix, ["v", "k" * 10])
+    with pytest.raises(ValueError, match="key limit"):
+        SeriesEncoder(long_prefix, ["v", "k" * 11])

@@ -240,7 +240,10 @@ def exhaustive_best(spans: list[ValueSpan], limit: int, max_gap: int) -> tuple[i
 
 
 def check_plan(
-    spans: Sequence[ValueSpan], reqs: Sequence[ReadRequest], max_gap: int, max_regs: int,
+    spans: Sequence[ValueSpan],
+    reqs: Sequence[ReadRequest],
+    max_gap: int,
+    max_regs: int,
     max_bits: int,
 ) -> None:
     """Every span in exactly one request that holds it whole; limits, gaps and order kept."""
@@ -268,9 +271,7 @@ def check_plan(
 def small_maps(draw: st.DrawFn) -> tuple[list[ValueSpan], int, int]:
     limit = draw(st.integers(1, 12))
     max_gap = draw(st.integers(0, 5))
-    cells = draw(
-        st.lists(st.tuples(st.integers(0, 30), st.integers(1, limit)), min_size=1, max_size=6)
-    )
+    cells = draw(st.lists(st.tuples(st.integers(0, 30), st.integers(1, limit)), min_size=1, max_size=6))
     return spans_at(*cells), limit, max_gap
 
 
@@ -324,8 +325,9 @@ def test_random_maps(seed: int, size: int, max_gap: int, max_regs: int, max_bits
     assert len(reqs) == expected
     assert minimum_requests(spans, max_registers=max_regs, max_bits=max_bits) <= len(reqs)
     assert len(reqs) <= len({(s.area, s.start) for s in spans})  # never worse than one each
-    assert plan_reads(list(reversed(spans)), max_gap=max_gap, max_registers=max_regs,
-                      max_bits=max_bits) == reqs  # deterministic whatever the input order
+    assert (
+        plan_reads(list(reversed(spans)), max_gap=max_gap, max_registers=max_regs, max_bits=max_bits) == reqs
+    )  # deterministic whatever the input order
 
 
 @settings(max_examples=200, deadline=None)
@@ -341,9 +343,7 @@ def test_split_halves(cells: list[tuple[int, int]], max_gap: int) -> None:
             continue
         assert halves is not None
         left, right = halves
-        assert sorted(s.index for s in left.spans + right.spans) == sorted(
-            s.index for s in req.spans
-        )
+        assert sorted(s.index for s in left.spans + right.spans) == sorted(s.index for s in req.spans)
         for half in halves:
             assert 0 < len(half.spans) < len(req.spans)
             assert half.count <= req.count
@@ -354,3 +354,10 @@ def test_split_halves(cells: list[tuple[int, int]], max_gap: int) -> None:
         assert max(s.start for s in left.spans) < right.start  # cut between positions
         # only a value reaching the end of the block can keep the left half as wide
         assert left.count < req.count or max(s.end for s in left.spans) == req.end
+
+
+def test_the_last_address_is_65535() -> None:
+    """A value on the last register plans; one reaching past it is refused."""
+    assert ranges(plan_reads(spans_at((65535, 1)), max_gap=0)) == [("holding", 65535, 65535)]
+    with pytest.raises(ValueError, match=r"addresses 65535..65536 are outside 0..65535"):
+        plan_reads(spans_at((65535, 2)), max_gap=0)

@@ -807,3 +807,16 @@ async def test_appender_empty_append_is_immediate(counting: CountingSpool) -> No
         assert counting.calls == []
     finally:
         await appender.stop()
+
+
+async def test_appender_without_delay_and_refusing_appends_when_not_running(counting: CountingSpool) -> None:
+    # max_delay 0: every batch is written at once, no waiting to group
+    appender = SpoolAppender(counting, max_delay=0)
+    with pytest.raises(RuntimeError, match="not running"):
+        appender.append_nowait(batch(0, 1))  # not started yet
+    await appender.start()
+    await appender.append(batch(0, 3))
+    await appender.stop()
+    assert numbers(read_all(counting)) == [0, 1, 2]
+    with pytest.raises(RuntimeError, match="not running"):
+        appender.append_nowait(batch(3, 1))

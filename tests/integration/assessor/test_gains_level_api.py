@@ -163,16 +163,58 @@ async def test_explicit_windows(sim_factory):
 
 
 async def test_assessment_reports_gates_and_next_steps(sim_factory):
+    """The level of the seeded factory, worked out by hand from the seed and
+    configs/assessment-levels.yaml.
+
+    Assessed as of 2024-02-11 00:00 KST (the end of the seed): the 30-day window touches
+    the UTC days 2024-01-11 .. 2024-02-10, every one with samples (the model writes one
+    every 30 s, day and night), so data_days = 31. The seed stores state, count_total,
+    count_reject, energy_kwh and temperature for the one registered machine, and nothing
+    else: coverage 1.0, state signal, counters, rejects, quality linked to a process value
+    (rejects + temperature), energy, KPIs computable (the last 7 days have data), state
+    granularity 30 s; no downtime reasons, setpoints, order/lot or closed loop.
+
+    Score without a questionnaire (measured share: process 0.25, system 0.5, performance 0.5):
+      process      2 of 4 indicators = 0.5                    * 400 * 0.25 =  50.0
+      system       (1 + 1 + 1 + (1 - ln 30 / ln 3600) + 0 + 0) / 6 = 0.5974
+                                                              * 400 * 0.5  = 119.5
+      performance  (1 + 1 + 31/180) / 3 = 0.7241              * 100 * 0.5  =  36.2
+      total 205.7: below level 2's 300, so level 1 though every other level 2 gate passes.
+    Every answer 4 (ratio 0.8) adds the questionnaire part (1 - share) * 0.8 * max:
+      strategy 80 + process 290 + system 279.5 + performance 76.2 = 725.7 -> level 2
+    (level 3 fails on downtime reasons, setpoint changes and order/lot, whatever the score)."""
     env = sim_factory
+    env.service.clock = lambda: local(dt.date(2024, 2, 11))
     r = await env.client.get("/api/v1/factories/sim-factory/assessment", headers=env.auth("operator"))
     assert r.status_code == 200, r.text
     a = r.json()
-    assert 1 <= a["level"] <= 5
-    assert a["tier"] in ("basic", "advanced")
-    assert a["build_level"] in ("basic", "intermediate1", "intermediate2", "advanced")
-    assert 0 <= a["score"] <= 1000
-    assert a["gates"] and all({"passed", "evidence", "threshold"} <= set(g) for g in a["gates"])
-    assert a["next_steps"], "the answer must name what to do next"
+    assert (a["level"], a["build_level"], a["tier"]) == (1, "basic", "basic")
+    assert a["score"] == pytest.approx(205.7, abs=0.05)
+    parts = {p["field"]: p["measured_points"] for p in a["score_parts"]}
+    assert parts == pytest.approx(
+        {"strategy": 0.0, "process": 50.0, "system": 119.49, "performance": 36.2}, abs=0.01
+    )
+    failed = {(g["level"], g["id"]) for g in a["gates"] if not g["passed"]}
+    assert failed == {
+        (2, "min_score"),
+        (3, "has_downtime_reasons"),
+        (3, "setpoint_changes_recorded"),
+        (3, "has_order_or_lot"),
+        (3, "min_score"),
+        (4, "state_granularity_s"),
+        (4, "data_days"),
+        (4, "min_score"),
+        (5, "closed_loop_control"),
+        (5, "state_granularity_s"),
+        (5, "data_days"),
+        (5, "min_score"),
+    }
+    evidence = {(g["level"], g["id"]): g["evidence"] for g in a["gates"]}
+    assert evidence[(2, "data_days")] == 31 and evidence[(3, "state_granularity_s")] == 30.0
+    assert evidence[(2, "auto_capture_coverage")] == 1.0
+    # the next level is 2: answer the questionnaire, then raise the score to 300
+    assert [(s["level"], s["gate"]) for s in a["next_steps"]] == [(2, None), (2, "min_score")]
+    assert "300" in a["next_steps"][1]["en"] and "300" in a["next_steps"][1]["ko"]
     assert a["questionnaire_missing"] is True
     q = (
         await env.client.get("/api/v1/factories/sim-factory/questionnaire", headers=env.auth("operator"))
@@ -186,7 +228,15 @@ async def test_assessment_reports_gates_and_next_steps(sim_factory):
         await env.client.get("/api/v1/factories/sim-factory/assessment", headers=env.auth("operator"))
     ).json()
     assert a2["questionnaire_missing"] is False
-    assert a2["score"] > a["score"]
+    assert a2["score"] == pytest.approx(725.7, abs=0.05)
+    assert a2["level"] == 2
+    # what stands between it and level 3 is data the seed does not have
+    assert {s["gate"] for s in a2["next_steps"]} == {
+        "has_downtime_reasons",
+        "setpoint_changes_recorded",
+        "has_order_or_lot",
+    }
+    assert {s["level"] for s in a2["next_steps"]} == {3}
     bad = await env.client.put(
         "/api/v1/factories/sim-factory/questionnaire",
         json={"answers": {"nope": 9}},

@@ -44,6 +44,8 @@ def test_drop_from_the_top_quarter_to_the_bottom_quarter_is_a_wrap() -> None:
 
 def test_a_drop_the_next_reading_continues_from_is_a_reset_counted_from_zero() -> None:
     assert counter_increase(series(1000, 1010, 4, 9)) == CounterResult(10 + 4 + 5, 0, 1, 9)
+    # 16 bits: from 40,000 (below the top quarter, 49,152) down to 4 is a reset, not a wrap
+    assert counter_increase(series(39_990, 40_000, 4, 9), width_bits=16) == CounterResult(10 + 4 + 5, 0, 1, 9)
     assert counter_increase(series(100, 101, 0, 1, 2)) == CounterResult(1 + 0 + 1 + 1, 0, 1, 2)
 
 

@@ -320,3 +320,8 @@ def _episodes_reference(samples, start, end, hold_s, before, alive):
         else:
             out.append(Episode(state, lo, hi, continued))
     return [e for e in out if e.end > e.start]
+
+
+def test_an_alive_record_shorter_than_a_second_still_vouches() -> None:
+    # a record cut short by a death a fraction of a second after its start
+    assert merge_alive([(100.0, 0.25), (200.0, 1.0)]) == [(100.0, 100.25), (200.0, 201.0)]
