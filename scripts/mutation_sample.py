@@ -7,7 +7,7 @@ named tests with ``pytest -x``. A mutant the tests fail on is killed; one they p
 survived; one that runs past the timeout counts as killed (a hang is noticed too).
 
     python scripts/mutation_sample.py \\
-        --target assessor/kpi/formulas.py=tests/unit/assessor/test_formulas.py \\
+        --target assessor/domain/kpi/formulas.py=tests/unit/assessor/test_formulas.py \\
         --target datacontract/lineprotocol.py=tests/unit/test_lineprotocol.py \\
         --max 30 --seed 1
 
