@@ -7,8 +7,8 @@ named tests with ``pytest -x``. A mutant the tests fail on is killed; one they p
 survived; one that runs past the timeout counts as killed (a hang is noticed too).
 
     python scripts/mutation_sample.py \\
-        --target assessor/domain/kpi/formulas.py=tests/unit/assessor/test_formulas.py \\
-        --target datacontract/lineprotocol.py=tests/unit/test_lineprotocol.py \\
+        --target assessor/domain/kpi/formulas.py=tests/assessor/domain/kpi/test_formulas.py \\
+        --target datacontract/lineprotocol.py=tests/datacontract/test_lineprotocol.py \\
         --max 30 --seed 1
 
 The working tree is never changed: the copy lives in a temporary directory (or

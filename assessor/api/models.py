@@ -2,7 +2,7 @@
 
 The routes build their bodies as before (``respond``) and declare these models as
 ``response_model``: the bodies stay exactly what clients already read, and the models
-describe them. tests/integration/web/test_api_docs.py checks real answers against the
+describe them. tests/assessor/web/test_api_docs.py checks real answers against the
 models, so a key added to a body without its model fails there.
 
 Where the domain already has a dataclass for the answer (a factory, an assessment, a
