@@ -81,6 +81,11 @@ def as_float(raw: object) -> float:
         exact = _number_text(raw)  # type: ignore[arg-type]
     if exact is None or abs(exact) >= FLOAT_MAX:
         raise Refused(f"{raw!r} is beyond float range")
+    if exact == 0:
+        # a fraction has no sign of zero; the number as written does (-0.0 stays -0.0)
+        if type(raw) is float:
+            return raw
+        return -0.0 if str(raw).strip().startswith("-") else 0.0
     return float(exact)
 
 
