@@ -335,33 +335,25 @@ class OperatorStore:
         at = _now_text(now)
         with self.store.transaction(write=True) as db:
             self.store.require_factory(db, factory_id)
-            found = db.execute(
-                "SELECT id, entered_by, entered_at FROM scrap_entries WHERE factory_id = ? AND client_id = ?",
-                (factory_id, client_id),
-            ).fetchone()
-            if found is not None:
-                return Saved(self._scrap(db, found[0]), created=False)
-            cur = db.execute(
-                "INSERT INTO scrap_entries (factory_id, line_id, machine_id, product_id, at, quantity, "
-                "reason_code, comment, entered_by, entered_at, updated_by, updated_at, client_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    factory_id,
-                    e.line,
-                    e.machine,
-                    e.product,
-                    e.at,
-                    e.quantity,
-                    e.reason,
-                    e.comment,
-                    who,
-                    at,
-                    who,
-                    at,
-                    client_id,
-                ),
+            sid, created = _insert_once(
+                db,
+                "scrap_entries",
+                factory_id,
+                client_id,
+                {
+                    "line_id": e.line,
+                    "machine_id": e.machine,
+                    "product_id": e.product,
+                    "at": e.at,
+                    "quantity": e.quantity,
+                    "reason_code": e.reason,
+                    "comment": e.comment,
+                },
+                who,
+                at,
             )
-            sid = int(cur.lastrowid or 0)
+            if not created:
+                return Saved(self._scrap(db, sid), created=False)
             _audit(
                 db,
                 factory_id,
@@ -400,33 +392,25 @@ class OperatorStore:
         at = _now_text(now)
         with self.store.transaction(write=True) as db:
             self.store.require_factory(db, factory_id)
-            found = db.execute(
-                "SELECT id FROM count_corrections WHERE factory_id = ? AND client_id = ?",
-                (factory_id, client_id),
-            ).fetchone()
-            if found is not None:
-                return Saved(self._correction(db, found[0]), created=False)
-            cur = db.execute(
-                "INSERT INTO count_corrections (factory_id, line_id, machine_id, product_id, day, shift, "
-                "old_count, new_count, entered_by, entered_at, updated_by, updated_at, client_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    factory_id,
-                    c.line,
-                    c.machine,
-                    c.product,
-                    c.day,
-                    c.shift,
-                    c.old_count,
-                    c.new_count,
-                    who,
-                    at,
-                    who,
-                    at,
-                    client_id,
-                ),
+            cid, created = _insert_once(
+                db,
+                "count_corrections",
+                factory_id,
+                client_id,
+                {
+                    "line_id": c.line,
+                    "machine_id": c.machine,
+                    "product_id": c.product,
+                    "day": c.day,
+                    "shift": c.shift,
+                    "old_count": c.old_count,
+                    "new_count": c.new_count,
+                },
+                who,
+                at,
             )
-            cid = int(cur.lastrowid or 0)
+            if not created:
+                return Saved(self._correction(db, cid), created=False)
             _audit(db, factory_id, "count", cid, [("produced", c.old_count, c.new_count)], who, at)
             return Saved(self._correction(db, cid))
 
@@ -584,3 +568,34 @@ class OperatorStore:
             params.append(entity_id)
         with self.store.transaction() as db:
             return [AuditRow(*r) for r in db.execute(sql + " ORDER BY id", params)]
+
+
+def _insert_once(
+    db: sqlite3.Connection,
+    table: str,
+    factory_id: str,
+    client_id: str,
+    values: dict[str, object],
+    who: str,
+    at: str,
+) -> tuple[int, bool]:
+    """Insert an entry made at the line unless its client id is already stored (a tablet
+    resending after a dropped connection): the row's id, and whether it is new."""
+    found = db.execute(
+        f"SELECT id FROM {table} WHERE factory_id = ? AND client_id = ?", (factory_id, client_id)
+    ).fetchone()
+    if found is not None:
+        return int(found[0]), False
+    row = {
+        "factory_id": factory_id,
+        **values,
+        "entered_by": who,
+        "entered_at": at,
+        "updated_by": who,
+        "updated_at": at,
+        "client_id": client_id,
+    }
+    cur = db.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+    )
+    return int(cur.lastrowid or 0), True

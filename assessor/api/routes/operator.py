@@ -366,9 +366,7 @@ async def post_stop(id: str, p: Caller, ops: Ops, body: StopIn, request: Request
     except EntryConflict as exc:
         raise conflict(exc) from None
     assert isinstance(saved.entry, StoredStop)
-    out = SavedStop(entry=stop_out(saved.entry), created=saved.created)
-    # a resend of an entry already stored: nothing new was created
-    return out if saved.created else JSONResponse(out.model_dump(), 200)
+    return _stored(SavedStop(entry=stop_out(saved.entry), created=saved.created))
 
 
 @router.put("/stops/{stop_id}", response_model=SavedStop)
@@ -411,24 +409,11 @@ async def get_audit(id: str, stop_id: int, p: Caller, ops: Ops) -> list[AuditOut
 async def post_scrap(id: str, p: Caller, ops: Ops, body: ScrapIn, request: Request) -> Any:
     f = factory(ops.service, p, id)
     try:
-        saved = ops.add_scrap(
-            f,
-            client_id=body.client_id,
-            line=body.line,
-            machine=body.machine,
-            product=body.product,
-            at=body.at,
-            quantity=body.quantity,
-            reason=body.reason,
-            comment=body.comment,
-            who=who(p, request),
-        )
+        saved = ops.add_scrap(f, **body.model_dump(), who=who(p, request))
     except OperatorInputError as exc:
         raise bad(exc) from None
-    e = saved.entry
-    assert isinstance(e, ScrapEntry)
-    out = ScrapOut(**vars(e), created=saved.created)
-    return out if saved.created else JSONResponse(out.model_dump(), 200)
+    assert isinstance(saved.entry, ScrapEntry)
+    return _stored(ScrapOut(**vars(saved.entry), created=saved.created))
 
 
 @router.post(
@@ -440,24 +425,16 @@ async def post_scrap(id: str, p: Caller, ops: Ops, body: ScrapIn, request: Reque
 async def post_count(id: str, p: Caller, ops: Ops, body: CountIn, request: Request) -> Any:
     f = factory(ops.service, p, id)
     try:
-        saved = ops.add_count_correction(
-            f,
-            client_id=body.client_id,
-            line=body.line,
-            machine=body.machine,
-            product=body.product,
-            day=body.day,
-            shift=body.shift,
-            old_count=body.old_count,
-            new_count=body.new_count,
-            who=who(p, request),
-        )
+        saved = ops.add_count_correction(f, **body.model_dump(), who=who(p, request))
     except OperatorInputError as exc:
         raise bad(exc) from None
-    c = saved.entry
-    assert isinstance(c, CountCorrection)
-    out = CountOut(**vars(c), created=saved.created)
-    return out if saved.created else JSONResponse(out.model_dump(), 200)
+    assert isinstance(saved.entry, CountCorrection)
+    return _stored(CountOut(**vars(saved.entry), created=saved.created))
+
+
+def _stored(out: SavedStop | ScrapOut | CountOut) -> Any:
+    """201 with the entry when it is new; 200 with the stored one for a resend."""
+    return out if out.created else JSONResponse(out.model_dump(), 200)
 
 
 @router.get("/today", response_model=TodayOut)

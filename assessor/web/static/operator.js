@@ -17,6 +17,9 @@
   let today = null;
   let dialogState = null;
   let flushing = false;
+  // keys of entries the server took since the queue was last read: their stops stay
+  // hidden until the next read, or the list would show an answered stop for a moment
+  const taken = new Set();
 
   const fill = (text, args) => text.replace(/\{(\w+)\}/g, (_, k) => String(args[k]));
   const fmt = (key, args) => fill(T[key] || key, args);
@@ -93,6 +96,7 @@
           say(T.op_queued, "warn");
           break; // offline: keep it, try again when the connection is back
         }
+        if (r.ok && item.key) taken.add(item.key);
         saveOutbox(outbox().slice(1));
         sent++;
         render();
@@ -130,10 +134,13 @@
 
   // -- reading --------------------------------------------------------------------------
   async function load() {
+    // only entries taken before this read began are in its answer
+    const known = new Set(taken);
     try {
       const r = await fetch(`${api}/queue`, { credentials: "same-origin" });
       if (!r.ok) { say(fmt("op_refused", { message: r.status }), "error"); return; }
       data = await r.json();
+      for (const k of known) taken.delete(k);
       localStorage.setItem(`${OUTBOX}:last`, JSON.stringify(data));
       const t = await fetch(`${api}/today`, { credentials: "same-origin" });
       if (t.ok) today = await t.json();
@@ -145,7 +152,7 @@
   }
 
   function pendingKeys() {
-    return new Set(outbox().map((i) => i.key).filter(Boolean));
+    return new Set([...outbox().map((i) => i.key).filter(Boolean), ...taken]);
   }
   const stopKey = (s) => `${s.line}|${s.machine}|${s.start}`;
 

@@ -218,8 +218,25 @@ async def test_line_tablet(line_env: LineEnv, browser: Browser) -> None:
         assert box is not None and box["height"] >= 48 and box["width"] >= 48
     await pick(a, "first", "material_wait")
     await a.fill("#op-comment", "자재가 늦게 도착")
+
+    # the queue is read again after the entry goes out: hold that read back, so the list
+    # must not show the answered stop again while it waits (a tap there would answer it twice)
+    release = asyncio.Event()
+
+    async def slow_queue(route) -> None:  # type: ignore[no-untyped-def]
+        await release.wait()
+        await route.continue_()
+
+    await a.route("**/operator/queue", slow_queue, times=1)
     await a.tap("#op-save")
     await wait_for(lambda: len(env.entries()) == 1, "the first entry")
+    outbox = f"fl-operator-outbox:{FACTORY}"
+    for _ in range(300):
+        if await a.evaluate(f"JSON.parse(localStorage.getItem({json.dumps(outbox)}) || '[]').length") == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await stops.count() == 2, "the answered stop is back in the list before the queue was read"
+    release.set()
     first = env.entries()[0]
     assert first.stop.segments[0].reason == "material_wait" and first.stop.comment == "자재가 늦게 도착"
     assert first.stop.start == env.starts[("press-a", 120)] and first.entered_by.startswith("line:")
