@@ -31,6 +31,7 @@ from datacontract import (
     TAG_LINE,
     TAG_MACHINE,
 )
+from datacontract.lineprotocol import encode_point, series_prefix
 
 KPI_DAILY = "kpi_daily"
 #: the rules the stored totals were computed by: bump when a change to the method
@@ -63,25 +64,26 @@ DayKey = tuple[str, str, dt.date]  # line, machine, local day
 DaySpan = tuple[dt.date, float, float]  # local day, start, end (epoch seconds)
 
 
-def _tag(value: str) -> str:
-    check_id(value)
-    return value.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
-
-
-def _value(name: str, v: float | int) -> str:
+def _value(name: str, v: float | int) -> int | float:
+    """Counts are stored as integers and everything else as floats, whatever Python type
+    the totals carry: a field keeps one type in InfluxDB."""
     if name in _INT_FIELDS:
-        return f"{int(v)}i"
+        return int(v)
     f = float(v)
     if not math.isfinite(f):
         raise ValueError(f"{name} is not finite")
-    return repr(f)
+    return f
 
 
-def _fields(t: Totals) -> str:
-    values = ",".join(
-        f"{f.name}={_value(f.name, getattr(t, f.name))}" for f in _FIELDS if getattr(t, f.name) is not None
-    )
-    return f"{values},{RULES_VERSION}={KPI_RULES_VERSION}i"
+def _fields(t: Totals) -> list[tuple[str, int | float]]:
+    values = [(f.name, _value(f.name, getattr(t, f.name))) for f in _FIELDS if getattr(t, f.name) is not None]
+    return [*values, (RULES_VERSION, KPI_RULES_VERSION)]
+
+
+def _prefix(measurement: str, tags: dict[str, str]) -> bytes:
+    for value in tags.values():
+        check_id(value)
+    return series_prefix(measurement, tags)
 
 
 def current_rules(row: Mapping[str, object]) -> bool:
@@ -93,9 +95,9 @@ def current_rules(row: Mapping[str, object]) -> bool:
 def encode_day(
     factory_id: str, line: str, machine: str, day_start: float, t: Totals, raw_points: int | None = None
 ) -> bytes:
-    tags = f"{TAG_FACTORY}={_tag(factory_id)},{TAG_LINE}={_tag(line)},{TAG_MACHINE}={_tag(machine)}"
-    fields = _fields(t) + ("" if raw_points is None else f",{RAW_POINTS}={int(raw_points)}i")
-    return f"{KPI_DAILY},{tags} {fields} {round(day_start * 1e9)}".encode()
+    prefix = _prefix(KPI_DAILY, {TAG_FACTORY: factory_id, TAG_LINE: line, TAG_MACHINE: machine})
+    fields = _fields(t) + ([] if raw_points is None else [(RAW_POINTS, int(raw_points))])
+    return encode_point(prefix, fields, round(day_start * 1e9))
 
 
 def encode_factory_day(
@@ -103,8 +105,8 @@ def encode_factory_day(
 ) -> bytes:
     fields = _fields(t)
     if line is not None:
-        fields += f",{LINE_UNITS}={int(line[0])}i,{LINE_KNOWN_S}={_value(LINE_KNOWN_S, line[1])}"
-    return f"{KPI_DAILY_FACTORY},{TAG_FACTORY}={_tag(factory_id)} {fields} {round(day_start * 1e9)}".encode()
+        fields += [(LINE_UNITS, int(line[0])), (LINE_KNOWN_S, _value(LINE_KNOWN_S, line[1]))]
+    return encode_point(_prefix(KPI_DAILY_FACTORY, {TAG_FACTORY: factory_id}), fields, round(day_start * 1e9))
 
 
 def source(rp: str, measurement: str) -> str:
