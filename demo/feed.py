@@ -74,7 +74,7 @@ def machine_stream(plan: FactoryPlan, m: MachinePlan, heartbeat_s: int = HEARTBE
 @dataclass
 class _Stream:
     factory_id: str
-    key: str
+    key: bytes
     samples: Iterator[Sample]
     #: newest time stamp already stored for this factory: only later points are written
     after_s: float

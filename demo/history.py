@@ -28,13 +28,13 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from assessor.data.daily_rows import window_bounds
 from assessor.domain.gains import line_ideal_time
 from assessor.domain.kpi.calendar import local_days, planned_intervals
 from assessor.domain.models import BaselineDay, BaselineProduct, DateWindow, Factory, SupportProject
-from datacontract import MachineState
+from datacontract import MEASUREMENT_MACHINE, TAG_FACTORY, TAG_LINE, TAG_MACHINE, MachineState
+from datacontract.lineprotocol import encode_point, series_prefix
 from simulator.machine import (
     UINT32,
     Episode,
@@ -372,34 +372,14 @@ def _with_product(m: MachinePlan, t: float, fields: Fields, shown: list[str | No
     return fields
 
 
-def _escape_tag(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
-
-
-def _string(v: object) -> str:
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-_FORMAT: dict[type, Callable[[Any], str]] = {
-    bool: lambda v: "true" if v else "false",
-    int: lambda v: f"{v}i",
-    float: repr,
-    str: _string,
-}
-
-
-def series_key(factory_id: str, line: str, machine: str) -> str:
+def series_key(factory_id: str, line: str, machine: str) -> bytes:
     """Measurement and tags of a machine's points, escaped for line protocol."""
-    return (
-        f"machine_data,factory={_escape_tag(factory_id)},line={_escape_tag(line)},"
-        f"machine={_escape_tag(machine)}"
-    )
+    return series_prefix(MEASUREMENT_MACHINE, {TAG_FACTORY: factory_id, TAG_LINE: line, TAG_MACHINE: machine})
 
 
-def _line(key: str, sample: Sample) -> str:
+def _line(key: bytes, sample: Sample) -> str:
     t, fields = sample
-    body = ",".join(f"{k}={_FORMAT.get(type(v), _string)(v)}" for k, v in fields.items())
-    return f"{key} {body} {t}"
+    return encode_point(key, list(fields.items()), t).decode()
 
 
 def line_protocol(factory_id: str, line: str, machine: str, sample: Sample) -> str:
