@@ -38,10 +38,9 @@ class Inputs(Assessments):
         store it; a refused file (BaselineError, BaselineLimitError) stores nothing. The
         rows stored: days, or orders (whose lead-time baseline is then stale)."""
         log = await import_baseline_bounded(self.store, factory, data, filename, self.cfg.uploads)
-        if log.orders:
-            forget_targets(self, factory.id)  # type: ignore[arg-type]
-            return log.orders
-        return log.days
+        # either kind can be a target's baseline side: the portfolio's verdict is stale
+        forget_targets(self, factory.id)  # type: ignore[arg-type]
+        return log.orders or log.days
 
     async def import_registry(self, text: str, source: str) -> list[Factory]:
         """Parse registry YAML in a bounded worker process and store every factory in it
