@@ -223,6 +223,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "workers, produced, defects (optional: energy, orders on time, orders total). A file with any "
         "error stores nothing.",
     ),
+    "b_orders": (
+        "제조리드타임의 기준값은 주문 기록으로도 올릴 수 있습니다: 열 주문번호, 시작일시, 완료일시 "
+        "(예: 2026-02-20 18:00). 주문번호 열이 있으면 주문 기록으로 읽습니다.",
+        "A manufacturing lead-time baseline can come from an order log too: columns order_id, start, "
+        "finish (e.g. 2026-02-20 18:00). A file with an order_id column is read as an order log.",
+    ),
     "file": ("파일", "File"),
     "upload": ("업로드", "Upload"),
     "b_stored": ("{rows}행을 저장했습니다 ({file}).", "Stored {rows} rows ({file})."),

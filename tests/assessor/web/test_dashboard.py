@@ -258,6 +258,8 @@ async def test_baseline_upload_shows_row_errors_then_stores_a_good_file(
     assert "2행을 저장했습니다 (기록.csv)" in await page.inner_text("#stored")
     assert len(web_env.store.baseline(FACTORY, dt.date(2020, 1, 1), dt.date(2020, 1, 31))) == 2
     await page.goto(web_env.url(f"/factories/{FACTORY}/baseline?lang=en"))
+    # the page says that an order log is taken too, and how it is told apart
+    assert "A file with an order_id column is read as an order log" in await page.inner_text("main")
     await page.set_input_files(
         "#file", {"name": "나쁜기록.csv", "mimeType": "text/csv", "buffer": BAD_LOG.encode()}
     )
