@@ -123,7 +123,6 @@ async def test_an_error_that_is_not_the_disk_is_not_retried(spool: Spool) -> Non
         await appender.stop()
 
 
-
 class FakeBackoff:
     """Stands in for the appender's pause and clock: records each pause and lets ``step``
     seconds of the fake clock pass at once; the disk has room again after ``failures``."""
