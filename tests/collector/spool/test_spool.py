@@ -178,6 +178,25 @@ def test_read_does_not_consume_until_commit(opened: Spool) -> None:
     assert opened.pending_points == opened.stats.pending_points == 0
 
 
+def test_empty_points_keep_their_place_across_a_reopen(spool_dir: Path) -> None:
+    # A record of empty points is all length table (count * 4 == payload_len): the
+    # smallest valid record, which the header checks must not call implausible.
+    spool = Spool(spool_dir, max_bytes=BIG, segment_bytes=1, fsync=False)  # a segment per record
+    spool.open()
+    spool.append([[b""], [b"", b""], [b"x", b""], [b""]])
+    records = spool.read(100)
+    spool.rewind()
+    spool.commit(records[0].next)  # counted from the headers on disk, not from read()
+    assert spool.stats.pending_points == 5
+    spool = reopen(spool, segment_bytes=1)
+    try:
+        assert spool.stats.corrupt_records_skipped == spool.stats.torn_bytes_discarded == 0
+        assert spool.stats.pending_points == 5
+        assert [r.points for r in read_all(spool)] == [[b"", b""], [b"x", b""], [b""]]
+    finally:
+        spool.close()
+
+
 def test_empty_batches_are_ignored(opened: Spool) -> None:
     opened.append([])
     opened.append([[], batch(0, 1), []])
