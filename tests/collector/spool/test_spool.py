@@ -140,6 +140,33 @@ def test_read_limits(opened: Spool) -> None:
     assert len(opened.read(1000, max_bytes=1)) == 1
 
 
+def test_read_uses_its_whole_budget(opened: Spool) -> None:
+    opened.append([[b"%d" % n] for n in range(6)])  # six records of one 1-byte point
+    assert [p for r in opened.read(3) for p in r.points] == [b"0", b"1", b"2"]
+    opened.rewind()
+    assert [p for r in opened.read(1000, max_bytes=3) for p in r.points] == [b"0", b"1", b"2"]
+
+
+def test_commit_of_what_was_read_does_not_scan_the_segment(
+    opened: Spool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The forwarder commits after every delivery: counting what it delivered must not
+    # walk the headers on disk again, read() already knows.
+    opened.append([batch(0, 4), batch(4, 4), batch(8, 4)])
+    records = opened.read(8)
+
+    def no_scan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("commit scanned the segment")
+
+    monkeypatch.setattr(spool_module, "scan_headers", no_scan)
+    opened.commit(records[0].next)
+    opened.commit(records[1].next)
+    assert opened.pending_points == opened.stats.pending_points == 4
+    assert opened.stats.pending_bytes == record_size(batch(8, 4))
+    monkeypatch.undo()
+    assert numbers(read_all(opened)) == list(range(8, 12))
+
+
 def test_read_does_not_consume_until_commit(opened: Spool) -> None:
     opened.append([batch(0, 5)])
     assert numbers(opened.read(100)) == list(range(5))
@@ -149,6 +176,25 @@ def test_read_does_not_consume_until_commit(opened: Spool) -> None:
     opened.rewind()
     opened.commit(opened.read(100)[-1].next)
     assert opened.pending_points == opened.stats.pending_points == 0
+
+
+def test_empty_points_keep_their_place_across_a_reopen(spool_dir: Path) -> None:
+    # A record of empty points is all length table (count * 4 == payload_len): the
+    # smallest valid record, which the header checks must not call implausible.
+    spool = Spool(spool_dir, max_bytes=BIG, segment_bytes=1, fsync=False)  # a segment per record
+    spool.open()
+    spool.append([[b""], [b"", b""], [b"x", b""], [b""]])
+    records = spool.read(100)
+    spool.rewind()
+    spool.commit(records[0].next)  # counted from the headers on disk, not from read()
+    assert spool.stats.pending_points == 5
+    spool = reopen(spool, segment_bytes=1)
+    try:
+        assert spool.stats.corrupt_records_skipped == spool.stats.torn_bytes_discarded == 0
+        assert spool.stats.pending_points == 5
+        assert [r.points for r in read_all(spool)] == [[b"", b""], [b"x", b""], [b""]]
+    finally:
+        spool.close()
 
 
 def test_empty_batches_are_ignored(opened: Spool) -> None:
@@ -249,6 +295,7 @@ def test_cursor_file_is_plain_json(opened: Spool) -> None:
     opened.commit(record.next)
     doc = json.loads((opened.path / CURSOR_FILE).read_text())
     assert (doc["segment"], doc["offset"]) == (record.next.segment, record.next.offset)
+    assert doc["version"] == 1  # docs/spool.md: an older reader must still recognise the file
     assert not (opened.path / "cursor.tmp").exists()
 
 
@@ -262,6 +309,21 @@ def test_cursor_inside_a_record_resumes_at_its_start(opened: Spool) -> None:
     try:
         assert spool.stats.pending_points == 3
         assert numbers(read_all(spool)) == [3, 4, 5]
+    finally:
+        spool.close()
+
+
+def test_cursor_at_the_end_of_the_data_reopens_without_a_warning(
+    opened: Spool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Everything delivered is the normal state at a restart: no alarm in the log.
+    opened.append([batch(0, 3)])
+    opened.commit(opened.read(10)[-1].next)
+    with caplog.at_level(logging.WARNING):
+        spool = reopen(opened)
+    try:
+        assert caplog.records == []
+        assert spool.stats.pending_points == 0
     finally:
         spool.close()
 
@@ -338,6 +400,12 @@ def test_segments_roll_and_commit_deletes_spent_ones(spool_dir: Path) -> None:
         assert numbers(read_all(spool)) == list(range(50, 55))
     finally:
         spool.close()
+
+
+@pytest.mark.parametrize("options", [{"max_bytes": 0}, {"max_bytes": 100, "segment_bytes": 0}])
+def test_sizes_must_be_positive(options: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        Spool(Path("x"), **options)  # type: ignore[arg-type]
 
 
 def test_default_segment_size() -> None:
@@ -506,6 +574,7 @@ def test_cap_drops_oldest_segments_and_counts_exactly(
         assert (stats.dropped_points, stats.dropped_points_total) == (40, 40)
         assert stats.pending_points == 80
         assert stats.disk_bytes <= 6500
+        assert stats.pending_bytes == stats.disk_bytes == 8 * 554  # nothing delivered yet
         assert numbers(read_all(spool)) == list(range(40, 120))
     finally:
         spool.close()
@@ -753,6 +822,50 @@ async def test_appender_respects_max_points(counting: CountingSpool) -> None:
         # A full group goes at once instead of waiting out max_delay.
         await asyncio.wait_for(asyncio.gather(*(appender.append(batch(i * 5, 5)) for i in range(6))), 0.5)
         assert counting.calls == [2, 2, 2]
+    finally:
+        await appender.stop()
+
+
+async def test_appender_accepts_groups_of_one_point(counting: CountingSpool) -> None:
+    appender = SpoolAppender(counting, max_delay=1.0, max_points=1)
+    await appender.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(appender.append(batch(i, 1)) for i in range(3))), 0.5)
+        assert counting.calls == [1, 1, 1]
+    finally:
+        await appender.stop()
+    with pytest.raises(ValueError, match="max_points"):
+        SpoolAppender(counting, max_points=0)
+
+
+async def test_appender_waits_for_company_until_the_group_is_full(counting: CountingSpool) -> None:
+    # Under a second of window: a writer that skipped short windows would write alone.
+    appender = SpoolAppender(counting, max_delay=0.9, max_points=3)
+    await appender.start()
+    try:
+        for n in range(2):  # the second time proves that a written group left the count
+            first = appender.append_nowait(batch(3 * n, 1))
+            for _ in range(5):  # let the writer take it and start waiting for more
+                await asyncio.sleep(0)
+            assert counting.calls == [2] * n and not first.done()
+            await asyncio.gather(first, appender.append(batch(3 * n + 1, 2)))  # full: written at once
+        assert counting.calls == [2, 2]
+        assert numbers(read_all(counting)) == list(range(6))
+    finally:
+        await appender.stop()
+
+
+async def test_urgent_append_ends_a_window_already_waiting(counting: CountingSpool) -> None:
+    appender = SpoolAppender(counting, max_delay=3600.0)
+    await appender.start()
+    try:
+        relaxed = appender.append_nowait(batch(0, 2))
+        for _ in range(5):  # let the writer take it and start waiting for more
+            await asyncio.sleep(0)
+        assert counting.calls == [] and not relaxed.done()
+        # the guard only ends a hang: an hour-long window would otherwise hold both
+        await asyncio.wait_for(asyncio.gather(relaxed, appender.append(batch(2, 1), urgent=True)), 10)
+        assert counting.calls == [2]  # the waiting append went along in the same write
     finally:
         await appender.stop()
 

@@ -181,3 +181,68 @@ def test_verify_segment_and_find_record(tmp_path: Path) -> None:
     assert [(h.start, h.end) for h in checked.holes] == [(SIZE, 3 * SIZE)]
     assert checked.end == size and checked.tail is None
     assert checked.points == 4 * POINTS
+
+
+@pytest.mark.parametrize("field", ["magic", "version", "flags", "count", "payload_len"])
+def test_a_damaged_header_in_a_sealed_segment_is_counted_at_open(tmp_path: Path, field: str) -> None:
+    # The header walk that indexes sealed segments must notice it, not a read much later:
+    # the pending count (what the forwarder and the health page show) is right from the start.
+    n, k = 20, 7
+    write_records(tmp_path, n, sealed=True)
+    flip(tmp_path, k, PLACES[field])
+    spool = Spool(tmp_path, max_bytes=BIG, fsync=False)
+    spool.open()
+    try:
+        stats = spool.stats
+        assert (stats.corrupt_records_skipped, stats.corrupt_bytes_skipped) == (1, SIZE)
+        assert stats.pending_points == (n + 2 - 1) * POINTS
+    finally:
+        spool.close()
+    check_replay(tmp_path, n + 2, k)
+
+
+def test_find_record_sees_a_record_start_split_between_two_reads(tmp_path: Path) -> None:
+    # Every chunk size from the marker's own length up: some reads end inside the next
+    # record's first four bytes, which the following read must still see whole.
+    from collector.spool.format import find_record
+
+    write_records(tmp_path, 3, sealed=False)
+    fd = os.open(tmp_path / segment_name(0), os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        found = {chunk: find_record(fd, 1, size, chunk=chunk) for chunk in range(4, SIZE + 8)}
+    finally:
+        os.close(fd)
+    assert {chunk: at for chunk, at in found.items() if at != SIZE} == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [("magic", "bad record header"), ("flags", "bad record header"), ("point", "record checksum mismatch")],
+)
+def test_the_log_says_why_a_record_was_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, field: str, reason: str
+) -> None:
+    write_records(tmp_path, 10, sealed=False)
+    flip(tmp_path, 4, PLACES[field])
+    with caplog.at_level(logging.ERROR, logger="collector.spool.spool"):
+        check_replay(tmp_path, 10, 4)
+    assert f"at offset {4 * SIZE} ({reason})" in caplog.text
+
+
+def test_header_walks_give_the_same_answer_for_any_read_size(tmp_path: Path) -> None:
+    # Records cross the reads' boundaries at every possible place (the real reads are
+    # megabytes, so only a segment that large would show a mistake there otherwise).
+    from collector.spool.format import Scan, scan_headers, verify_records
+
+    write_records(tmp_path, 4, sealed=False)
+    fd = os.open(tmp_path / segment_name(0), os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        whole = Scan(size, 4 * POINTS, None)
+        for chunk in range(1, 2 * SIZE + 2):
+            assert verify_records(fd, size, chunk=chunk) == whole, chunk
+            assert scan_headers(fd, 0, size, chunk=chunk) == whole, chunk
+            assert verify_records(fd, size, chunk=chunk, start=SIZE) == Scan(size, 3 * POINTS, None), chunk
+    finally:
+        os.close(fd)
