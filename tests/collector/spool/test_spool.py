@@ -816,21 +816,24 @@ async def test_appender_groups_concurrent_appends(counting: CountingSpool) -> No
 
 
 async def test_appender_respects_max_points(counting: CountingSpool) -> None:
-    appender = SpoolAppender(counting, max_delay=1.0, max_points=10)
+    appender = SpoolAppender(counting, max_delay=3600.0, max_points=10)
     await appender.start()
     try:
-        # A full group goes at once instead of waiting out max_delay.
-        await asyncio.wait_for(asyncio.gather(*(appender.append(batch(i * 5, 5)) for i in range(6))), 0.5)
+        # A full group goes at once instead of waiting out max_delay (an hour: the guard
+        # only ends a hang)
+        await asyncio.wait_for(asyncio.gather(*(appender.append(batch(i * 5, 5)) for i in range(6))), 10)
         assert counting.calls == [2, 2, 2]
     finally:
         await appender.stop()
 
 
 async def test_appender_accepts_groups_of_one_point(counting: CountingSpool) -> None:
-    appender = SpoolAppender(counting, max_delay=1.0, max_points=1)
+    # an hour-long window: a writer that waited instead of writing each full group at once
+    # would hang, and the guard (which bounds nothing but a hang) would end the test
+    appender = SpoolAppender(counting, max_delay=3600.0, max_points=1)
     await appender.start()
     try:
-        await asyncio.wait_for(asyncio.gather(*(appender.append(batch(i, 1)) for i in range(3))), 0.5)
+        await asyncio.wait_for(asyncio.gather(*(appender.append(batch(i, 1)) for i in range(3))), 10)
         assert counting.calls == [1, 1, 1]
     finally:
         await appender.stop()
