@@ -13,8 +13,17 @@ from assessor.data.daily_rows import day_start, window_bounds
 from assessor.data.health import last_heard
 from assessor.data.influxql import UnsafeIdentifier, check_id
 from assessor.data.window_sums import window_totals
+from assessor.domain.kpi.model import Totals
 from assessor.domain.models import Factory, SupportProject
-from assessor.domain.portfolio import gain_exclusions, gain_rows, manual_parts, measured_parts, recent_fields
+from assessor.domain.portfolio import (
+    WindowSum,
+    gain_exclusions,
+    gain_rows,
+    manual_parts,
+    measured_parts,
+    recent_fields,
+)
+from assessor.registry.operator_store import OperatorStore
 from assessor.services.assessment import Assessments
 from assessor.services.gains import GainQueries
 from assessor.services.targets import portfolio_targets
@@ -69,6 +78,7 @@ class PortfolioQueries(Assessments, GainQueries):
                 windows.append((f.id, *window_bounds(f, project.baseline)))
                 windows.append((f.id, *window_bounds(f, self.after_window(f, project))))
         sums = await window_totals(self.influx, windows, self._rp)
+        await self._apply_line_counts(windows, sums, {f.id: f for f in factories})
         health = await self.data_health(factories)
         # the levels this view shows, held here: the background refresher may forget a
         # cached one (to assess it again) while this view is being built
@@ -129,6 +139,26 @@ class PortfolioQueries(Assessments, GainQueries):
                 }
             )
         return rows
+
+
+    async def _apply_line_counts(
+        self,
+        windows: Sequence[tuple[str, float, float]],
+        sums: list[WindowSum | None],
+        factories: dict[str, Factory],
+    ) -> None:
+        """Scrap and count corrections entered at the line count here as in /kpis, the gains
+        and the reports: a window with entries is summed from ``day_totals`` (which applies
+        them) instead of the stored daily rows, which never hold them."""
+        entered = OperatorStore(self.store).factories_with_line_counts()
+        for i, (fid, start, end) in enumerate(windows):
+            f = factories[fid]
+            if fid not in entered or not self.line_counts(f, start, end):
+                continue
+            days = await self.day_totals(f, start, end)
+            if days:
+                old = sums[i]
+                sums[i] = WindowSum(sum(days.values(), Totals.zero()), old.line if old else None)
 
 
 def _queryable(f: Factory) -> bool:

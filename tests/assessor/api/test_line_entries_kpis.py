@@ -72,3 +72,44 @@ async def test_scrap_and_a_count_correction_change_quality(env):
     # performance follows the corrected count
     assert corrected["performance"] == pytest.approx(before["performance"] * 20_000 / 19_271)
 
+
+
+async def test_the_portfolio_counts_line_entries_as_kpis_does(env):
+    # "today" two days after the measured day: the portfolio's last week holds it. One day
+    # of data in seven flags the week's OEE for coverage in both views; the flag carries
+    # the value it withholds, which is compared here.
+    env.service.clock = lambda: at(12, 0) + 2 * 86400
+    week = {"start": "2024-02-27", "end": "2024-03-05", "group": "factory"}
+
+    def oee(flags: list[dict]) -> float:
+        (value,) = [f["value"] for f in flags if f["kpi"] == "oee"]
+        return value
+
+    async def portfolio_and_kpis() -> tuple[float, dict]:
+        # /kpis first: it materialises the week's days, which the portfolio sums
+        k = await env.client.get(KPIS, params=week, headers=env.auth("operator"))
+        assert k.status_code == 200, k.text
+        (total,) = k.json()["rows"]
+        r = await env.client.get("/api/v1/portfolio", headers=env.auth("operator"))
+        assert r.status_code == 200, r.text
+        (row,) = [f for f in r.json()["factories"] if f["factory"] == FACTORY]
+        assert row["oee_7d"] is None
+        return oee(row["flags_7d"]), total
+
+    oee_before, kpis_before = await portfolio_and_kpis()
+    assert oee_before == pytest.approx(oee(kpis_before["flags"]))
+    scrap = {
+        "client_id": "scrap-portfolio",
+        "line": "line-1",
+        "machine": "press-01",
+        "at": at(11, 0),
+        "quantity": 577,
+        "reason": "scratch",
+    }
+    r = await env.client.post(f"{OPERATOR}/scrap", json=scrap, headers=env.auth("operator"))
+    assert r.status_code == 201, r.text
+    oee_after, kpis_after = await portfolio_and_kpis()
+    # the same rule in both: the scrap lowers quality, and with it the week's OEE, alike
+    assert kpis_after["quality"] == pytest.approx(18_271 / 19_271)
+    assert oee_after == pytest.approx(oee(kpis_after["flags"]))
+    assert oee_after == pytest.approx(oee_before * kpis_after["quality"] / kpis_before["quality"])
