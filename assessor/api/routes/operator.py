@@ -372,8 +372,8 @@ async def post_stop(id: str, p: Caller, ops: Ops, body: StopIn, request: Request
 @router.put("/stops/{stop_id}", response_model=SavedStop)
 async def put_stop(id: str, stop_id: int, p: Caller, ops: Ops, body: StopEdit, request: Request) -> SavedStop:
     f = factory(ops.service, p, id)
-    try:
-        saved = ops.edit_stop(
+    saved = _edited(
+        lambda: ops.edit_stop(
             f,
             stop_id,
             version=body.version,
@@ -381,15 +381,10 @@ async def put_stop(id: str, stop_id: int, p: Caller, ops: Ops, body: StopEdit, r
             comment=body.comment,
             client_id=body.client_id,
             who=who(p, request),
-        )
-    except OperatorInputError as exc:
-        raise bad(exc) from None
-    except LookupError:
-        raise ApiError(404, f"no entry {stop_id} for this factory", "stop_id") from None
-    except EntryConflict as exc:
-        raise conflict(exc) from None
-    except EditWindowClosed as exc:
-        raise ApiError(403, str(exc), "stop_id") from None
+        ),
+        "stop_id",
+        stop_id,
+    )
     assert isinstance(saved.entry, StoredStop)
     return SavedStop(entry=stop_out(saved.entry), created=saved.created)
 
@@ -449,18 +444,18 @@ async def get_today(id: str, p: Caller, ops: Ops) -> TodayOut:
     )
 
 
-def _edited(call: Any) -> Any:
-    """Storage outcomes of an edit as API errors."""
+def _edited(call: Any, param: str, entry_id: int) -> Any:
+    """Storage outcomes of an edit as API errors, naming the path parameter."""
     try:
         return call()
     except OperatorInputError as exc:
         raise bad(exc) from None
     except LookupError:
-        raise ApiError(404, "no such entry for this factory", "entry_id") from None
+        raise ApiError(404, f"no entry {entry_id} for this factory", param) from None
     except EntryConflict as exc:
         raise conflict(exc) from None
     except EditWindowClosed as exc:
-        raise ApiError(403, str(exc), "entry_id") from None
+        raise ApiError(403, str(exc), param) from None
 
 
 @router.put("/scrap/{entry_id}", response_model=ScrapOut)
@@ -478,7 +473,9 @@ async def put_scrap(
             comment=body.comment,
             client_id=body.client_id,
             who=who(p, request),
-        )
+        ),
+        "entry_id",
+        entry_id,
     )
     return ScrapOut(**vars(saved.entry), created=saved.created)
 
@@ -496,6 +493,8 @@ async def put_count(
             new_count=body.new_count,
             client_id=body.client_id,
             who=who(p, request),
-        )
+        ),
+        "entry_id",
+        entry_id,
     )
     return CountOut(**vars(saved.entry), created=saved.created)
