@@ -141,11 +141,14 @@ async def _run(influx: InfluxServer, db: str, broker: MosquittoServer, tmp: Path
     await server.start()
     shift = Shift(int(time.time()) + 3)
     set_registers(server, shift.report(shift.start))
+    # a generous timeout: the server shares this test's event loop, and on a loaded machine
+    # an answer can take longer than a real PLC's; a poll that times out makes its time
+    # unknown (rightly), which is not what this test is about
     modbus = (
         "modbus:\n"
         "  devices:\n"
         "    - machine: polled\n"
-        f"      host: 127.0.0.1\n      port: {port}\n      interval: 250ms\n      timeout: 200ms\n"
+        f"      host: 127.0.0.1\n      port: {port}\n      interval: 250ms\n      timeout: 3s\n"
         "      registers:\n"
         "        - {name: state, address: 0, type: uint16, role: state,"
         " states: {0: stopped, 1: running, 2: idle, 3: fault, 4: setup}}\n"
